@@ -1,0 +1,30 @@
+-- +goose Up
+CREATE TABLE server_state (
+    key   TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+
+-- The internal CA's registry of issued certificates. Times are microseconds
+-- since the Unix epoch (0 = never) so that both engines share the SQL.
+CREATE TABLE certificates (
+    serial      TEXT PRIMARY KEY,
+    role        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    identity_id TEXT NOT NULL,
+    not_before  BIGINT NOT NULL,
+    not_after   BIGINT NOT NULL,
+    cert_pem    BYTEA NOT NULL,
+    revoked_at  BIGINT NOT NULL DEFAULT 0,
+    reason      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at <> 0;
+
+-- +goose Down
+DROP TABLE certificates;
+DROP TABLE counters;
+DROP TABLE server_state;

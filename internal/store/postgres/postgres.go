@@ -1,0 +1,255 @@
+// Package postgres is the production store of npes: PostgreSQL through pgx v5.
+//
+// Migrations are embedded and applied at Open under a session-level advisory
+// lock, so several npes processes starting together on one database migrate
+// it exactly once.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/npes/npes/internal/store/sqlstore"
+	"github.com/npes/npes/mailbox"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var dialect = sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", SkipLocked: " FOR UPDATE SKIP LOCKED"}
+
+// Store is the PostgreSQL implementation of mailbox.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ mailbox.Store = (*Store)(nil)
+
+// Options tune Open.
+type Options struct {
+	// Logger receives one line per applied migration.
+	Logger *slog.Logger
+	// AllowUnsafeDurability skips the fsync/synchronous_commit check. Only
+	// for benchmarks that want to measure the difference; never in service.
+	AllowUnsafeDurability bool
+	// MaxConns caps the pool (default: pgxpool's default).
+	MaxConns int32
+}
+
+// Open connects, checks that the server is durable, and migrates.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad database URL: %w", redactURLError(err))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: cannot connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	if !opts.AllowUnsafeDurability {
+		if err := CheckDurability(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	if err := s.migrate(ctx, opts.Logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ErrUnsafeDurability is returned when the server could acknowledge a commit
+// that a crash would lose. npes refuses to issue receipts on such a database.
+var ErrUnsafeDurability = errors.New("postgres: unsafe durability settings")
+
+// CheckDurability refuses a server on which an acknowledged commit could be
+// lost: fsync or synchronous_commit off (a receipt would then
+// promise something a power cut can undo), or full_page_writes off (torn pages
+// after a crash).
+func CheckDurability(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
+	var fsync, syncCommit, fpw string
+	err := q.QueryRow(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('full_page_writes')`).
+		Scan(&fsync, &syncCommit, &fpw)
+	if err != nil {
+		return fmt.Errorf("postgres: reading durability settings: %w", err)
+	}
+	var problems []string
+	if fsync != "on" {
+		problems = append(problems, "fsync is "+fsync+" (must be on)")
+	}
+	// "on", "local", "remote_write" and "remote_apply" all wait for the
+	// local WAL flush before COMMIT returns; "off" acknowledges commits that
+	// a crash can still lose, so it is refused.
+	if syncCommit == "off" {
+		problems = append(problems, "synchronous_commit is off (must be on, remote_write, remote_apply or local)")
+	}
+	if fpw != "on" {
+		problems = append(problems, "full_page_writes is "+fpw+" (must be on)")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %v; an acknowledged letter could be lost in a crash", ErrUnsafeDurability, problems)
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sqlstore.SubFS(migrations, "migrations"),
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrating: %w", err)
+	}
+	for _, r := range results {
+		log.Info("migration applied", "engine", "postgres", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// Engine implements mailbox.Store.
+func (s *Store) Engine() string { return "postgres" }
+
+// Close implements mailbox.Store.
+func (s *Store) Close() error { s.pool.Close(); return nil }
+
+// Pool exposes the pool for benchmarks that compare npes with raw inserts.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// SchemaVersion implements mailbox.Store.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	return v, translate(err)
+}
+
+// InTx implements mailbox.Store. Read committed plus explicit row locks is
+// what every statement in sqlstore is written for.
+func (s *Store) InTx(ctx context.Context, fn func(mailbox.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+}
+
+// View implements mailbox.Store.
+func (s *Store) View(ctx context.Context, fn func(mailbox.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(mailbox.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return translate(err)
+	}
+	// Rollback after a commit is a no-op; with a cancelled ctx it must still
+	// reach the server, hence WithoutCancel.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(&sqlstore.Tx{Q: querier{tx}, D: dialect}); err != nil {
+		return err
+	}
+	return translate(tx.Commit(ctx))
+}
+
+type querier struct{ tx pgx.Tx }
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.tx.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), translate(err)
+}
+
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	r, err := q.tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return rows{r}, nil
+}
+
+func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return row{q.tx.QueryRow(ctx, sql, args...)}
+}
+
+type rows struct{ pgx.Rows }
+
+func (r rows) Err() error { return translate(r.Rows.Err()) }
+
+type row struct{ pgx.Row }
+
+func (r row) Scan(dest ...any) error { return translate(r.Row.Scan(dest...)) }
+
+// translate maps pgx errors to the domain's (River's interpretError is the
+// model): no rows → ErrNotFound, unique violation → ErrConflict, a lost
+// connection or server shutdown → ErrUnavailable.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mailbox.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %s", mailbox.ErrConflict, pgErr.ConstraintName)
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return fmt.Errorf("%w: %s", mailbox.ErrUnavailable, pgErr.Message)
+		}
+		if len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53") {
+			// connection exception, operator intervention (shutdown),
+			// insufficient resources.
+			return fmt.Errorf("%w: %s", mailbox.ErrUnavailable, pgErr.Message)
+		}
+		return err
+	}
+	if pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return fmt.Errorf("%w: %v", mailbox.ErrUnavailable, err)
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return fmt.Errorf("%w: %v", mailbox.ErrUnavailable, err)
+	}
+	return err
+}
+
+// redactURLError keeps a password in the URL out of logs: pgx's parse errors
+// may quote the connection string.
+func redactURLError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New(pe.Error())
+	}
+	return err
+}

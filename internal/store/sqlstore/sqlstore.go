@@ -1,0 +1,75 @@
+// Package sqlstore holds the SQL that both database engines share.
+//
+// npes keeps one store per engine (internal/store/postgres,
+// internal/store/sqlite) so that a letter, its evidence and its print job
+// commit in one transaction. Most statements are portable SQL (timestamps are
+// stored as integer microseconds since the Unix epoch, binary values as
+// bytea/BLOB), so they are written once here against the small Querier seam.
+// Each engine supplies the connection, its migrations, error translation and
+// a Dialect for the few statements that differ (row locks, SKIP LOCKED).
+//
+// Statements use PostgreSQL's $n placeholders; the SQLite engine rewrites them
+// to SQLite's equivalent ?n form (https://sqlite.org/lang_expr.html#varparam).
+package sqlstore
+
+import (
+	"context"
+	"time"
+)
+
+// Querier is what a transaction offers to the shared SQL. Implementations
+// translate driver errors into mailbox errors (ErrNotFound for no rows,
+// ErrConflict for unique violations, ErrUnavailable for lost connections).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (rowsAffected int64, err error)
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+}
+
+// Rows is the subset of pgx.Rows / *sql.Rows the shared code uses.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Row is a single-row result; Scan returns mailbox.ErrNotFound when empty.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Dialect names the engine-specific pieces of SQL.
+type Dialect struct {
+	// Name is "postgres" or "sqlite".
+	Name string
+	// ForUpdate is appended to SELECTs that lock the rows they read
+	// (" FOR UPDATE" on PostgreSQL; empty on SQLite, whose write
+	// transactions are already exclusive).
+	ForUpdate string
+	// SkipLocked is appended to queue claims (" FOR UPDATE SKIP LOCKED" on
+	// PostgreSQL; empty on SQLite).
+	SkipLocked string
+}
+
+// Tx implements the mailbox transaction interfaces on top of a Querier.
+type Tx struct {
+	Q Querier
+	D Dialect
+}
+
+// Micros converts a time to the stored representation.
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// FromMicros converts the stored representation back to UTC time.
+func FromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}

@@ -1,0 +1,90 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/npes/npes/internal/store/postgres"
+	"github.com/npes/npes/internal/store/sqlite"
+	"github.com/npes/npes/mailbox"
+)
+
+// EnvDatabaseURL names the PostgreSQL database the tests may use. .ci/run
+// creates a fresh database for each run and exports its URL here.
+const EnvDatabaseURL = "NPES_TEST_DATABASE_URL"
+
+// PostgresURL returns a URL for a fresh, empty schema of the test database,
+// dropped when the test ends. Without NPES_TEST_DATABASE_URL the test is
+// skipped locally, and fails in CI (CI=true): PostgreSQL tests must never
+// skip silently there.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvDatabaseURL)
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: CI must test against a real PostgreSQL", EnvDatabaseURL)
+		}
+		t.Skipf("%s not set; PostgreSQL tests skipped (set it, e.g. postgres://postgres@127.0.0.1:5432/postgres)", EnvDatabaseURL)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", EnvDatabaseURL, err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("creating schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Logf("dropping schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Logf("dropping schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvDatabaseURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// NewPostgres is a Factory for PostgreSQL stores, each in its own schema.
+func NewPostgres(t *testing.T) mailbox.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), PostgresURL(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// NewSQLite is a Factory for SQLite stores, each in its own file.
+func NewSQLite(t *testing.T) mailbox.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
