@@ -1,0 +1,246 @@
+package certs
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// The files of a credential directory (DESIGN.md §9).
+const (
+	CertFile = "cert.pem" // the certificate, then any intermediates
+	KeyFile  = "key.pem"  // the private key, PKCS#8, mode 0600
+	CAFile   = "ca.pem"   // the CA certificate(s) the server must chain to
+)
+
+// WriteCredentialDir writes cred into dir (created 0700 if missing) as
+// cert.pem, key.pem (0600) and ca.pem. It checks the credential first and
+// never overwrites an existing key.pem: that is an error wrapping fs.ErrExist
+// that names the file, and nothing is written.
+func WriteCredentialDir(dir string, cred Credential) error {
+	certPath, keyPath, caPath := credentialPaths(dir)
+	if _, err := parseCredential(cred.CertPEM, cred.KeyPEM, cred.CAPEM, certPath, keyPath, caPath); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("certs: credential directory: %w", err)
+	}
+	// The key goes first and exclusively (O_EXCL): of two concurrent writers
+	// into one directory, exactly one wins, and the loser touches nothing.
+	if err := writeNewKeyFile(keyPath, cred.KeyPEM); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{certPath, cred.CertPEM}, {caPath, cred.CAPEM}} {
+		if err := writeFileAtomic(f.path, f.data, 0o644); err != nil {
+			_ = os.Remove(keyPath)
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadCredentialDir reads a credential written by WriteCredentialDir (or by
+// hand: a PKCS#8, SEC 1 or PKCS#1 key is accepted). It checks that the key
+// belongs to the certificate and that the certificate chains to ca.pem;
+// errors name the file that is missing or corrupt. An expired certificate
+// loads (Cert.NotAfter tells); the TLS handshake refuses it.
+func LoadCredentialDir(dir string) (Credential, error) {
+	certPath, keyPath, caPath := credentialPaths(dir)
+	var data [3][]byte
+	for i, p := range []string{certPath, keyPath, caPath} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return Credential{}, fmt.Errorf("certs: credential: %w", err)
+		}
+		data[i] = b
+	}
+	return parseCredential(data[0], data[1], data[2], certPath, keyPath, caPath)
+}
+
+func credentialPaths(dir string) (certPath, keyPath, caPath string) {
+	return filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile), filepath.Join(dir, CAFile)
+}
+
+// parseCredential checks a credential; the names are used in errors.
+func parseCredential(certPEM, keyPEM, caPEM []byte, certName, keyName, caName string) (Credential, error) {
+	leaf, intermediates, err := parseCertPEM(certPEM)
+	if err != nil {
+		return Credential{}, fmt.Errorf("%w: %s: %s", ErrBadCredential, certName, err)
+	}
+	key, err := parseKeyPEM(keyPEM)
+	if err != nil {
+		return Credential{}, fmt.Errorf("%w: %s: %s", ErrBadCredential, keyName, err)
+	}
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(leaf.PublicKey) {
+		return Credential{}, fmt.Errorf("%w: %s does not belong to the certificate in %s", ErrBadCredential, keyName, certName)
+	}
+	caCert, more, err := parseCertPEM(caPEM)
+	if err != nil {
+		return Credential{}, fmt.Errorf("%w: %s: %s", ErrBadCredential, caName, err)
+	}
+	roots := x509.NewCertPool()
+	for _, c := range append(more, caCert) {
+		roots.AddCert(c)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range intermediates {
+		inter.AddCert(c)
+	}
+	// Verify at the leaf's notBefore: the chain must have been good when the
+	// certificate was issued. Whether it is good now is the handshake's call.
+	if _, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: inter,
+		CurrentTime:   leaf.NotBefore,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}); err != nil {
+		return Credential{}, fmt.Errorf("%w: %s does not chain to %s: %v", ErrBadCredential, certName, caName, err)
+	}
+	return Credential{CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: caPEM, Cert: leaf}, nil
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// parseCertPEM returns the first certificate of a PEM bundle and the rest.
+func parseCertPEM(data []byte) (*x509.Certificate, []*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, nil, fmt.Errorf("unexpected PEM block %q, want CERTIFICATE", block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificate %d: %v", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, nil, errors.New("no CERTIFICATE PEM block")
+	}
+	return certs[0], certs[1:], nil
+}
+
+// parseKeyPEM reads an unencrypted private key: PKCS#8 ("PRIVATE KEY"), SEC 1
+// ("EC PRIVATE KEY", after an optional "EC PARAMETERS" block as openssl
+// ecparam writes it) or PKCS#1 ("RSA PRIVATE KEY").
+func parseKeyPEM(data []byte) (crypto.Signer, error) {
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil, errors.New("no private key PEM block")
+		}
+		var (
+			key any
+			err error
+		)
+		switch block.Type {
+		case "EC PARAMETERS":
+			continue
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("the key is encrypted; npes needs an unencrypted key (protect it with file permissions or a token)")
+		default:
+			return nil, fmt.Errorf("unexpected PEM block %q, want PRIVATE KEY", block.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("key type %T cannot sign", key)
+		}
+		return signer, nil
+	}
+}
+
+// writeNewKeyFile creates path with mode 0600 and writes data, failing if the
+// file exists: a private key is never replaced behind its holder's back.
+func writeNewKeyFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("certs: %s already exists; refusing to overwrite a private key: %w", path, fs.ErrExist)
+	}
+	if err != nil {
+		return fmt.Errorf("certs: create key file: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("certs: write key file %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeFileAtomic replaces path with data through a temporary file and a
+// rename, so a reader sees the old file or the new one, never half of one.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("certs: write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("certs: write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a new directory entry durable (POSIX leaves it in the page
+// cache until the directory itself is synced).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("certs: sync %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("certs: sync %s: %w", dir, err)
+	}
+	return nil
+}
