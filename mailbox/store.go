@@ -44,6 +44,11 @@ type Store interface {
 type Tx interface {
 	StateTx
 	CertificateTx
+	MailboxTx
+	LetterTx
+	EvidenceTx
+	PrintTx
+	OutboxTx
 }
 
 // StateTx is a small key-value store for server state (for example the
@@ -85,4 +90,101 @@ type CertificateTx interface {
 	ListCertificates(ctx context.Context) ([]CertificateRecord, error)
 	// RevokedCertificates lists revoked certificates, oldest first.
 	RevokedCertificates(ctx context.Context) ([]CertificateRecord, error)
+}
+
+// MailboxTx stores mailboxes and the credentials bound to them.
+type MailboxTx interface {
+	// CreateMailbox returns ErrConflict when the holder already has a
+	// mailbox at this delivery point (kind, holder key, match key).
+	CreateMailbox(ctx context.Context, m Mailbox) error
+	GetMailbox(ctx context.Context, id string) (Mailbox, error)
+	// UpdateMailbox writes status, email, activation hash, attempts and
+	// activation time.
+	UpdateMailbox(ctx context.Context, m Mailbox) error
+	// MailboxesByMatchKey lists every mailbox at a delivery point.
+	MailboxesByMatchKey(ctx context.Context, matchKey string) ([]Mailbox, error)
+	// BindCredential binds (or re-binds) an identity to a mailbox.
+	BindCredential(ctx context.Context, c Credential) error
+	// UnbindCredential ends a binding; ErrNotFound if it is not bound.
+	UnbindCredential(ctx context.Context, mailboxID, identityID string, at time.Time) error
+	// MailboxesOfIdentity lists the mailboxes the identity is bound to now,
+	// oldest first.
+	MailboxesOfIdentity(ctx context.Context, identityID string) ([]Mailbox, error)
+	// Credentials lists a mailbox's bindings, current and ended.
+	Credentials(ctx context.Context, mailboxID string) ([]Credential, error)
+}
+
+// LetterQuery selects a page of letters, newest first.
+type LetterQuery struct {
+	Mailboxes []string // the caller's mailboxes
+	Folder    string   // "inbox" (recipient) or "sent" (sender)
+	// Cursor: letters strictly older than (BeforeTime, BeforeID).
+	BeforeTime time.Time
+	BeforeID   string
+	Limit      int
+}
+
+// LetterTx stores letters and their encrypted content.
+type LetterTx interface {
+	CreateLetter(ctx context.Context, l Letter) error
+	// GetLetter reads a letter; with lock it is locked until commit.
+	GetLetter(ctx context.Context, id string, lock bool) (Letter, error)
+	// UpdateLetter writes the mutable fields: tracking, route, route reason,
+	// state, recipient mailbox, read time, last evidence, evidence count,
+	// notification id.
+	UpdateLetter(ctx context.Context, l Letter) error
+	ListLetters(ctx context.Context, q LetterQuery) ([]Letter, error)
+	// DueLetters returns registered letters awaiting acceptance whose
+	// deadline has passed, locked, skipping letters another transaction
+	// holds (so several processes expire each letter once).
+	DueLetters(ctx context.Context, now time.Time, limit int) ([]Letter, error)
+	PutChunk(ctx context.Context, letterID string, part, chunk int, data []byte) error
+	// Chunks calls fn for each stored chunk of a part, in order.
+	Chunks(ctx context.Context, letterID string, part int, fn func(chunk int, data []byte) error) error
+	// PutIdempotencyKey returns ErrConflict when the key was used.
+	PutIdempotencyKey(ctx context.Context, sender, key, requestHash, letterID string, at time.Time) error
+	GetIdempotencyKey(ctx context.Context, sender, key string) (requestHash, letterID string, err error)
+}
+
+// EvidenceTx stores evidence envelopes and the evidence log.
+type EvidenceTx interface {
+	// LockLogHead reads the log head and locks it until commit: appends
+	// from every process serialize here.
+	LockLogHead(ctx context.Context) (LogHead, error)
+	// GetLogHead reads the head without locking.
+	GetLogHead(ctx context.Context) (LogHead, error)
+	SetLogHead(ctx context.Context, h LogHead) error
+	PutLogNodes(ctx context.Context, nodes []LogNode) error
+	// LogNodes returns the hashes of the given nodes in order; ErrNotFound
+	// if one is missing.
+	LogNodes(ctx context.Context, ids []LogNode) ([][]byte, error)
+	AddEvidence(ctx context.Context, e EvidenceRecord) error
+	// EvidenceOf lists a letter's evidence in order.
+	EvidenceOf(ctx context.Context, letterID string) ([]EvidenceRecord, error)
+	// EvidenceByIndex lists evidence with log index in [from, to).
+	EvidenceByIndex(ctx context.Context, from, to uint64) ([]EvidenceRecord, error)
+	// PutCheckpoint stores a signed checkpoint (once per size).
+	PutCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error
+	// LatestCheckpoint returns the checkpoint of the largest size.
+	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
+}
+
+// PrintTx stores print jobs.
+type PrintTx interface {
+	CreatePrintJob(ctx context.Context, j PrintJob) error
+	GetPrintJob(ctx context.Context, id string, lock bool) (PrintJob, error)
+	PrintJobsOfLetter(ctx context.Context, letterID string) ([]PrintJob, error)
+	// UpdatePrintJob writes state, attempts, availability, lease, PDF facts,
+	// error and times.
+	UpdatePrintJob(ctx context.Context, j PrintJob) error
+	// LeasePrintJobs claims up to max jobs of the regions that are queued
+	// and available, or leased with an expired lease, giving each a new
+	// fencing token and lease (FOR UPDATE SKIP LOCKED on PostgreSQL).
+	LeasePrintJobs(ctx context.Context, regions []string, owner string, max int, now, expires time.Time) ([]PrintJob, error)
+	// PostedJobs lists jobs of the regions posted in [from, to), ordered by
+	// postcode then tracking (the manifest's presort).
+	PostedJobs(ctx context.Context, regions []string, from, to time.Time) ([]PrintJob, error)
+	// PutBlob and GetBlob keep rendered PDFs (encrypted by the caller).
+	PutBlob(ctx context.Context, key string, data []byte) error
+	GetBlob(ctx context.Context, key string) ([]byte, error)
 }

@@ -1,0 +1,137 @@
+// Package app wires npes together: configuration, the data directory, the
+// store, the listeners and their lifecycle.
+package app
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/npes/npes/mailbox"
+)
+
+// Config is the server's configuration. Every field has a flag in the CLI and
+// an NPES_* environment variable (DESIGN §9); flags win over the environment.
+type Config struct {
+	// DataDir holds the CA, keys, credentials and the SQLite database
+	// (NPES_DATA, default ./npes-data).
+	DataDir string
+	// DatabaseURL selects PostgreSQL; empty means SQLite in DataDir
+	// (NPES_DATABASE_URL).
+	DatabaseURL string
+	// HTTPAddr is the mTLS API listener (NPES_HTTP_ADDR, default 127.0.0.1:8443).
+	HTTPAddr string
+	// Hostnames are extra DNS names or IPs for the server certificate
+	// (NPES_HOSTNAMES, comma separated).
+	Hostnames []string
+	// MasterKeyFile overrides DataDir/master.key (NPES_MASTER_KEY_FILE).
+	MasterKeyFile string
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration
+
+	// SMTPAddr is the STARTTLS submission listener (NPES_SMTP_ADDR, default
+	// 127.0.0.1:2525); "off" disables it.
+	SMTPAddr string
+	// SMTPSAddr is the implicit-TLS listener (NPES_SMTPS_ADDR, default
+	// 127.0.0.1:4650); "off" disables it.
+	SMTPSAddr string
+	// SMTPRelay is the relay for outbound notifications (NPES_SMTP_RELAY,
+	// host:port); empty disables notifications.
+	SMTPRelay string
+	// MailDomain is the domain of mailbox mail addresses (NPES_MAIL_DOMAIN).
+	MailDomain string
+	// SweepInterval is how often acceptance deadlines are checked.
+	SweepInterval time.Duration
+	// Limits of a submission; zero means mailbox.DefaultLimits.
+	Limits mailbox.Limits
+	// Renderer renders printed letters; nil means the default PDF renderer.
+	Renderer mailbox.Renderer
+	// DevActivationCodes logs activation codes (development without a
+	// print centre). Never in production.
+	DevActivationCodes bool
+	// ActivationCodeSink receives activation codes (tests).
+	ActivationCodeSink func(mailboxID, code string)
+
+	Logger *slog.Logger
+	// Out receives the human-readable start-up lines.
+	Out io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Default values of the configuration.
+const (
+	DefaultDataDir  = "./npes-data"
+	DefaultHTTPAddr = "127.0.0.1:8443"
+)
+
+// FromEnv returns a Config filled from NPES_* variables and defaults.
+func FromEnv() Config {
+	c := Config{
+		DataDir:         envOr("NPES_DATA", DefaultDataDir),
+		DatabaseURL:     os.Getenv("NPES_DATABASE_URL"),
+		HTTPAddr:        envOr("NPES_HTTP_ADDR", DefaultHTTPAddr),
+		MasterKeyFile:   os.Getenv("NPES_MASTER_KEY_FILE"),
+		MailDomain:      os.Getenv("NPES_MAIL_DOMAIN"),
+		ShutdownTimeout: 30 * time.Second,
+	}
+	if h := os.Getenv("NPES_HOSTNAMES"); h != "" {
+		c.Hostnames = SplitList(h)
+	}
+	return c
+}
+
+// SplitList splits a comma-separated list, dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (c *Config) fill() error {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = 30 * time.Second
+	}
+	if c.MailDomain == "" {
+		c.MailDomain = "npes.localhost"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	return nil
+}

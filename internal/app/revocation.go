@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/mailbox"
+)
+
+// revocations caches the store's revoked serials for the handshake check.
+// crypto/tls checks no revocation (DESIGN §3); the listeners call IsRevoked
+// from VerifyConnection on every handshake, so it must be cheap: the set is
+// reloaded from the store at most once per ttl. With several npes processes
+// on one database, a revocation made anywhere (including `npes ca revoke`
+// while the server runs) takes effect everywhere within ttl.
+type revocations struct {
+	store mailbox.Store
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu      sync.Mutex
+	loaded  time.Time
+	revoked map[string]bool
+	records []mailbox.CertificateRecord
+}
+
+var _ certs.RevocationChecker = (*revocations)(nil)
+
+func newRevocations(st mailbox.Store, ttl time.Duration, now func() time.Time) *revocations {
+	return &revocations{store: st, ttl: ttl, now: now}
+}
+
+// IsRevoked implements certs.RevocationChecker. It fails closed: when the set
+// cannot be loaded and no fresh copy exists, the handshake is refused.
+func (r *revocations) IsRevoked(ctx context.Context, serial string) (bool, error) {
+	if err := r.refresh(ctx); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.revoked[serial], nil
+}
+
+func (r *revocations) refresh(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded.IsZero() && r.now().Sub(r.loaded) < r.ttl {
+		return nil
+	}
+	var recs []mailbox.CertificateRecord
+	err := r.store.View(ctx, func(tx mailbox.Tx) error {
+		var err error
+		recs, err = tx.RevokedCertificates(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	m := make(map[string]bool, len(recs))
+	for _, c := range recs {
+		m[c.Serial] = true
+	}
+	r.revoked, r.records, r.loaded = m, recs, r.now()
+	return nil
+}
+
+// crlPublisher signs a CRL of the internal CA from the store's revocations
+// and re-signs it only when the set changed or it is half-way to its
+// nextUpdate.
+type crlPublisher struct {
+	ca    *certs.CA
+	store mailbox.Store
+	now   func() time.Time
+
+	mu       sync.Mutex
+	der      []byte
+	count    int
+	issuedAt time.Time
+}
+
+const crlValidity = 24 * time.Hour
+
+func (p *crlPublisher) CRL(ctx context.Context) ([]byte, error) {
+	var recs []mailbox.CertificateRecord
+	if err := p.store.View(ctx, func(tx mailbox.Tx) error {
+		var err error
+		recs, err = tx.RevokedCertificates(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if p.der != nil && len(recs) == p.count && now.Sub(p.issuedAt) < crlValidity/2 {
+		return p.der, nil
+	}
+	var number int64
+	if err := p.store.InTx(ctx, func(tx mailbox.Tx) error {
+		var err error
+		number, err = tx.NextCounter(ctx, "crl_number")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	entries := make([]certs.RevokedEntry, 0, len(recs))
+	for _, c := range recs {
+		entries = append(entries, certs.RevokedEntry{Serial: c.Serial, RevokedAt: c.RevokedAt, Reason: certs.Reason(c.Reason)})
+	}
+	der, err := p.ca.CRL(entries, big.NewInt(number), now, now.Add(crlValidity))
+	if err != nil {
+		return nil, err
+	}
+	p.der, p.count, p.issuedAt = der, len(recs), now
+	return der, nil
+}

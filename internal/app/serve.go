@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/httpapi"
+	"github.com/npes/npes/mailbox"
+)
+
+// revocationTTL bounds how stale the handshake's view of revocations may be.
+const revocationTTL = time.Second
+
+// Server is a running npes server.
+type Server struct {
+	cfg      Config
+	Data     DataDir
+	Store    mailbox.Store
+	Service  *mailbox.Service
+	HTTPAddr net.Addr
+
+	httpSrv *http.Server
+	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
+	tlsConfig *tls.Config
+	listener  net.Listener
+	done      chan struct{}
+	bgCancel  context.CancelFunc
+	bgDone    chan struct{}
+	once      sync.Once
+	err       error
+}
+
+// Start initializes the data directory if needed, opens the store and starts
+// the listeners. It returns once they accept connections.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	d, created, err := Initialize(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(created) > 0 {
+		fmt.Fprintf(cfg.Out, "initialized data directory %s\n", d.Root)
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, Data: d, Store: st, done: make(chan struct{})}
+	if err := s.startHTTP(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.startSMTP(ctx); err != nil {
+		_ = s.httpSrv.Close()
+		st.Close()
+		return nil, err
+	}
+	s.startBackground(ctx)
+	fmt.Fprintf(cfg.Out, "npes %s store, API on https://%s\n", st.Engine(), s.HTTPAddr)
+	fmt.Fprintf(cfg.Out, "operator credential: %s\n", d.OperatorCredentialDir())
+	return s, nil
+}
+
+func (s *Server) startHTTP(ctx context.Context) error {
+	ca, err := s.Data.LoadCA()
+	if err != nil {
+		return err
+	}
+	caPEM, err := s.Data.CAPEM()
+	if err != nil {
+		return err
+	}
+	serverCert, err := s.Data.ServerCertificate()
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Certificate())
+	rev := newRevocations(s.Store, revocationTTL, s.cfg.Now)
+	tlsCfg := certs.ServerTLSConfig(serverCert, pool, rev)
+	s.tlsConfig = tlsCfg
+	svc, err := s.newService(pool, rev)
+	if err != nil {
+		return err
+	}
+	s.Service = svc
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	handler := httpapi.NewHandler(httpapi.Deps{
+		Logger:     s.cfg.Logger,
+		CAPEM:      caPEM,
+		CRL:        (&crlPublisher{ca: ca, store: s.Store, now: s.cfg.Now}).CRL,
+		Health:     func(ctx context.Context) error { _, err := s.Store.SchemaVersion(ctx); return err },
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Now:        s.cfg.Now,
+		Service:    svc,
+		MailDomain: s.cfg.MailDomain,
+	})
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.listener = ln
+	s.HTTPAddr = ln.Addr()
+	s.httpSrv = &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		// Handshake refusals are routine (revoked, foreign, expired
+		// certificates): log them at debug level through slog.
+		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	go func() {
+		err := s.httpSrv.Serve(tls.NewListener(ln, tlsCfg))
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(err)
+		}
+	}()
+	return nil
+}
+
+func (s *Server) fail(err error) {
+	s.once.Do(func() { s.err = err; close(s.done) })
+}
+
+// Done is closed when a listener fails.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is the listener failure that closed Done.
+func (s *Server) Err() error { return s.err }
+
+// Shutdown stops accepting connections, lets in-flight requests finish
+// within the configured timeout, and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := errors.Join(s.httpSrv.Shutdown(ctx), s.stopSMTP(ctx))
+	s.stopBackground()
+	s.once.Do(func() { close(s.done) })
+	return errors.Join(err, s.Store.Close())
+}
+
+// CredentialPath is a helper for printing where a credential lives.
+func CredentialPath(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
+}
+
+func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (*mailbox.Service, error) {
+	sealer, err := s.Data.Sealer()
+	if err != nil {
+		return nil, err
+	}
+	mk, err := s.Data.MasterKey(s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := mailbox.NewKeyring(mk)
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(s.Data.Root, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	cfg := mailbox.Config{
+		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
+		Renderer: s.cfg.Renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
+	}
+	if s.cfg.DevActivationCodes {
+		log := s.cfg.Logger
+		cfg.ActivationCodeSink = func(mailboxID, code string) {
+			log.Warn("development mode: activation code", "mailbox", mailboxID, "code", code)
+		}
+	}
+	if s.cfg.ActivationCodeSink != nil {
+		cfg.ActivationCodeSink = s.cfg.ActivationCodeSink
+	}
+	return mailbox.NewService(cfg)
+}
+
+// startBackground runs the periodic work: the acceptance-deadline sweep.
+func (s *Server) startBackground(ctx context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.bgCancel, s.bgDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.bgDone)
+		t := time.NewTicker(s.cfg.SweepInterval)
+		defer t.Stop()
+		for {
+			if n, err := s.Service.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Error("deadline sweep failed", "err", err)
+			} else if n > 0 {
+				s.cfg.Logger.Info("deadline sweep", "expired", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (s *Server) stopBackground() {
+	if s.bgCancel != nil {
+		s.bgCancel()
+		<-s.bgDone
+	}
+}

@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/npes/npes/addressing"
+	"github.com/npes/npes/mailbox"
+)
+
+// maxJSONBody bounds small JSON request bodies.
+const maxJSONBody = 64 << 10
+
+// decodeJSON reads a small JSON body strictly: unknown fields are refused so
+// a misspelt field is an error, not silently ignored.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return mailbox.Errorf(mailbox.ErrTooLarge, "too_large", "the request body exceeds %d bytes", maxJSONBody)
+		}
+		return mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the request body is not the expected JSON: %v", err)
+	}
+	if dec.More() {
+		return mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the request body has trailing data")
+	}
+	return nil
+}
+
+func caller(r *http.Request) mailbox.Caller {
+	return mailbox.Caller{Identity: *identityFrom(r.Context())}
+}
+
+type mailboxJSON struct {
+	ID          string              `json:"id"`
+	Kind        string              `json:"kind"`
+	Holder      string              `json:"holder"`
+	Address     string              `json:"address"`
+	Normalized  *addressing.Address `json:"normalized,omitempty"`
+	Status      string              `json:"status"`
+	Email       string              `json:"email,omitempty"`
+	MailAddress string              `json:"mail_address,omitempty"`
+	CreatedAt   time.Time           `json:"created_at"`
+	ActivatedAt *time.Time          `json:"activated_at,omitempty"`
+}
+
+func (s *server) mailboxJSON(m mailbox.Mailbox) mailboxJSON {
+	out := mailboxJSON{ID: m.ID, Kind: m.Kind, Holder: m.HolderName, Address: m.Address, Status: m.Status,
+		Email: m.Email, CreatedAt: m.CreatedAt}
+	var a addressing.Address
+	if json.Unmarshal(m.AddressJSON, &a) == nil {
+		out.Normalized = &a
+	}
+	if !m.ActivatedAt.IsZero() {
+		t := m.ActivatedAt
+		out.ActivatedAt = &t
+	}
+	if s.MailDomain != "" {
+		out.MailAddress = m.ID + "@" + s.MailDomain
+	}
+	return out
+}
+
+func (s *server) registerMailbox(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Address string `json:"address"`
+		Email   string `json:"email"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.Service.RegisterMailbox(r.Context(), caller(r), mailbox.RegisterRequest{Address: req.Address, Email: req.Email})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.mailboxJSON(m))
+}
+
+func (s *server) activateMailbox(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.Service.ActivateMailbox(r.Context(), caller(r), chi.URLParam(r, "id"), req.Code)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.mailboxJSON(m))
+}
+
+func (s *server) verifyMailbox(w http.ResponseWriter, r *http.Request) {
+	m, err := s.Service.VerifyAddress(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.mailboxJSON(m))
+}
+
+func (s *server) myMailboxes(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.Service.MyMailboxes(r.Context(), caller(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Mailboxes []mailboxJSON `json:"mailboxes"`
+	}{Mailboxes: []mailboxJSON{}}
+	for _, m := range ms {
+		out.Mailboxes = append(out.Mailboxes, s.mailboxJSON(m))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type credentialJSON struct {
+	Identity   string     `json:"identity"`
+	Serial     string     `json:"serial"`
+	SPKISHA256 string     `json:"spki_sha256"`
+	BoundAt    time.Time  `json:"bound_at"`
+	UnboundAt  *time.Time `json:"unbound_at,omitempty"`
+}
+
+func credJSON(c mailbox.Credential) credentialJSON {
+	out := credentialJSON{Identity: c.IdentityID, Serial: c.Serial, SPKISHA256: c.SPKISHA256, BoundAt: c.BoundAt}
+	if !c.UnboundAt.IsZero() {
+		t := c.UnboundAt
+		out.UnboundAt = &t
+	}
+	return out
+}
+
+func (s *server) listCredentials(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.Service.Credentials(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Credentials []credentialJSON `json:"credentials"`
+	}{Credentials: []credentialJSON{}}
+	for _, c := range cs {
+		out.Credentials = append(out.Credentials, credJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) bindCredential(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Certificate string `json:"certificate"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	block, _ := pem.Decode([]byte(req.Certificate))
+	if block == nil || block.Type != "CERTIFICATE" {
+		s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_certificate", "certificate must be one PEM CERTIFICATE block"))
+		return
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_certificate", "%v", err))
+		return
+	}
+	c, err := s.Service.BindCredential(r.Context(), caller(r), chi.URLParam(r, "id"), cert)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, credJSON(c))
+}
+
+func (s *server) unbindCredential(w http.ResponseWriter, r *http.Request) {
+	if err := s.Service.UnbindCredential(r.Context(), caller(r), chi.URLParam(r, "id"), chi.URLParam(r, "identity")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+

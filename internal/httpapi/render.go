@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/npes/npes/mailbox"
+)
+
+// errorBody is the one error shape of the API (DESIGN §9):
+// {"error": {"code": "...", "message": "..."}}.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// statusOf maps a domain error kind to an HTTP status. This is the only place
+// where the core's errors meet HTTP (step-ca's errs/render is the model).
+func statusOf(err error) (status int, code, message string) {
+	var de *mailbox.Error
+	if errors.As(err, &de) {
+		code, message = de.Code, de.Message
+	}
+	switch {
+	case errors.Is(err, mailbox.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, mailbox.ErrUnauthenticated):
+		status = http.StatusUnauthorized
+	case errors.Is(err, mailbox.ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, mailbox.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, mailbox.ErrConflict):
+		status = http.StatusConflict
+	case errors.Is(err, mailbox.ErrTooLarge):
+		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, mailbox.ErrRateLimited):
+		status = http.StatusTooManyRequests
+	case errors.Is(err, mailbox.ErrUnavailable):
+		status = http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError, "internal", "internal error"
+	}
+	if code == "" {
+		// A bare sentinel: name the kind, leak nothing else.
+		code, message = defaultCode(status), http.StatusText(status)
+	}
+	return status, code, message
+}
+
+func defaultCode(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	case http.StatusUnauthorized:
+		return "unauthenticated"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	default:
+		return "bad_request"
+	}
+}
+
+// writeError renders err. Internal errors are logged with the request id
+// and answered with a generic message.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, message := statusOf(err)
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "5")
+		}
+	}
+	writeErrorCode(w, status, code, message)
+}
+
+func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, message
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("writing response", "err", err)
+	}
+}

@@ -1,0 +1,170 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/npes/npes/mailbox"
+)
+
+// emptyRoot is the RFC 6962 root of the empty tree, SHA-256("").
+var emptyRoot = func() []byte { h := sha256.Sum256(nil); return h[:] }()
+
+// LockLogHead implements mailbox.EvidenceTx. The head row is created on
+// first use; ON CONFLICT DO NOTHING makes that safe when two processes race.
+func (t *Tx) LockLogHead(ctx context.Context) (mailbox.LogHead, error) {
+	if _, err := t.Q.Exec(ctx, `INSERT INTO log_head (id, size, root) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, emptyRoot); err != nil {
+		return mailbox.LogHead{}, err
+	}
+	return t.readHead(ctx, t.D.ForUpdate)
+}
+
+// GetLogHead implements mailbox.EvidenceTx.
+func (t *Tx) GetLogHead(ctx context.Context) (mailbox.LogHead, error) {
+	h, err := t.readHead(ctx, "")
+	if errors.Is(err, mailbox.ErrNotFound) {
+		return mailbox.LogHead{Size: 0, Root: emptyRoot}, nil
+	}
+	return h, err
+}
+
+func (t *Tx) readHead(ctx context.Context, lock string) (mailbox.LogHead, error) {
+	var h mailbox.LogHead
+	var size int64
+	err := t.Q.QueryRow(ctx, `SELECT size, root FROM log_head WHERE id = 1`+lock).Scan(&size, &h.Root)
+	h.Size = uint64(size)
+	return h, err
+}
+
+// SetLogHead implements mailbox.EvidenceTx.
+func (t *Tx) SetLogHead(ctx context.Context, h mailbox.LogHead) error {
+	_, err := t.Q.Exec(ctx, `UPDATE log_head SET size = $1, root = $2 WHERE id = 1`, int64(h.Size), h.Root)
+	return err
+}
+
+// PutLogNodes implements mailbox.EvidenceTx in one multi-row INSERT.
+func (t *Tx) PutLogNodes(ctx context.Context, nodes []mailbox.LogNode) error {
+	for len(nodes) > 0 {
+		n := min(len(nodes), 300)
+		var sb strings.Builder
+		args := make([]any, 0, 3*n)
+		sb.WriteString(`INSERT INTO log_nodes (level, idx, hash) VALUES `)
+		for i, nd := range nodes[:n] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
+			args = append(args, int(nd.Level), int64(nd.Index), nd.Hash)
+		}
+		if _, err := t.Q.Exec(ctx, sb.String(), args...); err != nil {
+			return err
+		}
+		nodes = nodes[n:]
+	}
+	return nil
+}
+
+// LogNodes implements mailbox.EvidenceTx with one query.
+func (t *Tx) LogNodes(ctx context.Context, ids []mailbox.LogNode) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var sb strings.Builder
+	args := make([]any, 0, 2*len(ids))
+	sb.WriteString(`SELECT level, idx, hash FROM log_nodes WHERE `)
+	for i, id := range ids {
+		if i > 0 {
+			sb.WriteString(" OR ")
+		}
+		fmt.Fprintf(&sb, "(level = $%d AND idx = $%d)", 2*i+1, 2*i+2)
+		args = append(args, int(id.Level), int64(id.Index))
+	}
+	rows, err := t.Q.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type key struct {
+		l int
+		i int64
+	}
+	found := make(map[key][]byte, len(ids))
+	for rows.Next() {
+		var k key
+		var h []byte
+		if err := rows.Scan(&k.l, &k.i, &h); err != nil {
+			return nil, err
+		}
+		found[k] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := found[key{int(id.Level), int64(id.Index)}]
+		if !ok {
+			return nil, fmt.Errorf("log node (%d, %d): %w", id.Level, id.Index, mailbox.ErrNotFound)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+const evidenceColumns = `id, letter_id, seq, event, log_index, envelope, created_at`
+
+// AddEvidence implements mailbox.EvidenceTx.
+func (t *Tx) AddEvidence(ctx context.Context, e mailbox.EvidenceRecord) error {
+	_, err := t.Q.Exec(ctx, `INSERT INTO evidence (`+evidenceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.ID, e.LetterID, e.Seq, e.Event, int64(e.LogIndex), e.Envelope, Micros(e.CreatedAt))
+	return err
+}
+
+// EvidenceOf implements mailbox.EvidenceTx.
+func (t *Tx) EvidenceOf(ctx context.Context, letterID string) ([]mailbox.EvidenceRecord, error) {
+	return t.listEvidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE letter_id = $1 ORDER BY seq`, letterID)
+}
+
+// EvidenceByIndex implements mailbox.EvidenceTx.
+func (t *Tx) EvidenceByIndex(ctx context.Context, from, to uint64) ([]mailbox.EvidenceRecord, error) {
+	return t.listEvidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE log_index >= $1 AND log_index < $2 ORDER BY log_index`,
+		int64(from), int64(to))
+}
+
+func (t *Tx) listEvidence(ctx context.Context, q string, args ...any) ([]mailbox.EvidenceRecord, error) {
+	rows, err := t.Q.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailbox.EvidenceRecord
+	for rows.Next() {
+		var e mailbox.EvidenceRecord
+		var idx, created int64
+		if err := rows.Scan(&e.ID, &e.LetterID, &e.Seq, &e.Event, &idx, &e.Envelope, &created); err != nil {
+			return nil, err
+		}
+		e.LogIndex, e.CreatedAt = uint64(idx), FromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PutCheckpoint implements mailbox.EvidenceTx.
+func (t *Tx) PutCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error {
+	_, err := t.Q.Exec(ctx, `INSERT INTO checkpoints (size, note, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (size) DO NOTHING`, int64(size), note, Micros(at))
+	return err
+}
+
+// LatestCheckpoint implements mailbox.EvidenceTx.
+func (t *Tx) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+	var size int64
+	var note []byte
+	err := t.Q.QueryRow(ctx, `SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &note)
+	return uint64(size), note, err
+}

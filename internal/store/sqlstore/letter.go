@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/npes/npes/mailbox"
+)
+
+const letterColumns = `id, tracking, sender_mailbox, sender_name, sender_address, recipient_name,
+	recipient_address, recipient_json, recipient_key, recipient_postcode, recipient_mailbox, registered,
+	subject, route, route_reason, state, deadline, print_if_unsigned, content_json, content_digest,
+	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id`
+
+func scanLetter(r interface{ Scan(...any) error }) (mailbox.Letter, error) {
+	var l mailbox.Letter
+	var registered int
+	var deadline, piu, created, read int64
+	var atts []byte
+	err := r.Scan(&l.ID, &l.Tracking, &l.SenderMailbox, &l.SenderName, &l.SenderAddress, &l.RecipientName,
+		&l.RecipientAddress, &l.RecipientJSON, &l.RecipientKey, &l.RecipientPostcode, &l.RecipientMailbox, &registered,
+		&l.Subject, &l.Route, &l.RouteReason, &l.State, &deadline, &piu, &l.ContentJSON, &l.ContentDigest,
+		&l.ContentKey, &atts, &created, &read, &l.LastEvidence, &l.EvidenceCount, &l.NotificationID)
+	if err != nil {
+		return l, err
+	}
+	l.Registered = registered != 0
+	l.Deadline, l.CreatedAt, l.ReadAt = FromMicros(deadline), FromMicros(created), FromMicros(read)
+	l.PrintIfUnsigned = time.Duration(piu) * time.Microsecond
+	if len(atts) > 0 {
+		if err := json.Unmarshal(atts, &l.Attachments); err != nil {
+			return l, fmt.Errorf("letter %s: attachments: %w", l.ID, err)
+		}
+	}
+	return l, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CreateLetter implements mailbox.LetterTx.
+func (t *Tx) CreateLetter(ctx context.Context, l mailbox.Letter) error {
+	atts, err := json.Marshal(l.Attachments)
+	if err != nil {
+		return err
+	}
+	_, err = t.Q.Exec(ctx, `INSERT INTO letters (`+letterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+		$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
+		l.ID, l.Tracking, l.SenderMailbox, l.SenderName, l.SenderAddress, l.RecipientName,
+		l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
+		l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
+		l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID)
+	return err
+}
+
+// GetLetter implements mailbox.LetterTx.
+func (t *Tx) GetLetter(ctx context.Context, id string, lock bool) (mailbox.Letter, error) {
+	q := `SELECT ` + letterColumns + ` FROM letters WHERE id = $1`
+	if lock {
+		q += t.D.ForUpdate
+	}
+	l, err := scanLetter(t.Q.QueryRow(ctx, q, id))
+	if err != nil {
+		return l, fmt.Errorf("letter %s: %w", id, err)
+	}
+	return l, nil
+}
+
+// UpdateLetter implements mailbox.LetterTx.
+func (t *Tx) UpdateLetter(ctx context.Context, l mailbox.Letter) error {
+	n, err := t.Q.Exec(ctx, `UPDATE letters SET tracking = $2, route = $3, route_reason = $4, state = $5,
+		recipient_mailbox = $6, read_at = $7, last_evidence = $8, evidence_count = $9, notification_id = $10
+		WHERE id = $1`,
+		l.ID, l.Tracking, l.Route, l.RouteReason, l.State, l.RecipientMailbox, Micros(l.ReadAt),
+		l.LastEvidence, l.EvidenceCount, l.NotificationID)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("letter %s: %w", l.ID, mailbox.ErrNotFound)
+	}
+	return err
+}
+
+// ListLetters implements mailbox.LetterTx: keyset pagination on
+// (created_at, id), newest first, served by letters_inbox / letters_sent.
+func (t *Tx) ListLetters(ctx context.Context, q mailbox.LetterQuery) ([]mailbox.Letter, error) {
+	if len(q.Mailboxes) == 0 {
+		return nil, nil
+	}
+	col := "recipient_mailbox"
+	if q.Folder == "sent" {
+		col = "sender_mailbox"
+	}
+	args := make([]any, 0, len(q.Mailboxes)+3)
+	ph := make([]string, len(q.Mailboxes))
+	for i, m := range q.Mailboxes {
+		args = append(args, m)
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	where := col + " IN (" + strings.Join(ph, ", ") + ")"
+	if !q.BeforeTime.IsZero() {
+		n := len(args)
+		args = append(args, Micros(q.BeforeTime), q.BeforeID)
+		where += fmt.Sprintf(" AND (created_at < $%d OR (created_at = $%d AND id < $%d))", n+1, n+1, n+2)
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	args = append(args, limit)
+	rows, err := t.Q.Query(ctx, `SELECT `+letterColumns+` FROM letters WHERE `+where+
+		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectLetters(rows)
+}
+
+func collectLetters(rows Rows) ([]mailbox.Letter, error) {
+	defer rows.Close()
+	var out []mailbox.Letter
+	for rows.Next() {
+		l, err := scanLetter(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// DueLetters implements mailbox.LetterTx.
+func (t *Tx) DueLetters(ctx context.Context, now time.Time, limit int) ([]mailbox.Letter, error) {
+	rows, err := t.Q.Query(ctx, `SELECT `+letterColumns+` FROM letters
+		WHERE state = 'awaiting_acceptance' AND deadline <= $1
+		ORDER BY deadline LIMIT $2`+t.D.SkipLocked, Micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collectLetters(rows)
+}
+
+// PutChunk implements mailbox.LetterTx.
+func (t *Tx) PutChunk(ctx context.Context, letterID string, part, chunk int, data []byte) error {
+	_, err := t.Q.Exec(ctx, `INSERT INTO letter_chunks (letter_id, part, chunk, data) VALUES ($1, $2, $3, $4)`,
+		letterID, part, chunk, data)
+	return err
+}
+
+// Chunks implements mailbox.LetterTx.
+func (t *Tx) Chunks(ctx context.Context, letterID string, part int, fn func(int, []byte) error) error {
+	rows, err := t.Q.Query(ctx, `SELECT chunk, data FROM letter_chunks WHERE letter_id = $1 AND part = $2 ORDER BY chunk`,
+		letterID, part)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c int
+		var d []byte
+		if err := rows.Scan(&c, &d); err != nil {
+			return err
+		}
+		if err := fn(c, d); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PutIdempotencyKey implements mailbox.LetterTx.
+func (t *Tx) PutIdempotencyKey(ctx context.Context, sender, key, requestHash, letterID string, at time.Time) error {
+	_, err := t.Q.Exec(ctx, `INSERT INTO idempotency_keys (sender, key, request_hash, letter_id, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, sender, key, requestHash, letterID, Micros(at))
+	return err
+}
+
+// GetIdempotencyKey implements mailbox.LetterTx.
+func (t *Tx) GetIdempotencyKey(ctx context.Context, sender, key string) (string, string, error) {
+	var h, id string
+	err := t.Q.QueryRow(ctx, `SELECT request_hash, letter_id FROM idempotency_keys WHERE sender = $1 AND key = $2`,
+		sender, key).Scan(&h, &id)
+	return h, id, err
+}

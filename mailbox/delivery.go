@@ -1,0 +1,274 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/signing"
+)
+
+// Decisions a recipient signs.
+const (
+	DecisionAccept = "accept"
+	DecisionRefuse = "refuse"
+)
+
+// Statement is what a recipient signs (compact JWS, ES256 or EdDSA, x5c) to
+// accept or refuse a registered letter. It names the letter, the
+// notification evidence and the content digest, so a signature for one
+// letter can never be replayed for another, and the recipient commits to
+// exactly the content they will receive.
+type Statement struct {
+	V             int       `json:"v"`
+	Decision      string    `json:"decision"`
+	Letter        string    `json:"letter"`
+	Notification  string    `json:"notification"`
+	ContentSHA256 string    `json:"content_sha256"`
+	Reason        string    `json:"reason,omitempty"`
+	Time          time.Time `json:"time"`
+}
+
+// NewStatement builds the statement for a letter as the API shows it.
+func NewStatement(v LetterView, decision, reason string, now time.Time) Statement {
+	return Statement{V: 1, Decision: decision, Letter: v.ID, Notification: v.Notification,
+		ContentSHA256: v.ContentSHA256, Reason: reason, Time: now.UTC().Truncate(time.Second)}
+}
+
+// Accept records the recipient's signed acceptance and hands the content
+// over (ConsignmentAcceptance + ContentHandover).
+func (s *Service) Accept(ctx context.Context, c Caller, id, jws string) (LetterView, error) {
+	return s.decide(ctx, c, id, jws, DecisionAccept)
+}
+
+// Refuse records the recipient's signed refusal (ConsignmentRejection).
+func (s *Service) Refuse(ctx context.Context, c Caller, id, jws string) (LetterView, error) {
+	return s.decide(ctx, c, id, jws, DecisionRefuse)
+}
+
+func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string) (LetterView, error) {
+	var v LetterView
+	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		if folder != "inbox" {
+			return Errorf(ErrForbidden, "not_recipient", "only the recipient accepts or refuses a letter")
+		}
+		if !l.Registered || l.State != StateAwaitingAcceptance {
+			return Errorf(ErrConflict, "not_awaiting_acceptance", "the letter is %s, not awaiting acceptance", l.State)
+		}
+		if !s.now().Before(l.Deadline) {
+			return Errorf(ErrConflict, "deadline_passed", "the acceptance deadline %s has passed", l.Deadline.Format(time.RFC3339))
+		}
+		st, signer, err := s.verifyStatement(ctx, tx, l, jws)
+		if err != nil {
+			return err
+		}
+		if st.Decision != decision {
+			return Errorf(ErrInvalid, "bad_statement", "the signed statement says %q, not %q", st.Decision, decision)
+		}
+		var content signing.Content
+		if err := json.Unmarshal(l.ContentJSON, &content); err != nil {
+			return err
+		}
+		details := map[string]string{"signer_serial": signer.Serial, "signer": signer.ID}
+		if st.Reason != "" {
+			details["reason"] = st.Reason
+		}
+		now := s.now()
+		if decision == DecisionAccept {
+			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventConsignmentAcceptance,
+				Content: &content, Route: l.Route, RecipientSignature: jws, Time: now, Details: details}); err != nil {
+				return err
+			}
+			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventContentHandover,
+				Content: &content, Route: l.Route, Time: now}); err != nil {
+				return err
+			}
+			l.State = StateAccepted
+		} else {
+			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventConsignmentRejection,
+				Route: l.Route, RecipientSignature: jws, Time: now, Details: details}); err != nil {
+				return err
+			}
+			l.State = StateRefused
+		}
+		if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
+			return err
+		}
+		if err := tx.UpdateLetter(ctx, l); err != nil {
+			return err
+		}
+		v, err = s.view(ctx, tx, l, folder)
+		return err
+	})
+	return v, err
+}
+
+// verifyStatement checks a recipient's compact JWS: the signature with the
+// x5c leaf key, the chain to a trusted CA at the current time, revocation,
+// that the signer is bound to the recipient mailbox, and that the statement
+// names this letter, its notification and its content.
+func (s *Service) verifyStatement(ctx context.Context, tx Tx, l Letter, jws string) (Statement, certs.Identity, error) {
+	bad := func(format string, args ...any) error {
+		return Errorf(ErrInvalid, "bad_signature", format, args...)
+	}
+	if len(jws) > 64<<10 {
+		return Statement{}, certs.Identity{}, bad("the signature is too large")
+	}
+	cj, err := signing.ParseCompact(strings.TrimSpace(jws))
+	if err != nil {
+		return Statement{}, certs.Identity{}, bad("%v", err)
+	}
+	payload, leaf, err := cj.Verify()
+	if err != nil {
+		return Statement{}, certs.Identity{}, bad("%v", err)
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range cj.Chain[1:] {
+		inter.AddCert(ic)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.cfg.Trust, Intermediates: inter, CurrentTime: s.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return Statement{}, certs.Identity{}, bad("the signer's certificate is not trusted: %v", err)
+	}
+	id, err := certs.IdentityFromCert(leaf)
+	if err != nil {
+		return Statement{}, certs.Identity{}, bad("%v", err)
+	}
+	if s.cfg.Revocations != nil {
+		revoked, err := s.cfg.Revocations.IsRevoked(ctx, id.Serial)
+		if err != nil {
+			return Statement{}, certs.Identity{}, err
+		}
+		if revoked {
+			return Statement{}, certs.Identity{}, bad("the signer's certificate is revoked")
+		}
+	}
+	creds, err := tx.Credentials(ctx, l.RecipientMailbox)
+	if err != nil {
+		return Statement{}, certs.Identity{}, err
+	}
+	bound := false
+	for _, cr := range creds {
+		if cr.IdentityID == id.ID && cr.UnboundAt.IsZero() {
+			bound = true
+		}
+	}
+	if !bound {
+		return Statement{}, certs.Identity{}, Errorf(ErrForbidden, "signer_not_bound", "the signing certificate is not bound to the recipient's mailbox")
+	}
+	var st Statement
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return Statement{}, certs.Identity{}, bad("the signed statement is not valid: %v", err)
+	}
+	switch {
+	case st.V != 1:
+		return st, id, bad("unknown statement version %d", st.V)
+	case st.Letter != l.ID:
+		return st, id, bad("the statement is for another letter")
+	case st.Notification != l.NotificationID:
+		return st, id, bad("the statement names another notification")
+	case st.ContentSHA256 != l.ContentDigest:
+		return st, id, bad("the statement names other content")
+	case st.Decision != DecisionAccept && st.Decision != DecisionRefuse:
+		return st, id, bad("unknown decision %q", st.Decision)
+	}
+	if err := checkText("reason", st.Reason, 500, false); err != nil {
+		return st, id, err
+	}
+	return st, id, nil
+}
+
+// ExpireDue records AcceptanceRejectionExpiry for every registered letter
+// whose deadline has passed, and sends to print those whose sender asked for
+// print-if-unsigned. Each letter is handled in its own transaction under a
+// row lock with a state check, so it fires exactly once even with several
+// processes sweeping at the same time, and survives restarts (the deadline
+// is stored).
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		var n int
+		err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
+			due, err := tx.DueLetters(ctx, s.now(), 1)
+			if err != nil || len(due) == 0 {
+				return err
+			}
+			n = 1
+			return s.expire(ctx, tx, due[0])
+		})
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, nil
+		}
+		done++
+	}
+}
+
+func (s *Service) expire(ctx context.Context, tx Tx, l Letter) error {
+	if l.State != StateAwaitingAcceptance {
+		return nil
+	}
+	now := s.now()
+	if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventAcceptanceRejectionExpiry, Route: l.Route, Time: now,
+		Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}}); err != nil {
+		return err
+	}
+	l.State = StateExpired
+	if l.PrintIfUnsigned > 0 {
+		addr, err := loadAddress(l.RecipientJSON)
+		if err != nil {
+			return err
+		}
+		body, atts, err := s.loadPrintContent(ctx, tx, l)
+		if err != nil {
+			return err
+		}
+		if err := s.relayToPrint(ctx, tx, &l, addr, body, atts, ReasonPrintIfUnsigned); err != nil {
+			var de *Error
+			if !errors.As(err, &de) {
+				return err
+			}
+			// Unprintable now (it was checked at submission; a renderer
+			// change could still refuse): keep the expiry, log loudly.
+			s.log.ErrorContext(ctx, "print-if-unsigned failed", "letter", l.ID, "err", err)
+			l.State = StateExpired
+		}
+	}
+	if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
+		return err
+	}
+	return tx.UpdateLetter(ctx, l)
+}
+
+// loadPrintContent decrypts a stored letter's body and attachments.
+func (s *Service) loadPrintContent(ctx context.Context, tx Tx, l Letter) (string, []PrintAttachment, error) {
+	a, err := s.cfg.Keys.LetterKey(l.ID, l.ContentKey)
+	if err != nil {
+		return "", nil, err
+	}
+	var body strings.Builder
+	if err := readPart(ctx, tx, a, l.ID, 0, &body); err != nil {
+		return "", nil, err
+	}
+	atts := make([]PrintAttachment, len(l.Attachments))
+	for i, m := range l.Attachments {
+		var b strings.Builder
+		if err := readPart(ctx, tx, a, l.ID, i+1, &b); err != nil {
+			return "", nil, err
+		}
+		atts[i] = PrintAttachment{Name: m.Name, ContentType: m.ContentType, Data: []byte(b.String())}
+	}
+	return body.String(), atts, nil
+}

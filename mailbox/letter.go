@@ -1,0 +1,430 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/npes/npes/addressing"
+	"github.com/npes/npes/signing"
+)
+
+// LetterView is what a party of a letter may see of it.
+type LetterView struct {
+	ID             string          `json:"id"`
+	Tracking       string          `json:"tracking,omitempty"`
+	Route          string          `json:"route"`
+	RouteReason    string          `json:"route_reason,omitempty"`
+	State          string          `json:"state"`
+	Registered     bool            `json:"registered"`
+	Folder         string          `json:"folder"` // "sent" or "inbox" from the caller's side
+	Sender         PartyView       `json:"sender"`
+	Recipient      PartyView       `json:"recipient"`
+	Subject        string          `json:"subject"`
+	CreatedAt      time.Time       `json:"created_at"`
+	Deadline       *time.Time      `json:"deadline,omitempty"`
+	ContentSHA256  string          `json:"content_sha256"`
+	Notification   string          `json:"notification_evidence,omitempty"`
+	Attachments    int             `json:"attachments"`
+	ContentVisible bool            `json:"content_available"`
+	Evidence       []EvidenceBrief `json:"evidence"`
+}
+
+// PartyView names a sender or recipient.
+type PartyView struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// EvidenceBrief lists one evidence of a letter.
+type EvidenceBrief struct {
+	ID       string    `json:"id"`
+	Event    string    `json:"event"`
+	Time     time.Time `json:"time"`
+	LogIndex uint64    `json:"log_index"`
+}
+
+// Content is a letter's content as handed to a party.
+type Content struct {
+	Body        string           `json:"body"`
+	Attachments []AttachmentMeta `json:"attachments"`
+}
+
+// access resolves the caller's relation to a letter. Anything but sender or
+// recipient is ErrNotFound: a letter that is not yours does not exist for
+// you, whatever your role.
+func (s *Service) access(ctx context.Context, tx Tx, c Caller, id string, lock bool) (Letter, string, error) {
+	notFound := Errorf(ErrNotFound, "letter_not_found", "no such letter")
+	if !looksLikeUUID(id) {
+		return Letter{}, "", notFound
+	}
+	l, err := tx.GetLetter(ctx, id, lock)
+	if errors.Is(err, ErrNotFound) {
+		return Letter{}, "", notFound
+	}
+	if err != nil {
+		return Letter{}, "", err
+	}
+	mine, err := tx.MailboxesOfIdentity(ctx, c.Identity.ID)
+	if err != nil {
+		return Letter{}, "", err
+	}
+	for _, m := range mine {
+		switch m.ID {
+		case l.SenderMailbox:
+			return l, "sent", nil
+		case l.RecipientMailbox:
+			return l, "inbox", nil
+		}
+	}
+	return Letter{}, "", notFound
+}
+
+func looksLikeUUID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, r := range id {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if r != '-' {
+				return false
+			}
+		} else if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) view(ctx context.Context, tx Tx, l Letter, folder string) (LetterView, error) {
+	v := LetterView{
+		ID: l.ID, Tracking: l.Tracking, Route: l.Route, RouteReason: l.RouteReason, State: l.State,
+		Registered: l.Registered, Folder: folder,
+		Sender:    PartyView{Mailbox: l.SenderMailbox, Name: l.SenderName, Address: l.SenderAddress},
+		Recipient: PartyView{Mailbox: l.RecipientMailbox, Name: l.RecipientName, Address: l.RecipientAddress},
+		Subject:   l.Subject, CreatedAt: l.CreatedAt, ContentSHA256: l.ContentDigest,
+		Notification: l.NotificationID, Attachments: len(l.Attachments),
+		ContentVisible: contentVisible(l, folder),
+	}
+	if !l.Deadline.IsZero() {
+		d := l.Deadline
+		v.Deadline = &d
+	}
+	evs, err := tx.EvidenceOf(ctx, l.ID)
+	if err != nil {
+		return v, err
+	}
+	v.Evidence = make([]EvidenceBrief, len(evs))
+	for i, e := range evs {
+		v.Evidence[i] = EvidenceBrief{ID: e.ID, Event: e.Event, Time: e.CreatedAt, LogIndex: e.LogIndex}
+	}
+	return v, nil
+}
+
+// contentVisible: the sender always sees what they sent; the recipient of a
+// registered letter only after accepting it (consent mode, DESIGN §1).
+func contentVisible(l Letter, folder string) bool {
+	if folder == "sent" {
+		return true
+	}
+	if !l.Registered {
+		return true
+	}
+	return l.State == StateAccepted
+}
+
+// GetLetter returns a letter of the caller's.
+func (s *Service) GetLetter(ctx context.Context, c Caller, id string) (LetterView, error) {
+	var v LetterView
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		v, err = s.view(ctx, tx, l, folder)
+		return err
+	})
+	return v, err
+}
+
+// ListLetters returns a page of the caller's inbox or sent folder, newest
+// first, and the cursor of the next page ("" at the end).
+func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor string, limit int) ([]LetterView, string, error) {
+	if folder == "" {
+		folder = "inbox"
+	}
+	if folder != "inbox" && folder != "sent" {
+		return nil, "", Errorf(ErrInvalid, "bad_folder", "folder must be inbox or sent")
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	q := LetterQuery{Folder: folder, Limit: limit + 1}
+	if cursor != "" {
+		t, id, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q.BeforeTime, q.BeforeID = t, id
+	}
+	var out []LetterView
+	next := ""
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		mine, err := tx.MailboxesOfIdentity(ctx, c.Identity.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range mine {
+			q.Mailboxes = append(q.Mailboxes, m.ID)
+		}
+		ls, err := tx.ListLetters(ctx, q)
+		if err != nil {
+			return err
+		}
+		if len(ls) > limit {
+			ls = ls[:limit]
+			last := ls[len(ls)-1]
+			next = encodeCursor(last.CreatedAt, last.ID)
+		}
+		out = make([]LetterView, 0, len(ls))
+		for _, l := range ls {
+			v, err := s.view(ctx, tx, l, folder)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+func encodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	bad := Errorf(ErrInvalid, "bad_cursor", "the cursor is not one this server returned")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", bad
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	us, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || !looksLikeUUID(id) {
+		return time.Time{}, "", bad
+	}
+	return time.UnixMicro(us).UTC(), id, nil
+}
+
+// Content returns the body and attachment list. A recipient's first read of
+// a simple letter records ContentAccessTracking.
+func (s *Service) Content(ctx context.Context, c Caller, id string) (Content, error) {
+	var out Content
+	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		if !contentVisible(l, folder) {
+			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		}
+		a, err := s.cfg.Keys.LetterKey(l.ID, l.ContentKey)
+		if err != nil {
+			return err
+		}
+		var body strings.Builder
+		if err := readPart(ctx, tx, a, l.ID, 0, &body); err != nil {
+			return err
+		}
+		if err := verifyDigest(l, body.String()); err != nil {
+			return err
+		}
+		out = Content{Body: body.String(), Attachments: l.Attachments}
+		if out.Attachments == nil {
+			out.Attachments = []AttachmentMeta{}
+		}
+		if folder == "inbox" && l.ReadAt.IsZero() {
+			l.ReadAt = s.now()
+			if !l.Registered {
+				l.State = StateRead
+				if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventContentAccessTracking, Route: l.Route}); err != nil {
+					return err
+				}
+			}
+			return tx.UpdateLetter(ctx, l)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func verifyDigest(l Letter, body string) error {
+	var c signing.Content
+	if err := json.Unmarshal(l.ContentJSON, &c); err != nil {
+		return err
+	}
+	if signing.DigestHex([]byte(body)) != c.BodySHA256 {
+		return fmt.Errorf("letter %s: body digest mismatch: %w", l.ID, ErrCorruptContent)
+	}
+	return nil
+}
+
+// readPart decrypts a stored part into w, checking that it ends with the
+// chunk flagged last (no truncation).
+func readPart(ctx context.Context, tx Tx, a cipher.AEAD, letterID string, part int, w io.Writer) error {
+	expect, sawLast := 0, false
+	err := tx.Chunks(ctx, letterID, part, func(chunk int, data []byte) error {
+		if chunk != expect || sawLast {
+			return fmt.Errorf("letter %s part %d: chunk %d out of order: %w", letterID, part, chunk, ErrCorruptContent)
+		}
+		expect++
+		plain, last, err := openChunk(a, letterID, part, chunk, data)
+		if err != nil {
+			return err
+		}
+		sawLast = last
+		_, err = w.Write(plain)
+		return err
+	})
+	if err == nil && !sawLast {
+		err = fmt.Errorf("letter %s part %d: truncated: %w", letterID, part, ErrCorruptContent)
+	}
+	return err
+}
+
+// Attachment streams attachment n (1-based) into w, verifying its digest.
+// The caller must not commit the bytes to its client before the returned
+// error is nil (the HTTP adapter buffers through a temporary file only for
+// the digest check's sake when needed).
+func (s *Service) Attachment(ctx context.Context, c Caller, id string, n int, w io.Writer) (AttachmentMeta, error) {
+	var meta AttachmentMeta
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		if !contentVisible(l, folder) {
+			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		}
+		if n < 1 || n > len(l.Attachments) {
+			return Errorf(ErrNotFound, "attachment_not_found", "the letter has %d attachments", len(l.Attachments))
+		}
+		meta = l.Attachments[n-1]
+		a, err := s.cfg.Keys.LetterKey(l.ID, l.ContentKey)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		if err := readPart(ctx, tx, a, l.ID, n, io.MultiWriter(w, h)); err != nil {
+			return err
+		}
+		if hex.EncodeToString(h.Sum(nil)) != meta.SHA256 {
+			return fmt.Errorf("letter %s attachment %d: digest mismatch: %w", l.ID, n, ErrCorruptContent)
+		}
+		return nil
+	})
+	return meta, err
+}
+
+// AttachmentMeta returns an attachment's metadata after the same checks as
+// Attachment, so an adapter can send headers first.
+func (s *Service) AttachmentInfo(ctx context.Context, c Caller, id string, n int) (AttachmentMeta, error) {
+	var meta AttachmentMeta
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		if !contentVisible(l, folder) {
+			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		}
+		if n < 1 || n > len(l.Attachments) {
+			return Errorf(ErrNotFound, "attachment_not_found", "the letter has %d attachments", len(l.Attachments))
+		}
+		meta = l.Attachments[n-1]
+		return nil
+	})
+	return meta, err
+}
+
+// Evidence returns the letter's evidence envelopes in order.
+func (s *Service) Evidence(ctx context.Context, c Caller, id string) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		l, _, err := s.access(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		evs, err := tx.EvidenceOf(ctx, l.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			out = append(out, json.RawMessage(e.Envelope))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Bundle builds the self-contained evidence bundle of a letter: every
+// envelope, the operator keys, a signed checkpoint and inclusion proofs.
+func (s *Service) Bundle(ctx context.Context, c Caller, id string) ([]byte, error) {
+	// Visibility first (cheap), then a checkpoint covering all evidence.
+	if _, err := s.GetLetter(ctx, c, id); err != nil {
+		return nil, err
+	}
+	size, note, err := s.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vkey, err := s.NoteVerifierKey()
+	if err != nil {
+		return nil, err
+	}
+	b := signing.Bundle{V: 1, Letter: id, Keys: s.JWKS(), NoteVerifierKey: vkey, Checkpoint: string(note)}
+	if ck, err := s.cfg.Sealer.NoteCosignerKey(s.origin); err == nil {
+		b.NoteCosignerKey = ck
+	}
+	err = s.cfg.Store.View(ctx, func(tx Tx) error {
+		evs, err := tx.EvidenceOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.LogIndex >= size {
+				break // appended after the checkpoint; the next bundle has it
+			}
+			p, err := tlogInclusion(ctx, tx, e.LogIndex, size)
+			if err != nil {
+				return err
+			}
+			if err := b.AddEvidence(e.Envelope, e.LogIndex, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b.Marshal()
+}
+
+// LoadAddress decodes a stored normalized address.
+func loadAddress(b []byte) (addressing.Address, error) {
+	var a addressing.Address
+	err := json.Unmarshal(b, &a)
+	return a, err
+}

@@ -1,0 +1,190 @@
+package mailbox
+
+import (
+	"time"
+)
+
+// Mailbox status.
+const (
+	StatusPending = "pending" // address not yet proven
+	StatusActive  = "active"  // receives electronic post
+)
+
+// Mailbox kinds follow the certificate roles that may hold one.
+const (
+	KindPerson = "person"
+	KindOrg    = "org"
+)
+
+// Mailbox is a person's or organization's mailbox at one postal address.
+type Mailbox struct {
+	ID         string
+	Kind       string
+	HolderName string
+	PersonalID string // persons
+	UNP        string // organizations
+	// HolderKey identifies the holder across certificate renewals: the
+	// personal number of a person, the UNP of an organization. One holder has
+	// at most one mailbox per delivery point (match key).
+	HolderKey      string
+	OwnerIdentity  string // certs.Identity.ID of the registering certificate
+	Address        string // as written at registration
+	AddressJSON    []byte // the normalized addressing.Address
+	MatchKey       string
+	Postcode       string
+	Email          string
+	Status         string
+	ActivationHash []byte // SHA-256 of the activation code, bound to the id
+	Attempts       int    // failed activation attempts
+	CreatedAt      time.Time
+	ActivatedAt    time.Time
+}
+
+// Credential binds a certificate identity to a mailbox.
+type Credential struct {
+	MailboxID  string
+	IdentityID string
+	Serial     string
+	SPKISHA256 string
+	BoundAt    time.Time
+	UnboundAt  time.Time // zero while bound
+}
+
+// Letter routes.
+const (
+	RouteElectronic = "electronic"
+	RoutePrint      = "print"
+)
+
+// Reasons recorded with a print route (DESIGN §1, flow 3).
+const (
+	ReasonNoMailbox       = "no-mailbox"
+	ReasonAmbiguous       = "ambiguous"
+	ReasonPendingAddress  = "pending-address"
+	ReasonPrintIfUnsigned = "print-if-unsigned"
+)
+
+// Letter states. Electronic simple letters go delivered → read; registered
+// ones awaiting_acceptance → accepted | refused | expired (→ print_queued
+// when the sender asked for print-if-unsigned); printed ones print_queued →
+// printed → posted → delivered | returned, or failed → dead.
+const (
+	StateDelivered           = "delivered"
+	StateRead                = "read"
+	StateAwaitingAcceptance  = "awaiting_acceptance"
+	StateAccepted            = "accepted"
+	StateRefused             = "refused"
+	StateExpired             = "expired"
+	StatePrintQueued         = "print_queued"
+	StatePrinted             = "printed"
+	StatePosted              = "posted"
+	StatePhysicallyDelivered = "delivered_physical"
+	StateDeliveryFailed      = "delivery_failed"
+	StateReturned            = "returned"
+	StatePrintDead           = "print_dead"
+)
+
+// Letter is the stored letter: metadata, digests and the wrapped content key.
+// The content itself is in encrypted chunks.
+type Letter struct {
+	ID                string
+	Tracking          string // UPU S10 id of registered letters
+	SenderMailbox     string
+	SenderName        string
+	SenderAddress     string
+	RecipientName     string
+	RecipientAddress  string // as written by the sender
+	RecipientJSON     []byte // normalized addressing.Address
+	RecipientKey      string // match key
+	RecipientPostcode string
+	RecipientMailbox  string // set when routed electronically
+	Registered        bool
+	Subject           string
+	Route             string
+	RouteReason       string
+	State             string
+	Deadline          time.Time // registered electronic letters
+	PrintIfUnsigned   time.Duration
+	ContentJSON       []byte // the evidence "content" object (digests)
+	ContentDigest     string // hex SHA-256 of ContentJSON
+	ContentKey        []byte // wrapped data key
+	Attachments       []AttachmentMeta
+	CreatedAt         time.Time
+	ReadAt            time.Time
+	LastEvidence      string // hex SHA-256 of the letter's last evidence leaf
+	EvidenceCount     int
+	NotificationID    string // evidence id of NotificationForAcceptance
+}
+
+// AttachmentMeta describes one attachment. Part numbers start at 1; part 0
+// is the body.
+type AttachmentMeta struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Chunks      int    `json:"chunks"`
+}
+
+// EvidenceRecord is one stored evidence envelope.
+type EvidenceRecord struct {
+	ID        string
+	LetterID  string
+	Seq       int
+	Event     string
+	LogIndex  uint64
+	Envelope  []byte // the leaf: exactly the bytes that were hashed into the log
+	CreatedAt time.Time
+}
+
+// PrintJob is one physical letter to print.
+type PrintJob struct {
+	ID             string
+	Kind           string // "letter" or "activation"
+	LetterID       string // for letters
+	MailboxID      string // for activation letters
+	Tracking       string
+	Region         string // postcode prefix (3 digits)
+	Postcode       string
+	RecipientName  string
+	State          string
+	Attempts       int
+	AvailableAt    time.Time
+	LeaseToken     int64
+	LeaseOwner     string
+	LeaseExpiresAt time.Time
+	PDFSHA256      string
+	Pages          int
+	Sheets         int
+	LastError      string
+	CreatedAt      time.Time
+	PrintedAt      time.Time
+	PostedAt       time.Time
+}
+
+// Print job kinds and states.
+const (
+	JobLetter     = "letter"
+	JobActivation = "activation"
+
+	JobQueued  = "queued"
+	JobLeased  = "leased"
+	JobPrinted = "printed"
+	JobPosted  = "posted"
+	JobFailed  = "failed"
+	JobDead    = "dead"
+)
+
+// LogHead is the evidence log's current size and root.
+type LogHead struct {
+	Size uint64
+	Root []byte
+}
+
+// LogNode is one stored node of the evidence Merkle tree: a perfect subtree
+// at (Level, Index).
+type LogNode struct {
+	Level uint
+	Index uint64
+	Hash  []byte
+}

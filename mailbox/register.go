@@ -1,0 +1,331 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/npes/npes/addressing"
+	"github.com/npes/npes/certs"
+)
+
+// RegisterRequest is a new mailbox at a postal address.
+type RegisterRequest struct {
+	Address string
+	Email   string
+}
+
+// RegisterMailbox creates a pending mailbox for the caller at an address and
+// queues the activation letter that proves the address (DESIGN §1, flow 1).
+func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterRequest) (Mailbox, error) {
+	var kind, holderKey string
+	switch c.Identity.Role {
+	case certs.RolePerson:
+		kind, holderKey = KindPerson, "pn:"+c.Identity.PersonalID
+	case certs.RoleOrg:
+		kind, holderKey = KindOrg, "unp:"+c.Identity.UNP
+	default:
+		return Mailbox{}, Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates hold mailboxes")
+	}
+	if strings.HasSuffix(holderKey, ":") {
+		return Mailbox{}, Errorf(ErrForbidden, "missing_identity", "the certificate carries no personal number or UNP")
+	}
+	if len(req.Address) > 1000 {
+		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "address is too long")
+	}
+	addr, err := addressing.Parse(req.Address)
+	if err != nil {
+		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "%s", err.Error())
+	}
+	if addr.Postcode == "" {
+		// The activation letter travels by post: without a postcode no
+		// print centre can take it.
+		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "a mailbox address needs a postcode")
+	}
+	if req.Email != "" {
+		if err := checkEmail(req.Email); err != nil {
+			return Mailbox{}, err
+		}
+	}
+	addrJSON, err := json.Marshal(addr)
+	if err != nil {
+		return Mailbox{}, err
+	}
+	now := s.now()
+	code, err := newActivationCode()
+	if err != nil {
+		return Mailbox{}, err
+	}
+	m := Mailbox{
+		ID: uuid.NewString(), Kind: kind, HolderName: c.Identity.Name,
+		PersonalID: c.Identity.PersonalID, UNP: c.Identity.UNP, HolderKey: holderKey,
+		OwnerIdentity: c.Identity.ID, Address: req.Address, AddressJSON: addrJSON,
+		MatchKey: addr.MatchKey(), Postcode: addr.Postcode, Email: req.Email,
+		Status: StatusPending, CreatedAt: now,
+	}
+	m.ActivationHash = activationHash(m.ID, code)
+	var doc Rendered
+	if s.cfg.Renderer != nil {
+		doc, err = s.cfg.Renderer.RenderActivation(ctx, PrintActivation{
+			ID: uuid.NewString(), MailboxID: m.ID, RecipientName: m.HolderName,
+			AddressLines: addr.Lines(), Code: code, Date: now,
+		})
+		if err != nil {
+			return Mailbox{}, fmt.Errorf("rendering the activation letter: %w", err)
+		}
+	}
+	job := PrintJob{
+		ID: uuid.NewString(), Kind: JobActivation, MailboxID: m.ID, Region: regionOf(addr.Postcode),
+		Postcode: addr.Postcode, RecipientName: m.HolderName, State: JobQueued, AvailableAt: now,
+		PDFSHA256: doc.SHA256, Pages: doc.Pages, Sheets: doc.Sheets, CreatedAt: now,
+	}
+	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		if err := tx.CreateMailbox(ctx, m); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return Errorf(ErrConflict, "mailbox_exists", "you already have a mailbox at this address")
+			}
+			return err
+		}
+		if err := tx.BindCredential(ctx, credentialOf(m.ID, c.Identity, now)); err != nil {
+			return err
+		}
+		if doc.PDF != nil {
+			blob, err := s.sealBlob(job.ID, doc.PDF)
+			if err != nil {
+				return err
+			}
+			if err := tx.PutBlob(ctx, pdfBlobKey(job.ID), blob); err != nil {
+				return err
+			}
+		}
+		return tx.CreatePrintJob(ctx, job)
+	})
+	if err != nil {
+		return Mailbox{}, err
+	}
+	if s.cfg.ActivationCodeSink != nil {
+		s.cfg.ActivationCodeSink(m.ID, code)
+	}
+	s.log.InfoContext(ctx, "mailbox registered", "mailbox", m.ID, "kind", m.Kind, "activation_job", job.ID)
+	return m, nil
+}
+
+func credentialOf(mailboxID string, id certs.Identity, now time.Time) Credential {
+	return Credential{MailboxID: mailboxID, IdentityID: id.ID, Serial: id.Serial, SPKISHA256: id.SPKISHA256, BoundAt: now}
+}
+
+func checkEmail(e string) error {
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 {
+		return Errorf(ErrInvalid, "bad_email", "email must be a plain address like name@example.by")
+	}
+	return nil
+}
+
+// regionOf is the print-centre region of a postcode: its first three digits.
+func regionOf(postcode string) string {
+	if len(postcode) >= 3 {
+		return postcode[:3]
+	}
+	return ""
+}
+
+// Activation codes: 10 characters of Crockford's base32 (no I, L, O, U),
+// about 50 bits, printed as XXXXX-XXXXX. With at most MaxActivationTries
+// guesses before the mailbox is locked, guessing succeeds with probability
+// ~5·2^-50.
+const codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+func newActivationCode() (string, error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	out := make([]byte, 0, 11)
+	for i, v := range b {
+		if i == 5 {
+			out = append(out, '-')
+		}
+		out = append(out, codeAlphabet[int(v)%32])
+	}
+	return string(out), nil
+}
+
+// normalizeCode accepts what people type: lower case, spaces or no dash,
+// and the look-alikes Crockford's alphabet maps (O→0, I/L→1).
+func normalizeCode(code string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(code) {
+		switch r {
+		case ' ', '-':
+			continue
+		case 'O':
+			r = '0'
+		case 'I', 'L':
+			r = '1'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func activationHash(mailboxID, code string) []byte {
+	h := sha256.Sum256([]byte("npes activation\x00" + mailboxID + "\x00" + normalizeCode(code)))
+	return h[:]
+}
+
+// ActivateMailbox proves the address with the code from the activation
+// letter. Only a credential bound to the mailbox may try; after
+// MaxActivationTries wrong codes the mailbox is locked for counter
+// verification.
+func (s *Service) ActivateMailbox(ctx context.Context, c Caller, mailboxID, code string) (Mailbox, error) {
+	var m Mailbox
+	var wrong bool
+	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		var err error
+		m, err = s.ownMailbox(ctx, tx, c, mailboxID)
+		if err != nil {
+			return err
+		}
+		if m.Status == StatusActive {
+			return nil
+		}
+		if m.Attempts >= s.cfg.Limits.MaxActivationTries {
+			return Errorf(ErrForbidden, "activation_locked", "too many wrong codes: verify the address at a post office counter")
+		}
+		if subtle.ConstantTimeCompare(activationHash(m.ID, code), m.ActivationHash) != 1 {
+			m.Attempts++
+			wrong = true
+			return tx.UpdateMailbox(ctx, m)
+		}
+		m.Status, m.ActivatedAt = StatusActive, s.now()
+		return tx.UpdateMailbox(ctx, m)
+	})
+	if err != nil {
+		return Mailbox{}, err
+	}
+	if wrong {
+		return Mailbox{}, Errorf(ErrInvalid, "wrong_code", "the activation code is wrong (%d of %d attempts used)", m.Attempts, s.cfg.Limits.MaxActivationTries)
+	}
+	return m, nil
+}
+
+// VerifyAddress is the operator's counter verification: the holder showed
+// an identity document and proof of address at a post office.
+func (s *Service) VerifyAddress(ctx context.Context, c Caller, mailboxID string) (Mailbox, error) {
+	if c.Identity.Role != certs.RoleOperator {
+		return Mailbox{}, Errorf(ErrForbidden, "forbidden", "only an operator verifies addresses")
+	}
+	var m Mailbox
+	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		var err error
+		m, err = tx.GetMailbox(ctx, mailboxID)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ErrNotFound, "mailbox_not_found", "no such mailbox")
+		}
+		if err != nil {
+			return err
+		}
+		if m.Status == StatusActive {
+			return nil
+		}
+		m.Status, m.ActivatedAt = StatusActive, s.now()
+		return tx.UpdateMailbox(ctx, m)
+	})
+	if err == nil {
+		s.log.InfoContext(ctx, "address verified at counter", "mailbox", m.ID, "operator", c.Identity.Serial)
+	}
+	return m, err
+}
+
+// MyMailboxes lists the mailboxes the caller's certificate is bound to.
+func (s *Service) MyMailboxes(ctx context.Context, c Caller) ([]Mailbox, error) {
+	var out []Mailbox
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.MailboxesOfIdentity(ctx, c.Identity.ID)
+		return err
+	})
+	return out, err
+}
+
+// ownMailbox returns a mailbox the caller is bound to; any other is "not
+// found", so ids cannot be probed.
+func (s *Service) ownMailbox(ctx context.Context, tx Tx, c Caller, id string) (Mailbox, error) {
+	mine, err := tx.MailboxesOfIdentity(ctx, c.Identity.ID)
+	if err != nil {
+		return Mailbox{}, err
+	}
+	for _, m := range mine {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return Mailbox{}, Errorf(ErrNotFound, "mailbox_not_found", "no such mailbox")
+}
+
+// BindCredential binds another certificate (a renewed one, a signature
+// token) to one of the caller's mailboxes. The certificate must chain to a
+// trusted CA and belong to the same holder.
+func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string, cert *x509.Certificate) (Credential, error) {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: s.cfg.Trust, CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return Credential{}, Errorf(ErrInvalid, "bad_certificate", "the certificate does not chain to a trusted CA: %v", err)
+	}
+	id, err := certs.IdentityFromCert(cert)
+	if err != nil {
+		return Credential{}, Errorf(ErrInvalid, "bad_certificate", "%v", err)
+	}
+	if id.Role != c.Identity.Role || id.PersonalID != c.Identity.PersonalID || id.UNP != c.Identity.UNP {
+		return Credential{}, Errorf(ErrForbidden, "other_holder", "the certificate belongs to another holder")
+	}
+	cred := credentialOf(mailboxID, id, s.now())
+	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
+			return err
+		}
+		return tx.BindCredential(ctx, cred)
+	})
+	return cred, err
+}
+
+// UnbindCredential ends a binding. A holder cannot unbind the credential
+// they are using (they would lock themselves out).
+func (s *Service) UnbindCredential(ctx context.Context, c Caller, mailboxID, identityID string) error {
+	if identityID == c.Identity.ID {
+		return Errorf(ErrConflict, "own_credential", "use another bound credential to unbind this one")
+	}
+	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
+			return err
+		}
+		err := tx.UnbindCredential(ctx, mailboxID, identityID, s.now())
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ErrNotFound, "credential_not_found", "no such bound credential")
+		}
+		return err
+	})
+}
+
+// Credentials lists the bindings of one of the caller's mailboxes.
+func (s *Service) Credentials(ctx context.Context, c Caller, mailboxID string) ([]Credential, error) {
+	var out []Credential
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Credentials(ctx, mailboxID)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,203 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/signing"
+)
+
+// Limits bound what one submission may carry (issue defaults).
+type Limits struct {
+	MaxBodyBytes       int64
+	MaxAttachments     int
+	MaxAttachmentBytes int64 // all attachments together
+	MaxNameRunes       int
+	MaxSubjectRunes    int
+	DefaultAcceptance  time.Duration // registered letters: time to accept or refuse
+	MaxAcceptance      time.Duration
+	MaxActivationTries int
+}
+
+// DefaultLimits are the limits of a fresh server.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:       1 << 20,
+		MaxAttachments:     20,
+		MaxAttachmentBytes: 25 << 20,
+		MaxNameRunes:       200,
+		MaxSubjectRunes:    300,
+		DefaultAcceptance:  10 * 24 * time.Hour,
+		MaxAcceptance:      90 * 24 * time.Hour,
+		MaxActivationTries: 5,
+	}
+}
+
+// Rendered is a printable document.
+type Rendered struct {
+	PDF    []byte
+	Pages  int
+	Sheets int
+	SHA256 string // hex
+}
+
+// PrintLetter is what the renderer needs of a letter.
+type PrintLetter struct {
+	ID            string
+	Tracking      string
+	SenderLine    string
+	RecipientName string
+	AddressLines  []string
+	Subject       string
+	Body          string
+	Date          time.Time
+	Attachments   []PrintAttachment
+}
+
+// PrintAttachment is one attachment to print.
+type PrintAttachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// PrintActivation is the address-proof letter of a pending mailbox.
+type PrintActivation struct {
+	ID            string
+	MailboxID     string
+	RecipientName string
+	AddressLines  []string
+	Code          string
+	Date          time.Time
+}
+
+// Renderer turns letters into printable documents. The hybrid print path
+// implements it (hybrid/pdf); the core only needs the bytes and their digest.
+type Renderer interface {
+	RenderLetter(ctx context.Context, l PrintLetter) (Rendered, error)
+	RenderActivation(ctx context.Context, a PrintActivation) (Rendered, error)
+	// CheckAttachment refuses, with a reason, an attachment that cannot be
+	// printed (unknown type, active content, undecodable image).
+	CheckAttachment(name, contentType string, data []byte) error
+}
+
+// Config wires a Service.
+type Config struct {
+	Store  Store
+	Sealer *signing.Sealer
+	Keys   *Keyring
+	// Trust verifies the certificate chains of recipient signatures.
+	Trust *x509.CertPool
+	// Revocations is consulted for the signer of an acceptance.
+	Revocations certs.RevocationChecker
+	Renderer    Renderer
+	Limits      Limits
+	Now         func() time.Time
+	Logger      *slog.Logger
+	// TempDir holds staged attachments (encrypted) during a submission.
+	TempDir string
+	// ActivationCodeSink, when set, receives every new activation code. It
+	// exists for development setups without a print centre (`npes serve
+	// --dev-activation-codes` logs them) and for tests; production leaves it
+	// nil and the code exists only on the printed letter.
+	ActivationCodeSink func(mailboxID, code string)
+}
+
+// Service is the domain core: mailboxes, letters, registered delivery and
+// evidence. Every method takes the authenticated Caller and enforces
+// object-level authorization itself: adapters never decide who sees what.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	origin string
+}
+
+// NewService checks the configuration.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.Keys == nil {
+		return nil, errors.New("mailbox: Store, Sealer and Keys are required")
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Trust == nil {
+		cfg.Trust = x509.NewCertPool()
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger}
+	s.origin = LogOrigin(cfg.Sealer)
+	return s, nil
+}
+
+// LogOrigin names the evidence log in its checkpoints (C2SP
+// tlog-checkpoint: a unique, stable string). It is derived from the
+// operator's Ed25519 key id, so it changes only with the key.
+func LogOrigin(s *signing.Sealer) string {
+	for _, k := range s.JWKS().Keys {
+		if k.Alg == signing.AlgEdDSA {
+			return "npes/evidence/" + k.Kid
+		}
+	}
+	return "npes/evidence"
+}
+
+// Origin is the evidence log's origin line.
+func (s *Service) Origin() string { return s.origin }
+
+// Limits reports the configured limits.
+func (s *Service) Limits() Limits { return s.cfg.Limits }
+
+// Caller is the authenticated client of a request: the identity read from
+// its verified certificate.
+type Caller struct {
+	Identity certs.Identity
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// checkText validates a short single-line text: a name, a subject, a file
+// name. Control and bidirectional-formatting characters are refused: they
+// enable header injection and "Trojan Source"-style spoofing (CVE-2021-42574)
+// in whatever displays the text later.
+func checkText(field, v string, maxRunes int, required bool) error {
+	if required && strings.TrimSpace(v) == "" {
+		return Errorf(ErrInvalid, "missing_"+field, "%s is required", field)
+	}
+	if !utf8.ValidString(v) {
+		return Errorf(ErrInvalid, "bad_"+field, "%s is not valid UTF-8", field)
+	}
+	if n := utf8.RuneCountInString(v); n > maxRunes {
+		return Errorf(ErrInvalid, "bad_"+field, "%s is too long (%d characters, at most %d)", field, n, maxRunes)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || isBidiControl(r) || r == '\u2028' || r == '\u2029' {
+			return Errorf(ErrInvalid, "bad_"+field, "%s contains a control or bidirectional formatting character (U+%04X)", field, r)
+		}
+	}
+	return nil
+}
+
+// isBidiControl reports the Unicode bidirectional formatting characters
+// (UAX #9: embeddings, overrides, isolates, marks).
+func isBidiControl(r rune) bool {
+	switch {
+	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+		return true
+	case r == '\u200E', r == '\u200F', r == '\u061C':
+		return true
+	}
+	return false
+}
+
