@@ -200,4 +200,3 @@ func isBidiControl(r rune) bool {
 	}
 	return false
 }
-

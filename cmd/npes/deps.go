@@ -8,6 +8,7 @@ import (
 	_ "github.com/emersion/go-message"
 	_ "github.com/emersion/go-smtp"
 	_ "github.com/go-chi/chi/v5"
+	_ "github.com/go-jose/go-jose/v4"
 	_ "github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5"
 	_ "github.com/jung-kurt/gofpdf"
@@ -18,5 +19,4 @@ import (
 	_ "golang.org/x/image/font/gofont/goregular"
 	_ "golang.org/x/mod/sumdb/note"
 	_ "modernc.org/sqlite"
-	_ "github.com/go-jose/go-jose/v4"
 )

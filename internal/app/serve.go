@@ -5,8 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -129,8 +129,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		// Handshake refusals are routine (revoked, foreign, expired
 		// certificates): log them at debug level through slog.
-		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:    slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go func() {
 		err := s.httpSrv.Serve(tls.NewListener(ln, tlsCfg))

@@ -339,4 +339,3 @@ func (s *server) consistencyProof(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeError(w, r, err)
 }
-

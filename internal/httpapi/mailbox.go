@@ -192,4 +192,3 @@ func (s *server) unbindCredential(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-

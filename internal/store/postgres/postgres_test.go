@@ -68,4 +68,3 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal("Open with a bad URL succeeded")
 	}
 }
-
