@@ -42,6 +42,11 @@ type bundle struct {
 
 func setup(t *testing.T, databaseURL string) *bundle {
 	t.Helper()
+	return setupWith(t, databaseURL, nil)
+}
+
+func setupWith(t *testing.T, databaseURL string, modify func(*app.Config)) *bundle {
+	t.Helper()
 	clk := &clock{t: time.Now()}
 	dir := t.TempDir()
 	// A CA made a month ago, so the tests can issue already-expired
@@ -61,6 +66,11 @@ func setup(t *testing.T, databaseURL string) *bundle {
 		DatabaseURL: databaseURL,
 		HTTPAddr:    "127.0.0.1:0",
 		Now:         clk.Now,
+		SMTPAddr:    "off",
+		SMTPSAddr:   "off",
+	}
+	if modify != nil {
+		modify(&cfg)
 	}
 	srv, err := app.Start(t.Context(), cfg)
 	if err != nil {

@@ -87,7 +87,10 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case "attachment":
-			name := part.FileName()
+			// The raw file name: Part.FileName strips directories, and a
+			// client that sends "../x" should hear that it is refused.
+			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+			name := params["filename"]
 			if name == "" {
 				s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_attachment_name", "an attachment part needs a filename"))
 				return

@@ -1,0 +1,148 @@
+// Package cli implements the npes command line: one thin binary with
+// subcommands (DESIGN §9). Every command parses its own flags, reads NPES_*
+// defaults from the environment, writes to injected streams and returns an
+// error instead of exiting, so commands are testable in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Env is what a command may touch of the outside world.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, e *Env, args []string) error
+}
+
+// usageError makes the command exit with status 2.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exitError carries a specific exit status with an already printed message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func commands() map[string]command {
+	return map[string]command{
+		"init":     {"create the data directory: CA, server certificate, evidence keys, operator credential", runInit},
+		"serve":    {"run the server (initializes the data directory on first run)", runServe},
+		"ca":       {"internal CA: issue, revoke, list certificates", runCA},
+		"whoami":   {"ask the server who the credential is", runWhoami},
+		"address":  {"parse Belarusian postal addresses; S10 ids", runAddress},
+		"mailbox":  {"register, activate or show your mailboxes", runMailbox},
+		"admin":    {"operator actions: verify-address", runAdmin},
+		"send":     {"send a letter", runSend},
+		"inbox":    {"list received letters", runList("inbox")},
+		"sent":     {"list sent letters", runList("sent")},
+		"read":     {"read a letter (and save its attachments with --out)", runRead},
+		"accept":   {"sign for (accept) a registered letter", runDecide("accept")},
+		"refuse":   {"refuse a registered letter, signed", runDecide("refuse")},
+		"evidence": {"list a letter's evidence", runEvidence},
+		"bundle":   {"download a letter's evidence bundle", runBundle},
+		"verify":   {"verify an evidence bundle offline", runVerify},
+	}
+}
+
+// Main runs npes with args (without the program name) and returns the exit
+// status.
+func Main(ctx context.Context, args []string, e *Env) int {
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(e.Stdout, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "npes: unknown command %q (run `npes help`)\n", args[0])
+		return 2
+	}
+	err := c.run(ctx, e, args[1:])
+	var ue usageError
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.Stderr, "npes %s: %s\n", args[0], ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(e.Stderr, "npes %s: %s\n", args[0], oneLine(err.Error()))
+		return 1
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func printUsage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "npes — secure hybrid electronic postal system")
+	fmt.Fprintln(w, "\nUsage: npes COMMAND [flags]   (npes COMMAND --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nEnvironment: NPES_DATA, NPES_DATABASE_URL, NPES_HTTP_ADDR, NPES_HOSTNAMES,")
+	fmt.Fprintln(w, "NPES_MASTER_KEY_FILE (server); NPES_SERVER, NPES_ID (client commands).")
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(e *Env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.Stderr, "Usage: npes %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and turns flag errors into usage errors (the flag
+// package has already printed the details).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return exitError{2}
+	}
+	return nil
+}
+
+func runAddress(ctx context.Context, e *Env, args []string) error {
+	if code := RunAddress(ctx, args, e.Stdin, e.Stdout, e.Stderr); code != 0 {
+		return exitError{code}
+	}
+	return nil
+}

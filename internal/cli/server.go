@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/app"
+	"github.com/npes/npes/mailbox"
+)
+
+// serverFlags registers the flags shared by the commands that work on the
+// data directory and the database (init, serve, ca ...).
+func serverFlags(fs *flag.FlagSet, e *Env, cfg *app.Config) {
+	*cfg = app.Config{
+		DataDir:       orDefault(e.Getenv("NPES_DATA"), app.DefaultDataDir),
+		DatabaseURL:   e.Getenv("NPES_DATABASE_URL"),
+		HTTPAddr:      orDefault(e.Getenv("NPES_HTTP_ADDR"), app.DefaultHTTPAddr),
+		MasterKeyFile: e.Getenv("NPES_MASTER_KEY_FILE"),
+		Hostnames:     app.SplitList(e.Getenv("NPES_HOSTNAMES")),
+	}
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (NPES_DATA)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL; empty means SQLite in the data directory (NPES_DATABASE_URL)")
+	fs.Func("hostname", "extra DNS name or IP for the server certificate, repeatable or comma separated (NPES_HOSTNAMES)", func(v string) error {
+		cfg.Hostnames = append(cfg.Hostnames, app.SplitList(v)...)
+		return nil
+	})
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", cfg.MasterKeyFile, "content master key file (NPES_MASTER_KEY_FILE; default DATA/master.key)")
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func logger(e *Env, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func runInit(ctx context.Context, e *Env, args []string) error {
+	var cfg app.Config
+	fs := newFlags(e, "init", "init [--data DIR] [--hostname NAME]...")
+	serverFlags(fs, e, &cfg)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	d, created, err := app.Initialize(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if len(created) == 0 {
+		fmt.Fprintf(e.Stdout, "data directory %s is already initialized; nothing was changed\n", d.Root)
+		return nil
+	}
+	fmt.Fprintf(e.Stdout, "initialized %s:\n", d.Root)
+	for _, p := range created {
+		fmt.Fprintf(e.Stdout, "  %s\n", p)
+	}
+	fmt.Fprintf(e.Stdout, "operator credential: %s\n", d.OperatorCredentialDir())
+	return nil
+}
+
+func runServe(ctx context.Context, e *Env, args []string) error {
+	var cfg app.Config
+	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR]")
+	serverFlags(fs, e, &cfg)
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "mTLS API listen address (NPES_HTTP_ADDR)")
+	level := fs.String("log-level", orDefault(e.Getenv("NPES_LOG_LEVEL"), "info"), "debug, info, warn or error (NPES_LOG_LEVEL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.Logger = logger(e, *level)
+	cfg.Out = e.Stdout
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := app.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		cfg.Logger.Info("shutting down: finishing in-flight requests")
+	case <-srv.Done():
+	}
+	stop()
+	err = srv.Shutdown(context.Background())
+	if lerr := srv.Err(); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+func runCA(ctx context.Context, e *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing subcommand: issue, revoke or list")
+	}
+	switch args[0] {
+	case "issue":
+		return runCAIssue(ctx, e, args[1:])
+	case "revoke":
+		return runCARevoke(ctx, e, args[1:])
+	case "list":
+		return runCAList(ctx, e, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprintln(e.Stdout, "Usage: npes ca issue|revoke|list [flags]")
+		return nil
+	}
+	return usagef("unknown subcommand %q: want issue, revoke or list", args[0])
+}
+
+func runCAIssue(ctx context.Context, e *Env, args []string) error {
+	var cfg app.Config
+	fs := newFlags(e, "ca issue", "ca issue --role person|org|printcenter|operator --name NAME [--personal-id ID] [--unp UNP] [--regions 220,222] [--days N] --out DIR")
+	serverFlags(fs, e, &cfg)
+	role := fs.String("role", "", "person, org, printcenter or operator")
+	name := fs.String("name", "", "holder's name (person or organization)")
+	pid := fs.String("personal-id", "", "personal number of a person (14 characters, e.g. 3140582A001PB3)")
+	unp := fs.String("unp", "", "UNP of an organization (9 digits)")
+	regions := fs.String("regions", "", "postcode prefixes a print centre serves, comma separated (e.g. 220,222)")
+	days := fs.Int("days", 0, "lifetime in days (default: the role's short default)")
+	out := fs.String("out", "", "directory to write cert.pem, key.pem and ca.pem into")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out DIR is required")
+	}
+	if *role == "" {
+		return usagef("--role is required (person, org, printcenter or operator)")
+	}
+	d, err := app.Open(cfg)
+	if err != nil {
+		return err
+	}
+	ca, err := d.LoadCA()
+	if err != nil {
+		return err
+	}
+	cred, err := ca.Issue(certs.Request{
+		Role: certs.Role(*role), Name: *name, PersonalID: *pid, UNP: *unp,
+		Regions: app.SplitList(*regions), Days: *days,
+	}, time.Now())
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := certs.WriteCredentialDir(*out, cred); err != nil {
+		return err
+	}
+	if err := app.RecordCertificate(ctx, st, cred); err != nil {
+		return err
+	}
+	id, _ := certs.IdentityFromCert(cred.Cert)
+	fmt.Fprintf(e.Stdout, "issued %s certificate for %q, serial %s, valid until %s\n", id.Role, id.Name, id.Serial, cred.Cert.NotAfter.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.Stdout, "wrote %s/{cert.pem,key.pem,ca.pem}\n", *out)
+	return nil
+}
+
+func runCARevoke(ctx context.Context, e *Env, args []string) error {
+	var cfg app.Config
+	fs := newFlags(e, "ca revoke", "ca revoke --serial S [--reason R]")
+	serverFlags(fs, e, &cfg)
+	serialFlag := fs.String("serial", "", "serial as `openssl x509 -serial` prints it")
+	reasonFlag := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *serialFlag == "" {
+		return usagef("--serial is required")
+	}
+	serial, err := certs.ParseSerial(*serialFlag)
+	if err != nil {
+		return err
+	}
+	reason, err := certs.ParseReason(*reasonFlag)
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s := certs.FormatSerial(serial)
+	var rec mailbox.CertificateRecord
+	err = st.InTx(ctx, func(tx mailbox.Tx) error {
+		var err error
+		rec, err = tx.RevokeCertificate(ctx, s, int(reason), time.Now())
+		return err
+	})
+	if errors.Is(err, mailbox.ErrNotFound) {
+		return fmt.Errorf("no certificate with serial %s was issued by this CA", s)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "revoked %s (%s %q) at %s\n", rec.Serial, rec.Role, rec.Name, rec.RevokedAt.Format(time.RFC3339))
+	return nil
+}
+
+func runCAList(ctx context.Context, e *Env, args []string) error {
+	var cfg app.Config
+	fs := newFlags(e, "ca list", "ca list")
+	serverFlags(fs, e, &cfg)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var all []mailbox.CertificateRecord
+	if err := st.View(ctx, func(tx mailbox.Tx) error {
+		var err error
+		all, err = tx.ListCertificates(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERIAL\tROLE\tNAME\tNOT AFTER\tSTATUS")
+	for _, c := range all {
+		status := "valid"
+		switch {
+		case c.Revoked():
+			status = "revoked " + c.RevokedAt.Format(time.RFC3339)
+		case time.Now().After(c.NotAfter):
+			status = "expired"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Serial, c.Role, strings.ReplaceAll(c.Name, "\t", " "), c.NotAfter.Format(time.RFC3339), status)
+	}
+	return tw.Flush()
+}
