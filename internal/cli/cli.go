@@ -130,14 +130,31 @@ func newFlags(e *Env, name, usage string) *flag.FlagSet {
 
 // parse parses flags and turns flag errors into usage errors (the flag
 // package has already printed the details).
+//
+// Flags may come after positional arguments (`npes read ID --out DIR`): the
+// flag package stops at the first positional, so parsing resumes after each
+// one, and the positionals are handed back as fs.Args().
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return exitError{2}
 		}
-		return exitError{2}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...) // everything after "--"
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func runAddress(ctx context.Context, e *Env, args []string) error {

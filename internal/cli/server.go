@@ -83,6 +83,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR]")
 	serverFlags(fs, e, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "mTLS API listen address (NPES_HTTP_ADDR)")
+	fs.BoolVar(&cfg.DevActivationCodes, "dev-activation-codes", e.Getenv("NPES_DEV_ACTIVATION_CODES") != "", "development only: log mailbox activation codes instead of relying on the printed letter (NPES_DEV_ACTIVATION_CODES)")
 	level := fs.String("log-level", orDefault(e.Getenv("NPES_LOG_LEVEL"), "info"), "debug, info, warn or error (NPES_LOG_LEVEL)")
 	if err := parse(fs, args); err != nil {
 		return err
