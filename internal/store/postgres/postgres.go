@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/npes/npes/internal/store/sqlstore"
 	"github.com/npes/npes/mailbox"
@@ -28,6 +27,10 @@ import (
 var migrations embed.FS
 
 var dialect = sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", SkipLocked: " FOR UPDATE SKIP LOCKED"}
+
+// migrationLockID is the advisory lock key taken while migrating
+// ("npes" in ASCII).
+const migrationLockID = 0x6e706573
 
 // Store is the PostgreSQL implementation of mailbox.Store.
 type Store struct {
@@ -120,14 +123,24 @@ func CheckDurability(ctx context.Context, q interface {
 }
 
 func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
+	// Several processes starting together must migrate once: a blocking
+	// session-level advisory lock (pg_advisory_lock waits in the server,
+	// no polling) serializes them; the later ones find nothing to apply.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID)
+	}()
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return err
-	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sqlstore.SubFS(migrations, "migrations"),
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
