@@ -105,7 +105,7 @@ func newLetter(id, sender, recipient string, created time.Time) mailbox.Letter {
 		State: mailbox.StateAwaitingAcceptance, Deadline: created.Add(240 * time.Hour), PrintIfUnsigned: 48 * time.Hour,
 		ContentJSON: []byte(`{"body_sha256":"x"}`), ContentDigest: "d", ContentKey: []byte{9},
 		Attachments: []mailbox.AttachmentMeta{{Name: "a.pdf", ContentType: "application/pdf", Size: 3, SHA256: "s", Chunks: 1}},
-		CreatedAt: created}
+		CreatedAt:   created}
 }
 
 func testLetters(t *testing.T, newStore Factory) {
