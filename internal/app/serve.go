@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/mailbox"
 )
@@ -113,6 +114,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:        s.cfg.Now,
 		Service:    svc,
+		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger)),
 		MailDomain: s.cfg.MailDomain,
 	})
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
@@ -188,9 +190,17 @@ func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, err
 	}
+	renderer := s.cfg.Renderer
+	if renderer == nil {
+		r, err := hybrid.NewRenderer()
+		if err != nil {
+			return nil, fmt.Errorf("loading the PDF renderer: %w", err)
+		}
+		renderer = r
+	}
 	cfg := mailbox.Config{
 		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
-		Renderer: s.cfg.Renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
+		Renderer: renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
 	}
 	if s.cfg.DevActivationCodes {
 		log := s.cfg.Logger

@@ -288,7 +288,11 @@ func (s *server) letterBundle(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) keys(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "max-age=300")
-	writeJSON(w, http.StatusOK, s.Service.JWKS())
+	keys := s.Service.JWKS()
+	if alg := r.URL.Query().Get("alg"); alg != "" {
+		keys = keys.Select(alg)
+	}
+	writeJSON(w, http.StatusOK, keys)
 }
 
 func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {

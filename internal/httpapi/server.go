@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -35,6 +36,8 @@ type Deps struct {
 	Service *mailbox.Service
 	// MailDomain is the SMTP domain of mailbox addresses (id@domain).
 	MailDomain string
+	// Print is the print centres' queue.
+	Print *hybrid.Queue
 }
 
 type server struct {
@@ -92,6 +95,14 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/v1/letters/{id}/refuse", s.decide(false))
 		r.Get("/v1/letters/{id}/evidence", s.letterEvidence)
 		r.Get("/v1/letters/{id}/bundle", s.letterBundle)
+
+		r.Post("/v1/print/leases", s.printLease)
+		r.Get("/v1/print/jobs/{id}/pdf", s.printPDF)
+		r.Post("/v1/print/jobs/{id}/printed", s.printReport("printed"))
+		r.Post("/v1/print/jobs/{id}/failed", s.printReport("failed"))
+		r.Post("/v1/print/jobs/{id}/posted", s.printReport("posted"))
+		r.Post("/v1/print/jobs/{id}/events", s.printEvent)
+		r.Get("/v1/print/manifest", s.printManifest)
 	})
 	return r
 }

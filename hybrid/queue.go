@@ -1,0 +1,311 @@
+// Package hybrid is the print path of npes: print jobs for letters that
+// leave the electronic path, leased by print centres with an expiry and a
+// fencing token, their outcomes recorded as evidence in the letter's chain,
+// and the posting manifest. hybrid/pdf renders the documents.
+package hybrid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
+)
+
+// Defaults of the queue.
+const (
+	DefaultLease       = 10 * time.Minute
+	MaxLease           = time.Hour
+	MaxBatch           = 500
+	DefaultMaxAttempts = 5
+)
+
+// Queue is the print-centre side of the print path.
+type Queue struct {
+	svc         *mailbox.Service
+	store       mailbox.Store
+	log         *slog.Logger
+	maxAttempts int
+	// backoff is the delay before a failed job is offered again.
+	backoff func(attempt int) time.Duration
+}
+
+// Option configures a Queue.
+type Option func(*Queue)
+
+// WithMaxAttempts sets after how many failed attempts a job is dead.
+func WithMaxAttempts(n int) Option { return func(q *Queue) { q.maxAttempts = n } }
+
+// WithBackoff sets the retry delay function.
+func WithBackoff(f func(attempt int) time.Duration) Option { return func(q *Queue) { q.backoff = f } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(q *Queue) { q.log = l } }
+
+// NewQueue builds the queue over the core service.
+func NewQueue(svc *mailbox.Service, opts ...Option) *Queue {
+	q := &Queue{svc: svc, store: svc.Store(), log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxAttempts,
+		backoff: ExponentialBackoff(time.Minute, 6*time.Hour)}
+	for _, o := range opts {
+		o(q)
+	}
+	return q
+}
+
+// ExponentialBackoff doubles from base up to max.
+func ExponentialBackoff(base, max time.Duration) func(int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base
+		for i := 1; i < attempt && d < max; i++ {
+			d *= 2
+		}
+		return min(d, max)
+	}
+}
+
+// errors of the print path.
+func notFound() error {
+	return mailbox.Errorf(mailbox.ErrNotFound, "job_not_found", "no such print job")
+}
+
+func staleLease() error {
+	return mailbox.Errorf(mailbox.ErrConflict, "stale_lease", "the lease token is not the job's current lease: another agent holds it")
+}
+
+// centre checks the caller is a print centre and returns its regions.
+func centre(c mailbox.Caller) ([]string, error) {
+	if c.Identity.Role != certs.RolePrintCenter {
+		return nil, mailbox.Errorf(mailbox.ErrForbidden, "forbidden", "only print centres use the print queue")
+	}
+	if len(c.Identity.Regions) == 0 {
+		return nil, mailbox.Errorf(mailbox.ErrForbidden, "no_regions", "the certificate names no regions")
+	}
+	return c.Identity.Regions, nil
+}
+
+// Lease claims up to max jobs of the caller's regions for lease.
+func (q *Queue) Lease(ctx context.Context, c mailbox.Caller, max int, lease time.Duration) ([]mailbox.PrintJob, error) {
+	regions, err := centre(c)
+	if err != nil {
+		return nil, err
+	}
+	if max <= 0 || max > MaxBatch {
+		return nil, mailbox.Errorf(mailbox.ErrInvalid, "bad_max", "max must be 1..%d", MaxBatch)
+	}
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	if lease < 10*time.Second || lease > MaxLease {
+		return nil, mailbox.Errorf(mailbox.ErrInvalid, "bad_lease", "lease_seconds must be 10..%d", int(MaxLease.Seconds()))
+	}
+	now := q.svc.Now()
+	var jobs []mailbox.PrintJob
+	err = q.store.InTx(ctx, func(tx mailbox.Tx) error {
+		var err error
+		jobs, err = tx.LeasePrintJobs(ctx, regions, c.Identity.ID, max, now, now.Add(lease))
+		return err
+	})
+	return jobs, err
+}
+
+// job loads a job of the caller's regions, locked.
+func (q *Queue) job(ctx context.Context, tx mailbox.Tx, c mailbox.Caller, id string) (mailbox.PrintJob, error) {
+	regions, err := centre(c)
+	if err != nil {
+		return mailbox.PrintJob{}, err
+	}
+	j, err := tx.GetPrintJob(ctx, id, true)
+	if errors.Is(err, mailbox.ErrNotFound) {
+		return j, notFound()
+	}
+	if err != nil {
+		return j, err
+	}
+	if !slices.Contains(regions, j.Region) {
+		return mailbox.PrintJob{}, notFound() // another region's job does not exist for you
+	}
+	return j, nil
+}
+
+// PDF returns a job's document to the holder of its current lease.
+func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int64) ([]byte, mailbox.PrintJob, error) {
+	var pdf []byte
+	var j mailbox.PrintJob
+	err := q.store.View(ctx, func(tx mailbox.Tx) error {
+		var err error
+		if j, err = q.job(ctx, tx, c, id); err != nil {
+			return err
+		}
+		if j.State != mailbox.JobLeased || j.LeaseToken != token {
+			return staleLease()
+		}
+		pdf, err = q.svc.PrintPDF(ctx, tx, id)
+		if errors.Is(err, mailbox.ErrNotFound) {
+			return mailbox.Errorf(mailbox.ErrNotFound, "no_document", "the job has no rendered document")
+		}
+		return err
+	})
+	return pdf, j, err
+}
+
+// report applies an outcome under the fencing token. A repeated report of
+// the outcome already recorded (an agent retrying after a lost reply) is
+// answered with the job as it is and records nothing twice.
+func (q *Queue) report(ctx context.Context, c mailbox.Caller, id string, token int64, apply func(tx mailbox.Tx, j *mailbox.PrintJob) (done bool, err error)) (mailbox.PrintJob, error) {
+	var j mailbox.PrintJob
+	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
+		var err error
+		if j, err = q.job(ctx, tx, c, id); err != nil {
+			return err
+		}
+		if j.LeaseToken != token {
+			return staleLease()
+		}
+		done, err := apply(tx, &j)
+		if err != nil || done {
+			return err
+		}
+		return tx.UpdatePrintJob(ctx, j)
+	})
+	return j, err
+}
+
+// Printed records that the job was printed and enveloped.
+func (q *Queue) Printed(ctx context.Context, c mailbox.Caller, id string, token int64) (mailbox.PrintJob, error) {
+	return q.report(ctx, c, id, token, func(tx mailbox.Tx, j *mailbox.PrintJob) (bool, error) {
+		switch j.State {
+		case mailbox.JobPrinted, mailbox.JobPosted:
+			return true, nil
+		case mailbox.JobLeased:
+		default:
+			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s", j.State)
+		}
+		now := q.svc.Now()
+		j.State, j.PrintedAt = mailbox.JobPrinted, now
+		return false, q.letterEvent(ctx, tx, *j, signing.EventPrinted, mailbox.StatePrinted, nil)
+	})
+}
+
+// Posted records that the printed letter was handed to the postal network.
+func (q *Queue) Posted(ctx context.Context, c mailbox.Caller, id string, token int64) (mailbox.PrintJob, error) {
+	return q.report(ctx, c, id, token, func(tx mailbox.Tx, j *mailbox.PrintJob) (bool, error) {
+		switch j.State {
+		case mailbox.JobPosted:
+			return true, nil
+		case mailbox.JobPrinted:
+		default:
+			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s: report printed first", j.State)
+		}
+		now := q.svc.Now()
+		j.State, j.PostedAt = mailbox.JobPosted, now
+		// UPU EMSEVT EMA: posting / collection.
+		return false, q.letterEvent(ctx, tx, *j, signing.EventPosted, mailbox.StatePosted, map[string]string{"emsevt": "EMA"})
+	})
+}
+
+// Failed records a failed attempt: the job is offered again after a backoff,
+// or is dead after the maximum number of attempts, with its reason kept and
+// recorded as evidence for the sender.
+func (q *Queue) Failed(ctx context.Context, c mailbox.Caller, id string, token int64, reason string) (mailbox.PrintJob, error) {
+	if reason == "" || len(reason) > 500 {
+		return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_reason", "a reason of 1..500 characters is required")
+	}
+	return q.report(ctx, c, id, token, func(tx mailbox.Tx, j *mailbox.PrintJob) (bool, error) {
+		if j.State != mailbox.JobLeased {
+			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s", j.State)
+		}
+		now := q.svc.Now()
+		j.LastError = reason
+		j.LeaseOwner, j.LeaseExpiresAt = "", time.Time{}
+		if j.Attempts >= q.maxAttempts {
+			j.State = mailbox.JobDead
+			q.log.ErrorContext(ctx, "print job dead", "job", j.ID, "letter", j.LetterID, "attempts", j.Attempts, "reason", reason)
+			return false, q.letterEvent(ctx, tx, *j, signing.EventDeliveryFailed, mailbox.StatePrintDead,
+				map[string]string{"stage": "print", "reason": reason, "attempts": fmt.Sprint(j.Attempts)})
+		}
+		j.State, j.AvailableAt = mailbox.JobQueued, now.Add(q.backoff(j.Attempts))
+		return false, nil
+	})
+}
+
+// Physical events reported after posting, with their UPU EMSEVT event
+// codes where one exists (EMI final delivery, EMH attempted / unsuccessful
+// delivery; a return to sender has no single code).
+var physicalEvents = map[signing.Event]struct {
+	state  string
+	emsevt string
+}{
+	signing.EventDelivered:        {mailbox.StatePhysicallyDelivered, "EMI"},
+	signing.EventDeliveryFailed:   {mailbox.StateDeliveryFailed, "EMH"},
+	signing.EventReturnedToSender: {mailbox.StateReturned, ""},
+}
+
+// Event records a physical event of a posted letter.
+func (q *Queue) Event(ctx context.Context, c mailbox.Caller, id string, event string, details map[string]string) (mailbox.PrintJob, error) {
+	pe, ok := physicalEvents[signing.Event(event)]
+	if !ok {
+		return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_event", "event must be Delivered, DeliveryFailed or ReturnedToSender")
+	}
+	if len(details) > 10 {
+		return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_details", "at most 10 details")
+	}
+	d := map[string]string{}
+	if pe.emsevt != "" {
+		d["emsevt"] = pe.emsevt
+	}
+	for k, v := range details {
+		if len(k) > 40 || len(v) > 200 {
+			return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_details", "detail keys ≤ 40 and values ≤ 200 bytes")
+		}
+		d[k] = v
+	}
+	var j mailbox.PrintJob
+	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
+		var err error
+		if j, err = q.job(ctx, tx, c, id); err != nil {
+			return err
+		}
+		if j.State != mailbox.JobPosted {
+			return mailbox.Errorf(mailbox.ErrConflict, "bad_state", "physical events follow posting; the job is %s", j.State)
+		}
+		return q.letterEvent(ctx, tx, j, signing.Event(event), pe.state, d)
+	})
+	return j, err
+}
+
+func (q *Queue) letterEvent(ctx context.Context, tx mailbox.Tx, j mailbox.PrintJob, ev signing.Event, state string, details map[string]string) error {
+	if j.Kind != mailbox.JobLetter {
+		return nil // activation letters have no evidence chain
+	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["print_job"] = j.ID
+	return q.svc.RecordLetterEvent(ctx, tx, j.LetterID, signing.Evidence{Event: ev, PDFSHA256: j.PDFSHA256, Details: details}, state)
+}
+
+// Minsk is Belarus' civil time (UTC+3 all year since 2011): a manifest's
+// date is a Belarusian day.
+var Minsk = time.FixedZone("Europe/Minsk", 3*60*60)
+
+// Manifest lists the caller's jobs posted on a day (Minsk time), presorted
+// by postcode.
+func (q *Queue) Manifest(ctx context.Context, c mailbox.Caller, day time.Time) ([]mailbox.PrintJob, error) {
+	regions, err := centre(c)
+	if err != nil {
+		return nil, err
+	}
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, Minsk)
+	var jobs []mailbox.PrintJob
+	err = q.store.View(ctx, func(tx mailbox.Tx) error {
+		var err error
+		jobs, err = tx.PostedJobs(ctx, regions, from, from.AddDate(0, 0, 1))
+		return err
+	})
+	return jobs, err
+}
