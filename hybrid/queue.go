@@ -113,13 +113,14 @@ func (q *Queue) Lease(ctx context.Context, c mailbox.Caller, max int, lease time
 	return jobs, err
 }
 
-// job loads a job of the caller's regions, locked.
-func (q *Queue) job(ctx context.Context, tx mailbox.Tx, c mailbox.Caller, id string) (mailbox.PrintJob, error) {
+// job loads a job of the caller's regions, locked for update unless the
+// transaction is read-only.
+func (q *Queue) job(ctx context.Context, tx mailbox.Tx, c mailbox.Caller, id string, lock bool) (mailbox.PrintJob, error) {
 	regions, err := centre(c)
 	if err != nil {
 		return mailbox.PrintJob{}, err
 	}
-	j, err := tx.GetPrintJob(ctx, id, true)
+	j, err := tx.GetPrintJob(ctx, id, lock)
 	if errors.Is(err, mailbox.ErrNotFound) {
 		return j, notFound()
 	}
@@ -138,7 +139,7 @@ func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int6
 	var j mailbox.PrintJob
 	err := q.store.View(ctx, func(tx mailbox.Tx) error {
 		var err error
-		if j, err = q.job(ctx, tx, c, id); err != nil {
+		if j, err = q.job(ctx, tx, c, id, false); err != nil {
 			return err
 		}
 		if j.State != mailbox.JobLeased || j.LeaseToken != token {
@@ -160,7 +161,7 @@ func (q *Queue) report(ctx context.Context, c mailbox.Caller, id string, token i
 	var j mailbox.PrintJob
 	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
 		var err error
-		if j, err = q.job(ctx, tx, c, id); err != nil {
+		if j, err = q.job(ctx, tx, c, id, true); err != nil {
 			return err
 		}
 		if j.LeaseToken != token {
@@ -267,7 +268,7 @@ func (q *Queue) Event(ctx context.Context, c mailbox.Caller, id string, event st
 	var j mailbox.PrintJob
 	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
 		var err error
-		if j, err = q.job(ctx, tx, c, id); err != nil {
+		if j, err = q.job(ctx, tx, c, id, true); err != nil {
 			return err
 		}
 		if j.State != mailbox.JobPosted {
