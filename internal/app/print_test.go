@@ -16,7 +16,6 @@ import (
 	"github.com/npes/npes/signing"
 )
 
-
 type jobsReply struct {
 	Jobs []struct {
 		ID         string    `json:"id"`
