@@ -167,6 +167,8 @@ type EvidenceTx interface {
 	PutCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error
 	// LatestCheckpoint returns the checkpoint of the largest size.
 	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
+	// Checkpoints calls fn for every stored checkpoint, smallest first.
+	Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error
 }
 
 // PrintTx stores print jobs.

@@ -168,3 +168,23 @@ func (t *Tx) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 	err := t.Q.QueryRow(ctx, `SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &note)
 	return uint64(size), note, err
 }
+
+// Checkpoints implements mailbox.EvidenceTx.
+func (t *Tx) Checkpoints(ctx context.Context, fn func(uint64, []byte) error) error {
+	rows, err := t.Q.Query(ctx, `SELECT size, note FROM checkpoints ORDER BY size`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var size int64
+		var note []byte
+		if err := rows.Scan(&size, &note); err != nil {
+			return err
+		}
+		if err := fn(uint64(size), note); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
