@@ -1,0 +1,479 @@
+package pdf
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/jung-kurt/gofpdf"
+	xdraw "golang.org/x/image/draw"
+)
+
+// Page geometry, in millimetres from the top-left corner of an A4 sheet
+// unless noted. The letter follows DIN 5008 form B, which is what DL
+// window envelopes (DIN 680: window 90 × 45 mm, 20 mm from the left,
+// 15 mm from the bottom) are made for: folded in three, the address field
+// lies behind the window.
+const (
+	pageW    = 210.0
+	pageH    = 297.0
+	ptPerMM  = 72 / 25.4
+	mmPerPt  = 25.4 / 72
+	lineRule = 0.25 // pt, fold marks
+
+	// DIN 5008 form B address field, 85 × 45 mm at (20, 45). Its upper
+	// 17.7 mm are the endorsement zone ("Zusatz- und Vermerkzone": return
+	// line, postal endorsements), the lower 27.3 mm the address zone.
+	fieldX    = 20.0
+	fieldY    = 45.0
+	fieldW    = 85.0
+	fieldH    = 45.0
+	noteZoneH = 17.7
+	// Text in the field starts at the letter's left margin, 5 mm inside the
+	// field, and keeps 2 mm off its right edge.
+	textX     = 25.0
+	textRight = fieldX + fieldW - 2
+	textW     = textRight - textX
+	// Vertical padding inside the address zone.
+	zonePad = 0.5
+
+	// The return line: one line at the top of the endorsement zone.
+	senderMaxSize = 6.5
+	senderMinSize = 5.0
+
+	// Registered letters: the endorsement and the S10 barcode share the
+	// endorsement zone below the return line.
+	barsTop       = 49.6
+	barsH         = 8.4
+	barModuleMax  = 0.33 // mm, X dimension (13 mil, common in postal labels)
+	barModuleMin  = 0.25 // mm
+	barQuiet      = 10   // modules, ISO/IEC 15417 minimum quiet zone
+	hriSize       = 7.0
+	endorseSize   = 8.0
+	endorseText   = "ЗАКАЗНОЕ"
+	addressMaxPt  = 10.0
+	addressMinPt  = 7.0
+	addressLeadEm = 1.15
+
+	// DIN 5008 information block, right of the address field (outside
+	// the window).
+	infoX     = 125.0
+	infoRight = pageW - marginRight
+	infoY     = 50.0
+
+	// Body.
+	marginLeft   = 25.0
+	marginRight  = 20.0
+	contentW     = pageW - marginLeft - marginRight
+	firstTop     = 100.5 // DIN 5008 form B: the subject starts about here
+	nextTop      = 22.0
+	bodyBottom   = 272.0 // lowest baseline
+	bodySize     = 11.0
+	bodyLead     = 5.0
+	codeSize     = 20.0
+	codeLead     = 10.0
+	footerY      = 287.0
+	footerSize   = 8.0
+	imageDPI     = 150.0 // an image is printed at this resolution unless it has to shrink to fit
+	imageMaxDPI  = 300.0 // images are downsampled to at most this resolution at their printed size
+	imageGapTop  = 3.0
+	imageJPEGQ   = 90
+	maxFieldRune = 500 // single-line fields longer than this are cut before measuring
+
+	// Integrity mark: Data Matrix in the left margin, bottom-left corner,
+	// 0.5 mm modules, quiet zone painted white around it.
+	dmLeft   = 5.0
+	dmBottom = 284.0
+	dmModule = 0.5
+	dmQuiet  = 2 // modules (ISO/IEC 16022 requires at least 1)
+)
+
+// doc is one document being laid out. Layout is planned first (so the
+// page count n is known) and drawn afterwards, because every page carries
+// "page i of n" in its Data Matrix.
+type doc struct {
+	r         *Renderer
+	f         *gofpdf.Fpdf
+	id        string
+	asc, desc float64 // font ascent and descent, in em
+	pages     []*page
+	y         float64 // next baseline on the last page
+	warnings  []string
+	replaced  int
+	images    int
+	err       error
+}
+
+type page struct {
+	ops []func(*gofpdf.Fpdf)
+}
+
+func (d *doc) clean(s string, kind textKind) string {
+	if kind == singleLine && len(s) > maxFieldRune*4 {
+		s = s[:maxFieldRune*4] // bytes; a cut rune is replaced below
+	}
+	out, n := d.r.san.clean(s, kind)
+	d.replaced += n
+	return out
+}
+
+func (d *doc) warn(format string, args ...any) {
+	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
+}
+
+func (d *doc) measure(style string, size float64) func(string) float64 {
+	return func(s string) float64 {
+		d.f.SetFont(fontFamily, style, size)
+		return d.f.GetStringWidth(s)
+	}
+}
+
+func (d *doc) newPage(top float64) *page {
+	p := &page{}
+	d.pages = append(d.pages, p)
+	d.y = top
+	if len(d.pages) > MaxPages && d.err == nil {
+		d.err = fmt.Errorf("%w: more than %d pages", ErrTooLong, MaxPages)
+	}
+	return p
+}
+
+func (d *doc) last() *page { return d.pages[len(d.pages)-1] }
+
+// text places s with its baseline at (x, y).
+func (d *doc) text(p *page, x, y float64, style string, size float64, s string) {
+	if s == "" {
+		return
+	}
+	p.ops = append(p.ops, func(f *gofpdf.Fpdf) {
+		f.SetFont(fontFamily, style, size)
+		f.Text(x, y, s)
+	})
+}
+
+func (d *doc) raw(p *page, ops string) {
+	p.ops = append(p.ops, func(f *gofpdf.Fpdf) { f.RawWriteStr(ops) })
+}
+
+// fit shortens s with an ellipsis until it is no wider than w.
+func fit(s string, w float64, measure func(string) float64) (string, bool) {
+	if measure(s) <= w {
+		return s, false
+	}
+	head, _ := splitToWidth(s, w-measure("…"), measure)
+	return strings.TrimRight(head, " ") + "…", true
+}
+
+type envelope struct {
+	id, tracking, sender, name string
+	lines                      []string
+	date                       time.Time
+}
+
+// envelope lays out the first page's top: fold marks, the address field
+// with return line, endorsement and barcode, and the information block.
+func (d *doc) envelope(e envelope) {
+	p := d.newPage(firstTop)
+
+	// DIN 5008 form B fold marks (105 and 210 mm) and punch mark (148.5 mm).
+	var marks strings.Builder
+	fmt.Fprintf(&marks, "q %s w 0 G\n", num(lineRule))
+	for _, m := range []struct{ y, len float64 }{{105, 5}, {148.5, 7}, {210, 5}} {
+		y := (pageH - m.y) * ptPerMM
+		fmt.Fprintf(&marks, "%s %s m %s %s l S\n", num(4*ptPerMM), num(y), num((4+m.len)*ptPerMM), num(y))
+	}
+	marks.WriteString("Q\n")
+	d.raw(p, marks.String())
+
+	// Return line.
+	if sender := d.clean(e.sender, singleLine); sender != "" {
+		size := senderMaxSize
+		for ; size > senderMinSize && d.measure("", size)(sender) > textW; size -= 0.5 {
+		}
+		line, cut := fit(sender, textW, d.measure("", size))
+		if cut {
+			d.warn("return address shortened to fit the window: %q", line)
+		}
+		d.text(p, textX, fieldY+1.0+d.asc*size*mmPerPt, "", size, line)
+	}
+
+	// Registered letter: endorsement and the S10 id as Code 128 with its
+	// human-readable text, inside the endorsement zone so they show
+	// through the window — a DL window shows 20–110 mm, nothing to the
+	// right of the address field — where postal staff and sorting
+	// equipment read the item id without opening the envelope.
+	if e.tracking != "" {
+		d.registered(p, e.tracking)
+	}
+
+	// Address zone: recipient name, then the address lines.
+	lines := []string{d.clean(e.name, singleLine)}
+	for _, l := range e.lines {
+		if c := d.clean(l, singleLine); c != "" {
+			lines = append(lines, c)
+		}
+	}
+	size, lines := d.fitAddress(lines)
+	lead := size * addressLeadEm * mmPerPt
+	y := fieldY + noteZoneH + zonePad + d.asc*size*mmPerPt
+	for _, l := range lines {
+		d.text(p, textX, y, "", size, l)
+		y += lead
+	}
+
+	// Information block.
+	info := []struct{ label, value string }{
+		{"Дата", e.date.Format("02.01.2006")},
+		{"Номер письма", e.id},
+	}
+	if e.tracking != "" {
+		info = append(info, struct{ label, value string }{"Заказное письмо", s10HumanReadable(e.tracking)})
+	}
+	y = infoY
+	for _, it := range info {
+		d.text(p, infoX, y, "", 7.5, it.label)
+		value, _ := fit(it.value, infoRight-infoX, d.measure("", 8.5))
+		d.text(p, infoX, y+3.8, "", 8.5, value)
+		y += 9.5
+	}
+}
+
+// registered draws the endorsement and the barcode of tracking.
+func (d *doc) registered(p *page, tracking string) {
+	bars, err := code128Modules(tracking)
+	if err != nil {
+		d.err = err
+		return
+	}
+	endW := d.measure("B", endorseSize)(endorseText)
+	// Bars end one quiet zone before the field's right edge; the left
+	// quiet zone must clear the endorsement.
+	mod := barModuleMax
+	for ; mod > barModuleMin; mod -= 0.01 {
+		if textX+endW+float64(2*barQuiet+len(bars))*mod <= fieldX+fieldW {
+			break
+		}
+	}
+	barsW := float64(len(bars)) * mod
+	x0 := fieldX + fieldW - barQuiet*mod - barsW
+	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, endorseText)
+	d.raw(p, barsOps(bars, x0*ptPerMM, (pageH-barsTop)*ptPerMM, mod*ptPerMM, barsH*ptPerMM, barQuiet))
+	hri := s10HumanReadable(tracking)
+	hriW := d.measure("", hriSize)(hri)
+	d.text(p, x0+(barsW-hriW)/2, barsTop+barsH+0.4+d.asc*hriSize*mmPerPt, "", hriSize, hri)
+}
+
+// fitAddress chooses the largest font size, between addressMaxPt and
+// addressMinPt, at which all lines fit the address zone. If they do not
+// fit even at the smallest size, the last address lines are joined with
+// commas (Belarusian addresses are also written on one line) and
+// overlong lines are shortened with an ellipsis; both are reported.
+func (d *doc) fitAddress(lines []string) (float64, []string) {
+	maxH := fieldH - noteZoneH - 2*zonePad
+	height := func(n int, size float64) float64 {
+		return (d.asc+d.desc)*size*mmPerPt + float64(n-1)*size*addressLeadEm*mmPerPt
+	}
+	for size := addressMaxPt; size >= addressMinPt; size -= 0.5 {
+		if height(len(lines), size) > maxH {
+			continue
+		}
+		m := d.measure("", size)
+		ok := true
+		for _, l := range lines {
+			if m(l) > textW {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return size, lines
+		}
+	}
+	size := addressMinPt
+	if height(len(lines), size) > maxH && len(lines) > 2 {
+		joined := len(lines)
+		for len(lines) > 2 && height(len(lines), size) > maxH {
+			n := len(lines)
+			lines = append(lines[:n-2:n-2], lines[n-2]+", "+lines[n-1])
+		}
+		d.warn("address has %d lines, the window holds %d: the last lines were joined", joined, len(lines))
+	}
+	m := d.measure("", size)
+	for i, l := range lines {
+		if short, cut := fit(l, textW, m); cut {
+			lines[i] = short
+			d.warn("address line %d shortened to fit the window: %q", i+1, short)
+		}
+	}
+	return size, lines
+}
+
+// subject places the subject in bold at the top of the text area.
+func (d *doc) subject(s string) {
+	s = d.clean(s, singleLine)
+	if s == "" {
+		return
+	}
+	d.y = firstTop + d.asc*bodySize*mmPerPt
+	d.flowLines(wrap(s, contentW, d.measure("B", bodySize)), "B", bodySize, bodyLead)
+	d.y += bodyLead // a blank line between subject and body
+}
+
+// flow wraps text and adds its lines below the current position, on new
+// pages as needed.
+func (d *doc) flow(text, style string, size, lead float64) {
+	if d.err != nil {
+		return
+	}
+	if len(d.pages) == 1 && d.y == firstTop {
+		d.y = firstTop + d.asc*size*mmPerPt
+	}
+	d.flowLines(wrap(text, contentW, d.measure(style, size)), style, size, lead)
+}
+
+func (d *doc) flowLines(lines []string, style string, size, lead float64) {
+	for _, l := range lines {
+		if d.err != nil {
+			return
+		}
+		if d.y > bodyBottom {
+			d.newPage(nextTop + d.asc*size*mmPerPt)
+			if l == "" {
+				continue // no blank line at the top of a page
+			}
+		}
+		d.text(d.last(), marginLeft, d.y, style, size, l)
+		d.y += lead
+	}
+}
+
+// attachmentList lists the attachments after the body, so a reader of the
+// paper letter knows what belongs to it (attached PDFs follow the
+// generated pages).
+func (d *doc) attachmentList(atts []Attachment, in []*inspected) {
+	var b strings.Builder
+	for i, a := range atts {
+		kind := "текст"
+		switch in[i].kind {
+		case attImage:
+			kind = "изображение"
+		case attPDF:
+			kind = fmt.Sprintf("PDF, страниц: %d", in[i].pdf.PageCount)
+		}
+		fmt.Fprintf(&b, "%d. %s (%s)\n", i+1, d.clean(a.Name, singleLine), kind)
+	}
+	d.y += bodyLead
+	d.flowLines([]string{"Приложения:"}, "B", bodySize, bodyLead)
+	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.measure("", bodySize)), "", bodySize, bodyLead)
+}
+
+// heading starts a new page for an attachment with its heading.
+func (d *doc) heading(k int, name string) {
+	d.newPage(nextTop + d.asc*bodySize*mmPerPt)
+	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.measure("B", bodySize)), "B", bodySize, bodyLead)
+}
+
+func (d *doc) textAttachment(k int, name, text string) {
+	d.heading(k, name)
+	d.y += bodyLead
+	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.measure("", bodySize)), "", bodySize, bodyLead)
+}
+
+// imageAttachment places an image on its own page: at imageDPI, or
+// smaller to fit the page, never larger.
+func (d *doc) imageAttachment(k int, name string, in *inspected) error {
+	d.heading(k, name)
+	top := d.y - bodyLead + d.desc*bodySize*mmPerPt + imageGapTop
+	boxW, boxH := contentW, bodyBottom-top
+	w := float64(in.w) / imageDPI * 25.4
+	h := float64(in.h) / imageDPI * 25.4
+	if s := math.Min(boxW/w, boxH/h); s < 1 {
+		w, h = w*s, h*s
+	}
+	data, typ, err := printableImage(in, w, h)
+	if err != nil {
+		return fmt.Errorf("attachment %d: %w", k, err)
+	}
+	d.images++
+	name = fmt.Sprintf("att%d", d.images)
+	d.f.RegisterImageOptionsReader(name, gofpdf.ImageOptions{ImageType: typ}, bytes.NewReader(data))
+	if err := d.f.Error(); err != nil {
+		return fmt.Errorf("attachment %d: %w: %v", k, ErrUnprintable, err)
+	}
+	p := d.last()
+	p.ops = append(p.ops, func(f *gofpdf.Fpdf) {
+		f.ImageOptions(name, marginLeft, top, w, h, false, gofpdf.ImageOptions{ImageType: typ}, 0, "")
+	})
+	return nil
+}
+
+// printableImage returns the image as gofpdf embeds it: the original JPEG
+// when it needs no change, otherwise re-encoded — downsampled to
+// imageMaxDPI at its printed size, transparency flattened onto white
+// paper, 8 bits per channel (gofpdf reads neither 16-bit nor interlaced
+// PNG).
+func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
+	tw := int(math.Ceil(wMM / 25.4 * imageMaxDPI))
+	th := int(math.Ceil(hMM / 25.4 * imageMaxDPI))
+	scale := in.w > tw || in.h > th
+	if in.jpeg != nil && !scale {
+		return in.jpeg, "JPG", nil
+	}
+	src := in.img
+	b := src.Bounds()
+	dr := b.Sub(b.Min)
+	if scale {
+		dr = image.Rect(0, 0, max(1, tw), max(1, th))
+	}
+	gray := src.ColorModel() == color.GrayModel || src.ColorModel() == color.Gray16Model
+	var dst draw.Image
+	if gray {
+		dst = image.NewGray(dr)
+	} else {
+		rgba := image.NewRGBA(dr)
+		draw.Draw(rgba, dr, image.White, image.Point{}, draw.Src)
+		dst = rgba
+	}
+	if scale {
+		xdraw.BiLinear.Scale(dst, dr, src, b, xdraw.Over, nil)
+	} else {
+		draw.Draw(dst, dr, src, b.Min, draw.Over)
+	}
+	var buf bytes.Buffer
+	if in.jpeg != nil || isJPEGSource(in) {
+		if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: imageJPEGQ}); err != nil {
+			return nil, "", err
+		}
+		return buf.Bytes(), "JPG", nil
+	}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, dst); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), "PNG", nil
+}
+
+// isJPEGSource reports whether the decoded image came from a JPEG (a CMYK
+// one, whose bytes were not kept): photos stay JPEG, drawings stay PNG.
+func isJPEGSource(in *inspected) bool {
+	switch in.img.(type) {
+	case *image.YCbCr, *image.CMYK:
+		return true
+	}
+	return false
+}
+
+// footer adds the letter id and the page number at the bottom of a page.
+func (d *doc) footer(page, n int) {
+	d.f.SetFont(fontFamily, "", footerSize)
+	d.f.Text(marginLeft, footerY, "Письмо "+d.id)
+	s := fmt.Sprintf("Страница %d из %d", page, n)
+	d.f.Text(pageW-marginRight-d.f.GetStringWidth(s), footerY, s)
+}

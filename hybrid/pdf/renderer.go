@@ -1,0 +1,259 @@
+package pdf
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jung-kurt/gofpdf"
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+)
+
+// Renderer renders letters to print-ready PDFs. Build one per process with
+// NewRenderer: it parses the fonts once. It is safe for concurrent use;
+// each call works on its own document.
+type Renderer struct {
+	faces []fontFace
+	share *fontShare // nil: fonts are loaded per document (fallback, and the benchmark baseline)
+	san   sanitizer
+}
+
+// NewRenderer parses the embedded fonts once and returns a Renderer.
+//
+// It also switches pdfcpu's configuration directory off for the process
+// (api.DisableConfigDir, DESIGN §10): npes passes pdfcpu an explicit
+// configuration and never wants it to create or read files under $HOME.
+func NewRenderer() (*Renderer, error) {
+	api.DisableConfigDir()
+	return newRenderer(true)
+}
+
+func newRenderer(shareFonts bool) (*Renderer, error) {
+	faces := fontFaces()
+	cov, err := newCoverage(faces)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range []rune{replacementRune, '…', '№', 'і', 'ў'} {
+		if !cov.has(r) {
+			return nil, fmt.Errorf("embedded fonts lack %q", r)
+		}
+	}
+	r := &Renderer{faces: faces, san: sanitizer{cov: cov, compose: composeTable()}}
+	if shareFonts {
+		fs, err := newFontShare(faces)
+		switch {
+		case err == nil:
+			r.share = fs
+		case errors.Is(err, errFontShape):
+			// Correct but slower: see fontShare. TestFontsShared fails
+			// in CI so this never goes unnoticed.
+		default:
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Render renders l. The same Letter always renders to the same bytes.
+func (r *Renderer) Render(l Letter) (res Result, err error) {
+	defer recoverRender(&err, l.ID)
+	if err := validateCommon(l.ID, l.Tracking, l.RecipientName, l.AddressLines, l.Date); err != nil {
+		return Result{}, err
+	}
+	atts := make([]*inspected, len(l.Attachments))
+	for i, a := range l.Attachments {
+		in, err := inspect(a)
+		if err != nil {
+			return Result{}, fmt.Errorf("attachment %d: %w", i+1, err)
+		}
+		atts[i] = in
+	}
+
+	d := r.newDoc(l.ID, l.Date)
+	d.envelope(envelope{id: l.ID, tracking: l.Tracking, sender: l.SenderLine,
+		name: l.RecipientName, lines: l.AddressLines, date: l.Date})
+	d.subject(l.Subject)
+	d.flow(d.clean(l.Body, multiLine), "", bodySize, bodyLead)
+
+	var pdfs []attachedPDF
+	if len(atts) > 0 {
+		d.attachmentList(l.Attachments, atts)
+		for i, in := range atts {
+			name := d.clean(l.Attachments[i].Name, singleLine)
+			switch in.kind {
+			case attText:
+				d.textAttachment(i+1, name, in.text)
+			case attImage:
+				if err := d.imageAttachment(i+1, name, in); err != nil {
+					return Result{}, err
+				}
+			case attPDF:
+				pdfs = append(pdfs, attachedPDF{ctx: in.pdf, data: l.Attachments[i].Data})
+			}
+		}
+	}
+	return d.finish(l.Duplex, pdfs)
+}
+
+// RenderActivation renders the short letter carrying a mailbox activation
+// code to the mailbox's postal address.
+func (r *Renderer) RenderActivation(a Activation) (res Result, err error) {
+	defer recoverRender(&err, a.ID)
+	if err := validateCommon(a.ID, a.Tracking, a.RecipientName, a.AddressLines, a.Date); err != nil {
+		return Result{}, err
+	}
+	if strings.TrimSpace(a.MailboxID) == "" {
+		return Result{}, fmt.Errorf("%w: mailbox id is empty", ErrInvalidLetter)
+	}
+	d := r.newDoc(a.ID, a.Date)
+	code := d.clean(a.Code, singleLine)
+	if code == "" {
+		return Result{}, fmt.Errorf("%w: activation code is empty", ErrInvalidLetter)
+	}
+	mailbox := d.clean(a.MailboxID, singleLine)
+	d.envelope(envelope{id: a.ID, tracking: a.Tracking, sender: a.SenderLine,
+		name: a.RecipientName, lines: a.AddressLines, date: a.Date})
+	d.subject("Код активации почтового ящика")
+	d.flow("Для этого адреса в Национальной электронной почтовой системе зарегистрирован "+
+		"почтовый ящик "+mailbox+". Он станет активным, когда вы подтвердите, что получаете "+
+		"почту по этому адресу.\n\nВаш код активации почтового ящика:", "", bodySize, bodyLead)
+	d.y += codeLead - bodyLead // room for the large type above its baseline
+	d.flow(code, "B", codeSize, codeLead)
+	d.flow("\nЧтобы активировать почтовый ящик, введите этот код при подтверждении адреса "+
+		"в приложении npes (команда «npes mailbox activate --code КОД»), войдя с той же электронной подписью, "+
+		"с которой регистрировали ящик. Код подходит только для почтового ящика "+mailbox+
+		" и используется один раз.\n\nЕсли вы не регистрировали почтовый ящик, не вводите код "+
+		"и никому его не сообщайте, а обратитесь в ближайшее отделение почтовой связи.", "", bodySize, bodyLead)
+	return d.finish(a.Duplex, nil)
+}
+
+// recoverRender turns a panic inside gofpdf or pdfcpu into an error: a
+// letter that cannot be rendered must not take the print path down.
+// FuzzRender holds the renderer to never reaching this.
+func recoverRender(err *error, id string) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("render letter %q: internal error: %v", id, p)
+	}
+}
+
+// attachedPDF is a checked attachment PDF to merge after the letter.
+type attachedPDF struct {
+	ctx  *model.Context
+	data []byte
+}
+
+// newDoc starts a document whose only time is date.
+func (r *Renderer) newDoc(id string, date time.Time) *doc {
+	f := gofpdf.New("P", "mm", "A4", "")
+	// ISO 32000-1 §14.3.3: dates in the information dictionary. UTC, so
+	// the bytes do not depend on the Location the caller's time carries.
+	f.SetCreationDate(date.UTC())
+	f.SetModificationDate(date.UTC())
+	f.SetCatalogSort(true) // resources in sorted order, not map order
+	f.SetCompression(true)
+	f.SetProducer("npes hybrid/pdf", false)
+	f.SetCreator("npes", false)
+	f.SetTitle(id, false)
+	f.SetAutoPageBreak(false, 0)
+	if r.share != nil {
+		r.share.install(f)
+	} else {
+		for _, fc := range r.faces {
+			// A copy: gofpdf writes into the font data (see install).
+			f.AddUTF8FontFromBytes(fontFamily, fc.style, bytes.Clone(fc.ttf))
+		}
+	}
+	desc := f.GetFontDesc(fontFamily, "")
+	return &doc{
+		r: r, f: f, id: id,
+		asc:  float64(desc.Ascent) / 1000,
+		desc: -float64(desc.Descent) / 1000,
+	}
+}
+
+// finish draws the planned pages with their footers and integrity marks,
+// merges attached PDFs and returns the result.
+func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, error) {
+	if d.err != nil {
+		return Result{}, d.err
+	}
+	n := len(d.pages)
+	for _, p := range pdfs {
+		n += p.ctx.PageCount
+	}
+	if n > MaxPages {
+		return Result{}, fmt.Errorf("%w: %d pages (limit %d)", ErrTooLong, n, MaxPages)
+	}
+	sheets := func(page int) int {
+		if duplex {
+			return (page + 1) / 2
+		}
+		return page
+	}
+	m := sheets(n)
+	// mark draws the Data Matrix of a page, its bottom-left corner dmLeft
+	// from the left and pageH-dmBottom from the bottom edge, in a system
+	// with the origin at the page's bottom-left corner (PDF default user
+	// space on generated pages, see stampPages for merged ones).
+	mark := func(page int) (string, error) {
+		dm, err := dataMatrixModules(fmt.Sprintf("%s|p%d/%d|s%d/%d", d.id, page, n, sheets(page), m))
+		if err != nil {
+			return "", err
+		}
+		yTop := pageH - dmBottom + float64(len(dm))*dmModule
+		return matrixOps(dm, dmLeft*ptPerMM, yTop*ptPerMM, dmModule*ptPerMM, dmQuiet), nil
+	}
+
+	for i, p := range d.pages {
+		d.f.AddPage()
+		for _, op := range p.ops {
+			op(d.f)
+		}
+		page := i + 1
+		d.footer(page, n)
+		ops, err := mark(page)
+		if err != nil {
+			return Result{}, err
+		}
+		d.f.RawWriteStr(ops)
+	}
+	var buf bytes.Buffer
+	if err := d.f.Output(&buf); err != nil {
+		return Result{}, fmt.Errorf("render letter %q: %w", d.id, err)
+	}
+	out := buf.Bytes()
+
+	if len(pdfs) > 0 {
+		// The file identifier (ISO 32000-1 §14.4) is derived from the
+		// content, so it is unique per letter yet reproducible.
+		h := sha256.New()
+		h.Write(out)
+		ctxs := make([]*model.Context, len(pdfs))
+		for i, p := range pdfs {
+			fmt.Fprintf(h, "|%d|", len(p.data))
+			h.Write(p.data)
+			ctxs[i] = p.ctx
+		}
+		var fileID [16]byte
+		copy(fileID[:], h.Sum(nil))
+		merged, err := mergePDFs(out, ctxs, mark, fileID)
+		if err != nil {
+			return Result{}, fmt.Errorf("render letter %q: %w", d.id, err)
+		}
+		out = merged
+	}
+
+	sum := sha256.Sum256(out)
+	res := Result{PDF: out, Pages: n, Sheets: m, SHA256: hex.EncodeToString(sum[:]), Warnings: d.warnings}
+	if d.replaced > 0 {
+		res.Warnings = append(res.Warnings,
+			fmt.Sprintf("%d characters the fonts cannot draw were printed as %c", d.replaced, replacementRune))
+	}
+	return res, nil
+}

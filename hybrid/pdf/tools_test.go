@@ -1,0 +1,290 @@
+package pdf_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/npes/npes/hybrid/pdf"
+)
+
+// The window of a DL envelope over the DIN 5008 address field: 20–105 mm
+// from the left, 45–90 mm from the top, in points (pdftotext -bbox units).
+const (
+	ptPerMM     = 72 / 25.4
+	windowX0    = 20 * ptPerMM
+	windowX1    = 105 * ptPerMM
+	windowY0    = 45 * ptPerMM
+	windowY1    = 90 * ptPerMM
+	bboxTolerPt = 0.5
+)
+
+type testAddress struct {
+	raw   string
+	lines []string
+}
+
+// loadAddresses reads the shared real-world addresses (a copy of
+// shared/testdata/addresses_by.tsv, so the test is self-contained). The lines are made
+// by hand from the raw address, split at commas and line breaks: the
+// addressing package formats them properly, but the renderer must cope
+// with whatever it is given.
+func loadAddresses(t *testing.T) []testAddress {
+	t.Helper()
+	path := filepath.Join("testdata", "addresses_by.tsv")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("addresses: %v", err)
+	}
+	defer f.Close()
+	var as []testAddress
+	s := bufio.NewScanner(f)
+	for first := true; s.Scan(); first = false {
+		raw, _, _ := strings.Cut(s.Text(), "\t")
+		if first || strings.TrimSpace(raw) == "" {
+			continue
+		}
+		raw = strings.ReplaceAll(raw, `\n`, "\n")
+		var lines []string
+		for _, part := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == '\n' }) {
+			if p := strings.TrimSpace(part); p != "" {
+				lines = append(lines, p)
+			}
+		}
+		as = append(as, testAddress{raw: raw, lines: lines})
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(as) < 10 {
+		t.Fatalf("only %d addresses in %s", len(as), path)
+	}
+	return as
+}
+
+// TestAddressesWithTools renders a registered letter to every shared
+// address and checks the PDF with independent tools: qpdf, poppler
+// (pdffonts, pdftotext, pdftoppm), libdmtx and zbar.
+func TestAddressesWithTools(t *testing.T) {
+	for _, tool := range []string{"qpdf", "pdffonts", "pdftotext", "pdftoppm", "pdfinfo", "dmtxread", "zbarimg"} {
+		needTool(t, tool)
+	}
+	r := newRenderer(t)
+	names := []string{"Иванову Ивану Ивановичу", "Іванову Івану Івановічу", "ООО «Ромашка»", "Petrov Piotr", "Ўладзіміру Ўсціновічу"}
+	for i, a := range loadAddresses(t) {
+		t.Run(fmt.Sprintf("%02d", i+1), func(t *testing.T) {
+			l := pdf.Letter{
+				ID:            fmt.Sprintf("0b6a6f2e-9c1d-4f7e-8a52-%012d", i+1),
+				Tracking:      s10("RR", 10000000+i*7919, "BY"),
+				SenderLine:    "ОАО «Белтелеком», 220030, г. Минск, ул. Энгельса, 6",
+				RecipientName: names[i%len(names)],
+				AddressLines:  a.lines,
+				Subject:       "Проверка адреса",
+				Body:          "Тестовое письмо. Інфармацыя ўзята з адраса:\n" + a.raw,
+				Date:          testDate(),
+			}
+			res, err := r.Render(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range res.Warnings {
+				if strings.Contains(w, "shortened") {
+					t.Errorf("a real address must fit the window unshortened: %s", w)
+				}
+			}
+			file := writePDF(t, res.PDF)
+
+			out := run(t, "qpdf", "--check", file)
+			if !strings.Contains(out, "No syntax or stream encoding errors") {
+				t.Errorf("qpdf --check:\n%s", out)
+			}
+
+			fs := fonts(t, file)
+			if len(fs) == 0 {
+				t.Error("pdffonts lists no fonts")
+			}
+			for _, f := range fs {
+				if !f.emb || !f.uni {
+					t.Errorf("font %s: embedded %v, Unicode map %v; want both", f.name, f.emb, f.uni)
+				}
+			}
+
+			text := pageText(t, file, 1)
+			expect := append([]string{l.RecipientName}, a.lines...)
+			expect = append(expect, "Тестовое письмо. Інфармацыя ўзята з адраса:", collapse(a.raw))
+			for _, want := range expect {
+				if !strings.Contains(text, collapse(want)) {
+					t.Errorf("pdftotext lacks %q in:\n%s", want, text)
+				}
+			}
+
+			checkWindow(t, file, expect[:1+len(a.lines)])
+
+			if got, want := dataMatrixAt(t, file, 1), l.ID+"|p1/1|s1/1"; got != want {
+				t.Errorf("Data Matrix = %q, want %q", got, want)
+			}
+			if got := barcodes(t, file); len(got) != 1 || got[0] != l.Tracking {
+				t.Errorf("Code 128 = %q, want [%s]", got, l.Tracking)
+			}
+		})
+	}
+}
+
+// checkWindow checks with pdftotext -bbox that every word of the name and
+// address lines lies inside the window, and that no word straddles the
+// window's edge.
+func checkWindow(t *testing.T, file string, lines []string) {
+	t.Helper()
+	inside := map[string]int{}
+	for _, w := range words(t, file) {
+		overlaps := w.x1 > windowX0 && w.x0 < windowX1 && w.y1 > windowY0 && w.y0 < windowY1
+		contained := w.x0 >= windowX0-bboxTolerPt && w.x1 <= windowX1+bboxTolerPt &&
+			w.y0 >= windowY0-bboxTolerPt && w.y1 <= windowY1+bboxTolerPt
+		if overlaps && !contained {
+			t.Errorf("word %q at (%.1f,%.1f)-(%.1f,%.1f) pt crosses the window edge", w.text, w.x0, w.y0, w.x1, w.y1)
+		}
+		if contained {
+			inside[w.text]++
+		}
+	}
+	for _, l := range lines {
+		for _, w := range strings.Fields(l) {
+			if inside[w] == 0 {
+				t.Errorf("address word %q is not inside the window (20–105 × 45–90 mm)", w)
+				continue
+			}
+			inside[w]--
+		}
+	}
+}
+
+// TestMergedPDFWithTools checks a letter with attached PDFs: the pages are
+// merged after the letter, each carries a Data Matrix with the right page
+// and sheet numbers (a rotated page included), the dates are the letter's,
+// and the result is stable.
+func TestMergedPDFWithTools(t *testing.T) {
+	for _, tool := range []string{"qpdf", "pdftotext", "pdftoppm", "pdfinfo", "dmtxread"} {
+		needTool(t, tool)
+	}
+	r := newRenderer(t)
+	l := letterWith(
+		pdf.Attachment{Name: "договор.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{pages: 2, text: "Attached contract"})},
+		pdf.Attachment{Name: "схема.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{pages: 1, rotate: 90, letterSize: true, text: "Rotated scheme"})},
+		pdf.Attachment{Name: "заметка.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("Тэкст прыкладання.")},
+	)
+	l.Duplex = true
+	res, err := r.Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Letter page, text attachment page, then 2 + 1 merged pages.
+	if res.Pages != 5 || res.Sheets != 3 {
+		t.Fatalf("pages %d, sheets %d; want 5, 3", res.Pages, res.Sheets)
+	}
+	again, err := r.Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SHA256 != again.SHA256 {
+		t.Fatal("merged letter renders differently twice")
+	}
+	file := writePDF(t, res.PDF)
+	if out := run(t, "qpdf", "--check", file); !strings.Contains(out, "No syntax or stream encoding errors") {
+		t.Errorf("qpdf --check:\n%s", out)
+	}
+	if n := pdfPages(t, file); n != res.Pages {
+		t.Errorf("pdfinfo: %d pages, Result.Pages %d", n, res.Pages)
+	}
+	info := run(t, "pdfinfo", "-isodates", file)
+	if !strings.Contains(info, "2026-11-22T07:30:00") {
+		t.Errorf("pdfinfo dates are not the letter's date (2026-11-22T07:30:00Z):\n%s", info)
+	}
+	for p, want := range map[int]string{2: "Тэкст прыкладання.", 3: "Attached contract 1", 4: "Attached contract 2", 5: "Rotated scheme 1"} {
+		if got := pageText(t, file, p); !strings.Contains(got, want) {
+			t.Errorf("page %d text %q lacks %q", p, got, want)
+		}
+	}
+	for p := 1; p <= 5; p++ {
+		want := fmt.Sprintf("%s|p%d/5|s%d/3", l.ID, p, (p+1)/2)
+		if got := dataMatrixOnPage(t, file, p); got != want {
+			t.Errorf("page %d: Data Matrix %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestPaginationWithTools renders numbered lines and checks that each
+// appears exactly once, in order, on the pages the renderer reports.
+func TestPaginationWithTools(t *testing.T) {
+	needTool(t, "pdftotext")
+	var b strings.Builder
+	const lines = 120 // ~32 fit on page 1, 50 on each further page
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&b, "строка %03d\n", i)
+	}
+	l := letterWith()
+	l.Body = b.String()
+	res, err := newRenderer(t).Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pages != 3 {
+		t.Fatalf("%d lines: %d pages, want 3", lines, res.Pages)
+	}
+	file := writePDF(t, res.PDF)
+	next := 1
+	for p := 1; p <= res.Pages; p++ {
+		fs := strings.Fields(pageText(t, file, p))
+		for i := 1; i < len(fs); i++ {
+			var n int
+			if fs[i-1] != "строка" {
+				continue
+			}
+			if _, err := fmt.Sscanf(fs[i], "%d", &n); err != nil {
+				t.Fatalf("page %d: %q after строка", p, fs[i])
+			}
+			if n != next {
+				t.Fatalf("page %d: line %d follows line %d", p, n, next-1)
+			}
+			next++
+		}
+	}
+	if next != lines+1 {
+		t.Fatalf("found %d of %d lines", next-1, lines)
+	}
+}
+
+// TestActivationWithTools checks the activation letter on paper.
+func TestActivationWithTools(t *testing.T) {
+	for _, tool := range []string{"pdftotext", "pdftoppm", "dmtxread", "qpdf"} {
+		needTool(t, tool)
+	}
+	a := pdf.Activation{
+		ID:            "act-7d0c2b1e",
+		RecipientName: "Ўладзіміру Ўсціновічу",
+		AddressLines:  []string{"вул. Першамайская, 24/2, пам. 102Б", "г. Мінск", "220088"},
+		Code:          "K7QX-2M9D",
+		MailboxID:     "mbx-41f3",
+		Date:          testDate(),
+	}
+	res, err := newRenderer(t).RenderActivation(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writePDF(t, res.PDF)
+	if out := run(t, "qpdf", "--check", file); !strings.Contains(out, "No syntax or stream encoding errors") {
+		t.Errorf("qpdf --check:\n%s", out)
+	}
+	text := pageText(t, file, 1)
+	for _, want := range []string{a.RecipientName, "г. Мінск", "K7QX-2M9D", "mbx-41f3", "код активации"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("activation letter lacks %q:\n%s", want, text)
+		}
+	}
+	checkWindow(t, file, append([]string{a.RecipientName}, a.AddressLines...))
+	if got, want := dataMatrixAt(t, file, 1), a.ID+"|p1/1|s1/1"; got != want {
+		t.Errorf("Data Matrix = %q, want %q", got, want)
+	}
+}
