@@ -74,6 +74,30 @@ func helpOrUsage(err error, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// parseAddressFlags parses flags placed anywhere among the arguments
+// ("parse ADDRESS --json"), as the other npes commands accept them: the flag
+// package stops at the first positional argument, so parsing resumes after
+// each one. "--" ends the flags.
+func parseAddressFlags(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
 // addressJSON is the JSON form of one parsed address. The keys are a
 // contract: scripts consume them.
 type addressJSON struct {
@@ -98,7 +122,7 @@ func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
 	asJSON := fs.Bool("json", false, "print one JSON object per address")
-	if err := fs.Parse(args); err != nil {
+	if err := parseAddressFlags(fs, args); err != nil {
 		return helpOrUsage(err, stdout, stderr)
 	}
 	out := bufio.NewWriter(stdout)
@@ -220,7 +244,7 @@ func runAddressS10(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("address s10", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
+	if err := parseAddressFlags(fs, args); err != nil {
 		return helpOrUsage(err, stdout, stderr)
 	}
 	rest := fs.Args()
