@@ -38,6 +38,8 @@ type Deps struct {
 	MailDomain string
 	// Print is the print centres' queue.
 	Print *hybrid.Queue
+	// RateLimit bounds each client's request rate (zero value: no limit).
+	RateLimit RateLimit
 }
 
 type server struct {
@@ -55,7 +57,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	s := &server{Deps: d, log: d.Logger}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.identify)
+	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.identify, s.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such route")
 	})
