@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,25 +26,15 @@ func (s *Service) record(ctx context.Context, tx Tx, l *Letter, ev signing.Evide
 	if err != nil {
 		return EvidenceRecord{}, err
 	}
-	ev.V = signing.EvidenceVersion
-	ev.ID = uuid.NewString()
+	if ev.ID == "" {
+		ev.ID = uuid.NewString()
+	}
 	if ev.Time.IsZero() {
 		ev.Time = s.now()
 	}
-	ev.Time = ev.Time.UTC()
-	ev.Letter = l.ID
-	ev.Tracking = l.Tracking
-	ev.Sender = signing.Party{Mailbox: l.SenderMailbox, Name: l.SenderName, Address: l.SenderAddress}
-	ev.Recipient = signing.Party{Mailbox: l.RecipientMailbox, Name: l.RecipientName, Address: l.RecipientAddress}
-	ev.Prev = l.LastEvidence
-	ev.LogIndex = head.Size
-	payload, err := json.Marshal(ev)
+	env, err := s.seal(l, ev, head.Size)
 	if err != nil {
 		return EvidenceRecord{}, err
-	}
-	env, err := s.cfg.Sealer.Seal(payload)
-	if err != nil {
-		return EvidenceRecord{}, fmt.Errorf("sealing %s: %w", ev.Event, err)
 	}
 	leaf := env.Bytes()
 	nodes, root, err := tlog.Append(ctx, nodeReader{tx}, head.Size, tlog.LeafHash(leaf))
@@ -59,7 +48,7 @@ func (s *Service) record(ctx context.Context, tx Tx, l *Letter, ev signing.Evide
 		return EvidenceRecord{}, err
 	}
 	rec := EvidenceRecord{ID: ev.ID, LetterID: l.ID, Seq: l.EvidenceCount, Event: string(ev.Event),
-		LogIndex: head.Size, Envelope: leaf, CreatedAt: ev.Time}
+		LogIndex: head.Size, Envelope: leaf, CreatedAt: ev.Time.UTC()}
 	if err := tx.AddEvidence(ctx, rec); err != nil {
 		return EvidenceRecord{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -117,6 +118,11 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	origin string
+
+	committerOnce sync.Once
+	closeOnce     sync.Once
+	committer     *committer
+	serials       serials
 }
 
 // NewService checks the configuration.

@@ -60,6 +60,9 @@ type StateTx interface {
 	// NextCounter atomically increments the named counter and returns the
 	// new value (the first call returns 1).
 	NextCounter(ctx context.Context, name string) (int64, error)
+	// ReserveCounter atomically adds n to the named counter and returns the
+	// new value: the caller owns the n values ending there.
+	ReserveCounter(ctx context.Context, name string, n int64) (int64, error)
 }
 
 // CertificateRecord is the CA's registry entry for one issued certificate.
@@ -143,6 +146,10 @@ type LetterTx interface {
 	Chunks(ctx context.Context, letterID string, part int, fn func(chunk int, data []byte) error) error
 	// PutIdempotencyKey returns ErrConflict when the key was used.
 	PutIdempotencyKey(ctx context.Context, sender, key, requestHash, letterID string, at time.Time) error
+	// TryPutIdempotencyKey stores the key unless it exists, and reports
+	// whether it did; an existing key is not an error (so a batch
+	// transaction is not aborted by one retried submission).
+	TryPutIdempotencyKey(ctx context.Context, sender, key, requestHash, letterID string, at time.Time) (bool, error)
 	GetIdempotencyKey(ctx context.Context, sender, key string) (requestHash, letterID string, err error)
 }
 

@@ -40,6 +40,11 @@ type Submission struct {
 // Submit validates, routes and durably stores a letter with its evidence
 // (and print job). It returns only after the commit. replayed is true when
 // the idempotency key matched an earlier submission.
+//
+// Everything that needs no lock happens here, concurrently for concurrent
+// submissions: validation, address parsing, routing (read-only), the S10
+// serial, rendering for print; the committer then writes the letter, its
+// sealed evidence and its print job with others in one transaction.
 func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft) (view LetterView, replayed bool, err error) {
 	if c.Identity.Role != certs.RolePerson && c.Identity.Role != certs.RoleOrg {
 		return LetterView{}, false, Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates send letters")
@@ -73,14 +78,75 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		return LetterView{}, false, err
 	}
 	now := s.now()
-	l := Letter{
+	it := &batchItem{key: sub.IdempotencyKey, reqHash: reqHash, body: sub.Body, draft: d}
+	l := &it.l
+	*l = Letter{
 		ID: d.letterID, RecipientName: sub.RecipientName, RecipientAddress: sub.RecipientAddress,
 		RecipientJSON: addrJSON, RecipientKey: addr.MatchKey(), RecipientPostcode: addr.Postcode,
 		Registered: sub.Registered, Subject: sub.Subject, PrintIfUnsigned: sub.PrintIfUnsignedAfter,
 		ContentJSON: contentJSON, ContentDigest: signing.DigestHex(contentJSON), ContentKey: d.wrapped,
 		Attachments: d.attachments(), CreatedAt: now,
 	}
+
+	// Routing and the parties' notification addresses, read-only. The
+	// decision is made here, just before the commit, and recorded as made.
+	var senderEmail, recipientEmail string
+	err = s.cfg.Store.View(ctx, func(tx Tx) error {
+		sender, err := s.senderMailbox(ctx, tx, c, sub.FromMailbox)
+		if err != nil {
+			return err
+		}
+		l.SenderMailbox, l.SenderName, l.SenderAddress, senderEmail = sender.ID, sender.HolderName, sender.Address, sender.Email
+		route, reason, recipient, err := s.route(ctx, tx, addr, sub.RecipientName)
+		if err != nil {
+			return err
+		}
+		l.Route, l.RouteReason, l.RecipientMailbox = route, reason, recipient
+		if recipient != "" {
+			m, err := tx.GetMailbox(ctx, recipient)
+			if err != nil {
+				return err
+			}
+			recipientEmail = m.Email
+		}
+		return nil
+	})
+	if err != nil {
+		return LetterView{}, false, err
+	}
+	it.sender = l.SenderMailbox
+	if l.Route == RoutePrint || sub.PrintIfUnsignedAfter > 0 {
+		if err := s.checkPrintable(l, addr, d); err != nil {
+			return LetterView{}, false, err
+		}
+	}
 	if sub.Registered {
+		serial, err := s.nextSerial(ctx)
+		if err != nil {
+			return LetterView{}, false, err
+		}
+		if l.Tracking, err = addressing.S10(uint32(serial)); err != nil {
+			return LetterView{}, false, err
+		}
+	}
+
+	it.events = []signing.Evidence{{ID: uuid.NewString(), Event: signing.EventSubmissionAcceptance,
+		Content: &content, Route: l.Route, Reason: l.RouteReason, Time: now}}
+	switch {
+	case l.Route == RoutePrint:
+		l.State = StatePrintQueued
+		atts, err := d.printAttachments()
+		if err != nil {
+			return LetterView{}, false, err
+		}
+		doc, err := s.render(ctx, *l, addr, sub.Body, atts)
+		if err != nil {
+			return LetterView{}, false, err
+		}
+		it.job, it.pdf = s.newLetterJob(*l, addr, doc), doc.PDF
+		it.events = append(it.events, s.relayEvidence(*it.job, l.RouteReason, now))
+	case sub.Registered:
+		l.State = StateAwaitingAcceptance
 		period := s.cfg.Limits.DefaultAcceptance
 		if sub.AcceptancePeriod > 0 {
 			period = sub.AcceptancePeriod
@@ -89,94 +155,44 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 			period = sub.PrintIfUnsignedAfter
 		}
 		l.Deadline = now.Add(period)
-	}
-
-	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
-		sender, err := s.senderMailbox(ctx, tx, c, sub.FromMailbox)
-		if err != nil {
-			return err
-		}
-		l.SenderMailbox, l.SenderName, l.SenderAddress = sender.ID, sender.HolderName, sender.Address
-		if sub.IdempotencyKey != "" {
-			if err := tx.PutIdempotencyKey(ctx, sender.ID, sub.IdempotencyKey, reqHash, l.ID, now); err != nil {
-				return err // ErrConflict: a concurrent retry won; handled below
-			}
-		}
-		route, reason, recipient, err := s.route(ctx, tx, addr, sub.RecipientName)
-		if err != nil {
-			return err
-		}
-		l.Route, l.RouteReason, l.RecipientMailbox = route, reason, recipient
+		l.NotificationID = uuid.NewString()
+		it.events = append(it.events, signing.Evidence{ID: l.NotificationID, Event: signing.EventNotificationForAcceptance,
+			Content: &content, Route: l.Route, Time: now,
+			Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}})
+	default:
 		l.State = StateDelivered
-		switch {
-		case route == RoutePrint:
-			l.State, l.Deadline = StatePrintQueued, time.Time{}
-		case sub.Registered:
-			l.State = StateAwaitingAcceptance
-		}
-		if route == RoutePrint || sub.PrintIfUnsignedAfter > 0 {
-			if err := s.checkPrintable(&l, addr, d); err != nil {
-				return err
-			}
-		}
-		if sub.Registered {
-			serial, err := tx.NextCounter(ctx, "s10")
-			if err != nil {
-				return err
-			}
-			if l.Tracking, err = addressing.S10(uint32(serial)); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateLetter(ctx, l); err != nil {
-			return err
-		}
-		if err := s.storeContent(ctx, tx, &l, sub.Body, d); err != nil {
-			return err
-		}
-		if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventSubmissionAcceptance,
-			Content: &content, Route: l.Route, Reason: l.RouteReason, Time: now}); err != nil {
-			return err
-		}
-		switch {
-		case route == RoutePrint:
-			var atts []PrintAttachment
-			if atts, err = d.printAttachments(); err == nil {
-				err = s.relayToPrint(ctx, tx, &l, addr, sub.Body, atts, reason)
-			}
-		case sub.Registered:
-			var rec EvidenceRecord
-			rec, err = s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventNotificationForAcceptance,
-				Content: &content, Route: route, Time: now,
-				Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}})
-			l.NotificationID = rec.ID
-		default:
-			_, err = s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventContentConsignment,
-				Content: &content, Route: route, Time: now})
-		}
-		if err != nil {
-			return err
-		}
-		if err := s.notify(ctx, tx, l.RecipientMailbox, NotifyLetterWaiting, l.ID); err != nil {
-			return err
-		}
-		if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
-			return err
-		}
-		return tx.UpdateLetter(ctx, l)
-	})
-	if errors.Is(err, ErrConflict) && sub.IdempotencyKey != "" {
-		// Two retries raced; the other committed first. Return its letter.
-		if v, ok, rerr := s.replay(ctx, c, sub, reqHash); rerr != nil || ok {
-			return v, ok, rerr
-		}
+		it.events = append(it.events, signing.Evidence{ID: uuid.NewString(), Event: signing.EventContentConsignment,
+			Content: &content, Route: l.Route, Time: now})
 	}
-	if err != nil {
+	it.notes = s.notifications(now, l.ID, [2]string{l.RecipientMailbox, recipientEmail}, NotifyLetterWaiting,
+		[2]string{l.SenderMailbox, senderEmail}, NotifyReceiptReady)
+
+	if err := s.enqueue(ctx, it); err != nil {
 		return LetterView{}, false, err
+	}
+	if it.replayed {
+		// A concurrent retry with the same key committed first.
+		return s.replay(ctx, c, sub, reqHash)
 	}
 	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", l.RouteReason, "registered", l.Registered)
 	v, err := s.GetLetter(ctx, c, l.ID)
 	return v, false, err
+}
+
+// notifications builds outbox rows for (mailbox, email, kind) triples that
+// have an email.
+func (s *Service) notifications(now time.Time, letterID string, a [2]string, akind string, b [2]string, bkind string) []Notification {
+	var out []Notification
+	for _, p := range []struct {
+		to   [2]string
+		kind string
+	}{{a, akind}, {b, bkind}} {
+		if p.to[0] != "" && p.to[1] != "" {
+			out = append(out, Notification{ID: uuid.NewString(), Kind: p.kind, MailboxID: p.to[0], LetterID: letterID,
+				To: p.to[1], CreatedAt: now, NextAt: now})
+		}
+	}
+	return out
 }
 
 func (s *Service) checkSubmission(sub *Submission) error {
@@ -364,26 +380,43 @@ func (s *Service) storeContent(ctx context.Context, tx Tx, l *Letter, body strin
 	return nil
 }
 
-// relayToPrint renders the letter, queues its print job and records
-// RelayToNonERDS with the PDF's digest, in the caller's transaction.
-func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addressing.Address, body string, atts []PrintAttachment, reason string) error {
-	var doc Rendered
-	now := s.now()
-	if s.cfg.Renderer != nil {
-		pl := PrintLetter{ID: l.ID, Tracking: l.Tracking, SenderLine: l.SenderName + ", " + l.SenderAddress,
-			RecipientName: l.RecipientName, AddressLines: addr.Lines(), Subject: l.Subject, Body: body, Date: l.CreatedAt,
-			Attachments: atts}
-		var err error
-		doc, err = s.cfg.Renderer.RenderLetter(ctx, pl)
-		if err != nil {
-			return Errorf(ErrInvalid, "unprintable", "the letter cannot be printed: %v", err)
-		}
+// render renders a letter for print.
+func (s *Service) render(ctx context.Context, l Letter, addr addressing.Address, body string, atts []PrintAttachment) (Rendered, error) {
+	if s.cfg.Renderer == nil {
+		return Rendered{}, nil
 	}
-	job := PrintJob{
+	doc, err := s.cfg.Renderer.RenderLetter(ctx, PrintLetter{ID: l.ID, Tracking: l.Tracking,
+		SenderLine: l.SenderName + ", " + l.SenderAddress, RecipientName: l.RecipientName,
+		AddressLines: addr.Lines(), Subject: l.Subject, Body: body, Date: l.CreatedAt, Attachments: atts})
+	if err != nil {
+		return Rendered{}, Errorf(ErrInvalid, "unprintable", "the letter cannot be printed: %v", err)
+	}
+	return doc, nil
+}
+
+func (s *Service) newLetterJob(l Letter, addr addressing.Address, doc Rendered) *PrintJob {
+	now := s.now()
+	return &PrintJob{
 		ID: uuid.NewString(), Kind: JobLetter, LetterID: l.ID, Tracking: l.Tracking, Region: regionOf(addr.Postcode),
 		Postcode: addr.Postcode, RecipientName: l.RecipientName, State: JobQueued, AvailableAt: now,
 		PDFSHA256: doc.SHA256, Pages: doc.Pages, Sheets: doc.Sheets, CreatedAt: now,
 	}
+}
+
+func (s *Service) relayEvidence(job PrintJob, reason string, now time.Time) signing.Evidence {
+	return signing.Evidence{ID: uuid.NewString(), Event: signing.EventRelayToNonERDS, Route: RoutePrint, Reason: reason,
+		PDFSHA256: job.PDFSHA256, Time: now, Details: map[string]string{"print_job": job.ID, "region": job.Region}}
+}
+
+// relayToPrint renders a stored letter, queues its print job and records
+// RelayToNonERDS with the PDF's digest, in the caller's transaction
+// (print-if-unsigned after the deadline).
+func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addressing.Address, body string, atts []PrintAttachment, reason string) error {
+	doc, err := s.render(ctx, *l, addr, body, atts)
+	if err != nil {
+		return err
+	}
+	job := s.newLetterJob(*l, addr, doc)
 	if doc.PDF != nil {
 		blob, err := s.sealBlob(job.ID, doc.PDF)
 		if err != nil {
@@ -393,14 +426,13 @@ func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addre
 			return err
 		}
 	}
-	if err := tx.CreatePrintJob(ctx, job); err != nil {
+	if err := tx.CreatePrintJob(ctx, *job); err != nil {
 		return err
 	}
 	l.Route, l.State = RoutePrint, StatePrintQueued
 	if l.RouteReason == "" {
 		l.RouteReason = reason
 	}
-	_, err := s.record(ctx, tx, l, signing.Evidence{Event: signing.EventRelayToNonERDS, Route: RoutePrint, Reason: reason,
-		PDFSHA256: doc.SHA256, Time: now, Details: map[string]string{"print_job": job.ID, "region": job.Region}})
+	_, err = s.record(ctx, tx, l, s.relayEvidence(*job, reason, s.now()))
 	return err
 }

@@ -65,9 +65,9 @@ func setupWith(t *testing.T, databaseURL string, modify func(*app.Config)) *bund
 		DataDir:     dir,
 		DatabaseURL: databaseURL,
 		HTTPAddr:    "127.0.0.1:0",
+		SMTPAddr:    "127.0.0.1:0",
+		SMTPSAddr:   "127.0.0.1:0",
 		Now:         clk.Now,
-		SMTPAddr:    "off",
-		SMTPSAddr:   "off",
 	}
 	if modify != nil {
 		modify(&cfg)

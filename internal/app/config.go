@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	MailDomain string
 	// SweepInterval is how often acceptance deadlines are checked.
 	SweepInterval time.Duration
+	// RateLimit bounds each client's HTTP request rate; the zero value
+	// means httpapi.DefaultRateLimit, a negative PerSecond disables it.
+	RateLimit httpapi.RateLimit
 	// Limits of a submission; zero means mailbox.DefaultLimits.
 	Limits mailbox.Limits
 	// Renderer renders printed letters; nil means the default PDF renderer.
@@ -65,8 +69,11 @@ type Config struct {
 
 // Default values of the configuration.
 const (
-	DefaultDataDir  = "./npes-data"
-	DefaultHTTPAddr = "127.0.0.1:8443"
+	DefaultDataDir    = "./npes-data"
+	DefaultHTTPAddr   = "127.0.0.1:8443"
+	DefaultSMTPAddr   = "127.0.0.1:2525"
+	DefaultSMTPSAddr  = "127.0.0.1:4650"
+	DefaultMailDomain = "npes.localhost"
 )
 
 // FromEnv returns a Config filled from NPES_* variables and defaults.
@@ -76,7 +83,10 @@ func FromEnv() Config {
 		DatabaseURL:     os.Getenv("NPES_DATABASE_URL"),
 		HTTPAddr:        envOr("NPES_HTTP_ADDR", DefaultHTTPAddr),
 		MasterKeyFile:   os.Getenv("NPES_MASTER_KEY_FILE"),
-		MailDomain:      os.Getenv("NPES_MAIL_DOMAIN"),
+		SMTPAddr:        envOr("NPES_SMTP_ADDR", DefaultSMTPAddr),
+		SMTPSAddr:       envOr("NPES_SMTPS_ADDR", DefaultSMTPSAddr),
+		SMTPRelay:       os.Getenv("NPES_SMTP_RELAY"),
+		MailDomain:      envOr("NPES_MAIL_DOMAIN", DefaultMailDomain),
 		ShutdownTimeout: 30 * time.Second,
 	}
 	if h := os.Getenv("NPES_HOSTNAMES"); h != "" {
@@ -124,11 +134,20 @@ func (c *Config) fill() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.RateLimit == (httpapi.RateLimit{}) {
+		c.RateLimit = httpapi.DefaultRateLimit
+	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = 30 * time.Second
 	}
+	if c.SMTPAddr == "" {
+		c.SMTPAddr = DefaultSMTPAddr
+	}
+	if c.SMTPSAddr == "" {
+		c.SMTPSAddr = DefaultSMTPSAddr
+	}
 	if c.MailDomain == "" {
-		c.MailDomain = "npes.localhost"
+		c.MailDomain = DefaultMailDomain
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second

@@ -34,6 +34,12 @@ type Server struct {
 	Store    mailbox.Store
 	Service  *mailbox.Service
 	HTTPAddr net.Addr
+	// SMTPAddr and SMTPSAddr are the SMTP gateway's bound STARTTLS and
+	// implicit-TLS addresses (nil when off).
+	SMTPAddr  net.Addr
+	SMTPSAddr net.Addr
+
+	smtp smtpRuntime
 
 	httpSrv *http.Server
 	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
@@ -116,6 +122,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Service:    svc,
 		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger)),
 		MailDomain: s.cfg.MailDomain,
+		RateLimit:  s.cfg.RateLimit,
 	})
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
@@ -160,6 +167,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer cancel()
 	err := errors.Join(s.httpSrv.Shutdown(ctx), s.stopSMTP(ctx))
 	s.stopBackground()
+	if s.Service != nil {
+		s.Service.Close()
+	}
 	s.once.Do(func() { close(s.done) })
 	return errors.Join(err, s.Store.Close())
 }

@@ -180,6 +180,13 @@ func (t *Tx) PutIdempotencyKey(ctx context.Context, sender, key, requestHash, le
 	return err
 }
 
+// TryPutIdempotencyKey implements mailbox.LetterTx.
+func (t *Tx) TryPutIdempotencyKey(ctx context.Context, sender, key, requestHash, letterID string, at time.Time) (bool, error) {
+	n, err := t.Q.Exec(ctx, `INSERT INTO idempotency_keys (sender, key, request_hash, letter_id, created_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sender, key) DO NOTHING`, sender, key, requestHash, letterID, Micros(at))
+	return n == 1, err
+}
+
 // GetIdempotencyKey implements mailbox.LetterTx.
 func (t *Tx) GetIdempotencyKey(ctx context.Context, sender, key string) (string, string, error) {
 	var h, id string

@@ -35,3 +35,12 @@ func (t *Tx) NextCounter(ctx context.Context, name string) (int64, error) {
 		RETURNING value`, name).Scan(&v)
 	return v, err
 }
+
+// ReserveCounter implements mailbox.StateTx.
+func (t *Tx) ReserveCounter(ctx context.Context, name string, n int64) (int64, error) {
+	var v int64
+	err := t.Q.QueryRow(ctx, `INSERT INTO counters (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = counters.value + $2
+		RETURNING value`, name, n).Scan(&v)
+	return v, err
+}

@@ -210,6 +210,12 @@ func testLetters(t *testing.T, newStore Factory) {
 		if err := tx.PutIdempotencyKey(ctx(t), "snd", "k1", "h1", id, t0); err != nil {
 			return err
 		}
+		if ok, err := tx.TryPutIdempotencyKey(ctx(t), "snd", "k1", "h3", "y", t0); err != nil || ok {
+			return fmt.Errorf("TryPutIdempotencyKey on a used key = %v %v, want false", ok, err)
+		}
+		if ok, err := tx.TryPutIdempotencyKey(ctx(t), "snd", "k2", "h3", "y", t0); err != nil || !ok {
+			return fmt.Errorf("TryPutIdempotencyKey on a new key = %v %v, want true", ok, err)
+		}
 		h, l, err := tx.GetIdempotencyKey(ctx(t), "snd", "k1")
 		if err != nil || h != "h1" || l != id {
 			return fmt.Errorf("GetIdempotencyKey = %s %s %v", h, l, err)

@@ -145,6 +145,20 @@ func testCounter(t *testing.T, newStore Factory) {
 	if next != workers*each+1 {
 		t.Fatalf("next counter = %d, want %d", next, workers*each+1)
 	}
+	// A reservation takes a block; the next value follows it.
+	mustTx(t, s, func(tx mailbox.Tx) error {
+		last, err := tx.ReserveCounter(ctx(t), "s10", 50)
+		if err != nil || last != next+50 {
+			return fmt.Errorf("ReserveCounter = %d %v, want %d", last, err, next+50)
+		}
+		if v, err := tx.NextCounter(ctx(t), "s10"); err != nil || v != last+1 {
+			return fmt.Errorf("after reservation NextCounter = %d %v", v, err)
+		}
+		if v, err := tx.ReserveCounter(ctx(t), "fresh", 10); err != nil || v != 10 {
+			return fmt.Errorf("first reservation = %d %v, want 10", v, err)
+		}
+		return nil
+	})
 }
 
 func testCertificates(t *testing.T, newStore Factory) {
