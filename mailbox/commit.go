@@ -178,10 +178,8 @@ func (c *committer) write(items []*batchItem) error {
 		if err != nil {
 			return fmt.Errorf("appending to the evidence log: %w", err)
 		}
-		for i, it := range live {
-			if err := s.writeItem(ctx, tx, it, first[i]); err != nil {
-				return err
-			}
+		if err := s.writeItems(ctx, tx, live, first); err != nil {
+			return err
 		}
 		if err := tx.PutLogNodes(ctx, toLogNodes(nodes)); err != nil {
 			return err
@@ -259,37 +257,52 @@ func (s *Service) seal(l *Letter, ev signing.Evidence, index uint64) (signing.En
 	return env, nil
 }
 
-// writeItem stores one sealed submission inside the batch transaction.
-func (s *Service) writeItem(ctx context.Context, tx Tx, it *batchItem, index uint64) error {
-	if err := tx.CreateLetter(ctx, it.l); err != nil {
+// writeItems stores sealed submissions inside the batch transaction, with
+// one multi-row INSERT per table where rows are small (letters, bodies,
+// evidence); attachments stream chunk by chunk.
+func (s *Service) writeItems(ctx context.Context, tx Tx, items []*batchItem, first []uint64) error {
+	letters := make([]Letter, 0, len(items))
+	var bodies []Chunk
+	var evs []EvidenceRecord
+	for i, it := range items {
+		letters = append(letters, it.l)
+		bodies = append(bodies, bodyChunks(it.l.ID, it.draft, it.body)...)
+		for k, ev := range it.events {
+			evs = append(evs, EvidenceRecord{ID: ev.ID, LetterID: it.l.ID, Seq: k, Event: string(ev.Event),
+				LogIndex: first[i] + uint64(k), Envelope: it.leaves[k], CreatedAt: ev.Time.UTC()})
+		}
+	}
+	if err := tx.CreateLetters(ctx, letters); err != nil {
 		return err
 	}
-	if err := s.storeContent(ctx, tx, &it.l, it.body, it.draft); err != nil {
+	if err := tx.PutChunks(ctx, bodies); err != nil {
 		return err
 	}
-	if it.job != nil {
-		if it.pdf != nil {
-			blob, err := s.sealBlob(it.job.ID, it.pdf)
-			if err != nil {
+	if err := tx.AddEvidences(ctx, evs); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := storeAttachments(ctx, tx, it.l.ID, it.draft); err != nil {
+			return err
+		}
+		if it.job != nil {
+			if it.pdf != nil {
+				blob, err := s.sealBlob(it.job.ID, it.pdf)
+				if err != nil {
+					return err
+				}
+				if err := tx.PutBlob(ctx, pdfBlobKey(it.job.ID), blob); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreatePrintJob(ctx, *it.job); err != nil {
 				return err
 			}
-			if err := tx.PutBlob(ctx, pdfBlobKey(it.job.ID), blob); err != nil {
+		}
+		for _, n := range it.notes {
+			if err := tx.AddNotification(ctx, n); err != nil {
 				return err
 			}
-		}
-		if err := tx.CreatePrintJob(ctx, *it.job); err != nil {
-			return err
-		}
-	}
-	for k, ev := range it.events {
-		if err := tx.AddEvidence(ctx, EvidenceRecord{ID: ev.ID, LetterID: it.l.ID, Seq: k, Event: string(ev.Event),
-			LogIndex: index + uint64(k), Envelope: it.leaves[k], CreatedAt: ev.Time}); err != nil {
-			return err
-		}
-	}
-	for _, n := range it.notes {
-		if err := tx.AddNotification(ctx, n); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -188,3 +188,11 @@ type LogNode struct {
 	Index uint64
 	Hash  []byte
 }
+
+// Chunk is one stored, encrypted piece of a letter's content.
+type Chunk struct {
+	LetterID string
+	Part     int
+	Index    int
+	Data     []byte
+}

@@ -130,6 +130,8 @@ type LetterQuery struct {
 // LetterTx stores letters and their encrypted content.
 type LetterTx interface {
 	CreateLetter(ctx context.Context, l Letter) error
+	// CreateLetters inserts several letters in one round trip.
+	CreateLetters(ctx context.Context, ls []Letter) error
 	// GetLetter reads a letter; with lock it is locked until commit.
 	GetLetter(ctx context.Context, id string, lock bool) (Letter, error)
 	// UpdateLetter writes the mutable fields: tracking, route, route reason,
@@ -142,6 +144,8 @@ type LetterTx interface {
 	// holds (so several processes expire each letter once).
 	DueLetters(ctx context.Context, now time.Time, limit int) ([]Letter, error)
 	PutChunk(ctx context.Context, letterID string, part, chunk int, data []byte) error
+	// PutChunks inserts several chunks in one round trip.
+	PutChunks(ctx context.Context, cs []Chunk) error
 	// Chunks calls fn for each stored chunk of a part, in order.
 	Chunks(ctx context.Context, letterID string, part int, fn func(chunk int, data []byte) error) error
 	// PutIdempotencyKey returns ErrConflict when the key was used.
@@ -166,6 +170,8 @@ type EvidenceTx interface {
 	// if one is missing.
 	LogNodes(ctx context.Context, ids []LogNode) ([][]byte, error)
 	AddEvidence(ctx context.Context, e EvidenceRecord) error
+	// AddEvidences inserts several evidence records in one round trip.
+	AddEvidences(ctx context.Context, es []EvidenceRecord) error
 	// EvidenceOf lists a letter's evidence in order.
 	EvidenceOf(ctx context.Context, letterID string) ([]EvidenceRecord, error)
 	// EvidenceByIndex lists evidence with log index in [from, to).

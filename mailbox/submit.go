@@ -355,24 +355,28 @@ func (s *Service) checkPrintable(l *Letter, addr addressing.Address, d *Draft) e
 	return nil
 }
 
-// storeContent writes the body (part 0) and the staged attachments.
-func (s *Service) storeContent(ctx context.Context, tx Tx, l *Letter, body string, d *Draft) error {
+// bodyChunks seals a body (part 0) into chunks.
+func bodyChunks(letterID string, d *Draft, body string) []Chunk {
 	b := []byte(body)
+	var out []Chunk
 	for chunk := 0; ; chunk++ {
 		n := min(len(b), ChunkSize)
 		last := n == len(b)
-		if err := tx.PutChunk(ctx, l.ID, 0, chunk, sealChunk(d.aead, l.ID, 0, chunk, last, b[:n])); err != nil {
-			return err
-		}
+		out = append(out, Chunk{LetterID: letterID, Part: 0, Index: chunk, Data: sealChunk(d.aead, letterID, 0, chunk, last, b[:n])})
 		b = b[n:]
 		if last {
-			break
+			return out
 		}
 	}
+}
+
+// storeAttachments moves the staged, sealed attachment chunks into the
+// store, one chunk at a time (bounded memory).
+func storeAttachments(ctx context.Context, tx Tx, letterID string, d *Draft) error {
 	for i, p := range d.parts {
 		part := i + 1
 		if err := p.stagedChunks(func(chunk int, sealed []byte) error {
-			return tx.PutChunk(ctx, l.ID, part, chunk, sealed)
+			return tx.PutChunk(ctx, letterID, part, chunk, sealed)
 		}); err != nil {
 			return err
 		}

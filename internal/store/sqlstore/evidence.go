@@ -119,9 +119,16 @@ const evidenceColumns = `id, letter_id, seq, event, log_index, envelope, created
 
 // AddEvidence implements mailbox.EvidenceTx.
 func (t *Tx) AddEvidence(ctx context.Context, e mailbox.EvidenceRecord) error {
-	_, err := t.Q.Exec(ctx, `INSERT INTO evidence (`+evidenceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.ID, e.LetterID, e.Seq, e.Event, int64(e.LogIndex), e.Envelope, Micros(e.CreatedAt))
-	return err
+	return t.AddEvidences(ctx, []mailbox.EvidenceRecord{e})
+}
+
+// AddEvidences implements mailbox.EvidenceTx with multi-row INSERTs.
+func (t *Tx) AddEvidences(ctx context.Context, es []mailbox.EvidenceRecord) error {
+	args := make([]any, 0, 7*len(es))
+	for _, e := range es {
+		args = append(args, e.ID, e.LetterID, e.Seq, e.Event, int64(e.LogIndex), e.Envelope, Micros(e.CreatedAt))
+	}
+	return t.insertRows(ctx, "evidence", evidenceColumns, 7, args)
 }
 
 // EvidenceOf implements mailbox.EvidenceTx.

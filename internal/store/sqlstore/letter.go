@@ -47,17 +47,24 @@ func boolInt(b bool) int {
 
 // CreateLetter implements mailbox.LetterTx.
 func (t *Tx) CreateLetter(ctx context.Context, l mailbox.Letter) error {
-	atts, err := json.Marshal(l.Attachments)
-	if err != nil {
-		return err
+	return t.CreateLetters(ctx, []mailbox.Letter{l})
+}
+
+// CreateLetters implements mailbox.LetterTx with multi-row INSERTs.
+func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
+	const ncols = 27
+	args := make([]any, 0, ncols*len(ls))
+	for _, l := range ls {
+		atts, err := json.Marshal(l.Attachments)
+		if err != nil {
+			return err
+		}
+		args = append(args, l.ID, l.Tracking, l.SenderMailbox, l.SenderName, l.SenderAddress, l.RecipientName,
+			l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
+			l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
+			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID)
 	}
-	_, err = t.Q.Exec(ctx, `INSERT INTO letters (`+letterColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-		$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
-		l.ID, l.Tracking, l.SenderMailbox, l.SenderName, l.SenderAddress, l.RecipientName,
-		l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
-		l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
-		l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID)
-	return err
+	return t.insertRows(ctx, "letters", letterColumns, ncols, args)
 }
 
 // GetLetter implements mailbox.LetterTx.
@@ -147,9 +154,16 @@ func (t *Tx) DueLetters(ctx context.Context, now time.Time, limit int) ([]mailbo
 
 // PutChunk implements mailbox.LetterTx.
 func (t *Tx) PutChunk(ctx context.Context, letterID string, part, chunk int, data []byte) error {
-	_, err := t.Q.Exec(ctx, `INSERT INTO letter_chunks (letter_id, part, chunk, data) VALUES ($1, $2, $3, $4)`,
-		letterID, part, chunk, data)
-	return err
+	return t.PutChunks(ctx, []mailbox.Chunk{{LetterID: letterID, Part: part, Index: chunk, Data: data}})
+}
+
+// PutChunks implements mailbox.LetterTx with multi-row INSERTs.
+func (t *Tx) PutChunks(ctx context.Context, cs []mailbox.Chunk) error {
+	args := make([]any, 0, 4*len(cs))
+	for _, c := range cs {
+		args = append(args, c.LetterID, c.Part, c.Index, c.Data)
+	}
+	return t.insertRows(ctx, "letter_chunks", "letter_id, part, chunk, data", 4, args)
 }
 
 // Chunks implements mailbox.LetterTx.

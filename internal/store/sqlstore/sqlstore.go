@@ -14,6 +14,7 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -82,4 +83,38 @@ func prefixed(alias, columns string) string {
 		parts[i] = alias + strings.TrimSpace(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// insertRows inserts rows with one multi-row INSERT per chunk of rows, so a
+// batch costs one round trip instead of one per row. args holds the values
+// of all rows, row after row.
+func (t *Tx) insertRows(ctx context.Context, table, columns string, ncols int, args []any) error {
+	nrows := len(args) / ncols
+	// Stay well under both engines' bound on parameters per statement.
+	perStmt := max(1, 30000/ncols)
+	for start := 0; start < nrows; start += perStmt {
+		end := min(nrows, start+perStmt)
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+		n := 1
+		for r := start; r < end; r++ {
+			if r > start {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('(')
+			for c := 0; c < ncols; c++ {
+				if c > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteByte('$')
+				sb.WriteString(strconv.Itoa(n))
+				n++
+			}
+			sb.WriteByte(')')
+		}
+		if _, err := t.Q.Exec(ctx, sb.String(), args[start*ncols:end*ncols]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
