@@ -303,11 +303,21 @@ func readPart(ctx context.Context, tx Tx, a cipher.AEAD, letterID string, part i
 	return err
 }
 
-// Attachment streams attachment n (1-based) into w, verifying its digest.
-// The caller must not commit the bytes to its client before the returned
-// error is nil (the HTTP adapter buffers through a temporary file only for
-// the digest check's sake when needed).
+// Attachment streams attachment n (1-based) into w, verifying its digest as
+// it goes. Bytes reach w before the final digest check: a caller that has
+// already sent them must abort its response if an error comes back (the
+// chunks are authenticated by AES-GCM, so a mismatch means a damaged store).
 func (s *Service) Attachment(ctx context.Context, c Caller, id string, n int, w io.Writer) (AttachmentMeta, error) {
+	return s.attachment(ctx, c, id, n, w)
+}
+
+// AttachmentInfo returns an attachment's metadata after the same checks as
+// Attachment, so an adapter can send headers first.
+func (s *Service) AttachmentInfo(ctx context.Context, c Caller, id string, n int) (AttachmentMeta, error) {
+	return s.attachment(ctx, c, id, n, nil)
+}
+
+func (s *Service) attachment(ctx context.Context, c Caller, id string, n int, w io.Writer) (AttachmentMeta, error) {
 	var meta AttachmentMeta
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
 		l, folder, err := s.access(ctx, tx, c, id, false)
@@ -321,6 +331,9 @@ func (s *Service) Attachment(ctx context.Context, c Caller, id string, n int, w 
 			return Errorf(ErrNotFound, "attachment_not_found", "the letter has %d attachments", len(l.Attachments))
 		}
 		meta = l.Attachments[n-1]
+		if w == nil {
+			return nil
+		}
 		a, err := s.cfg.Keys.LetterKey(l.ID, l.ContentKey)
 		if err != nil {
 			return err
@@ -332,27 +345,6 @@ func (s *Service) Attachment(ctx context.Context, c Caller, id string, n int, w 
 		if hex.EncodeToString(h.Sum(nil)) != meta.SHA256 {
 			return fmt.Errorf("letter %s attachment %d: digest mismatch: %w", l.ID, n, ErrCorruptContent)
 		}
-		return nil
-	})
-	return meta, err
-}
-
-// AttachmentMeta returns an attachment's metadata after the same checks as
-// Attachment, so an adapter can send headers first.
-func (s *Service) AttachmentInfo(ctx context.Context, c Caller, id string, n int) (AttachmentMeta, error) {
-	var meta AttachmentMeta
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
-		l, folder, err := s.access(ctx, tx, c, id, false)
-		if err != nil {
-			return err
-		}
-		if !contentVisible(l, folder) {
-			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
-		}
-		if n < 1 || n > len(l.Attachments) {
-			return Errorf(ErrNotFound, "attachment_not_found", "the letter has %d attachments", len(l.Attachments))
-		}
-		meta = l.Attachments[n-1]
 		return nil
 	})
 	return meta, err

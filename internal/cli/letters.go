@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -325,19 +326,26 @@ func oneID(fs interface {
 	return fs.Arg(0), nil
 }
 
+// letterArgs parses the flags of a command about one letter and returns
+// the letter ID and a client.
+func letterArgs(fs *flag.FlagSet, args []string, o *clientOpts) (string, *client.Client, error) {
+	if err := parse(fs, args); err != nil {
+		return "", nil, err
+	}
+	id, err := oneID(fs)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := o.client()
+	return id, c, err
+}
+
 func runRead(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
 	fs := newFlags(e, "read", "read ID [--out DIR] --server URL --id DIR [--json]")
 	clientFlags(fs, e, &o)
 	out := fs.String("out", "", "write body.txt and each attachment under its name into DIR")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	id, err := oneID(fs)
-	if err != nil {
-		return err
-	}
-	c, err := o.client()
+	id, c, err := letterArgs(fs, args, &o)
 	if err != nil {
 		return err
 	}
@@ -389,14 +397,7 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 		fs := newFlags(e, decision, decision+" ID [--reason R] --server URL --id DIR [--json]")
 		clientFlags(fs, e, &o)
 		reason := fs.String("reason", "", "reason (refusals)")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		id, err := oneID(fs)
-		if err != nil {
-			return err
-		}
-		c, err := o.client()
+		id, c, err := letterArgs(fs, args, &o)
 		if err != nil {
 			return err
 		}
@@ -462,14 +463,7 @@ func runEvidence(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
 	fs := newFlags(e, "evidence", "evidence ID --server URL --id DIR [--json]")
 	clientFlags(fs, e, &o)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	id, err := oneID(fs)
-	if err != nil {
-		return err
-	}
-	c, err := o.client()
+	id, c, err := letterArgs(fs, args, &o)
 	if err != nil {
 		return err
 	}
