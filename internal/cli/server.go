@@ -80,9 +80,17 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 
 func runServe(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR]")
+	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR] [--smtp-addr ADDR] [--smtps-addr ADDR] [--smtp-relay HOST:PORT] [--mail-domain DOMAIN]")
 	serverFlags(fs, e, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "mTLS API listen address (NPES_HTTP_ADDR)")
+	cfg.SMTPAddr = orDefault(e.Getenv("NPES_SMTP_ADDR"), app.DefaultSMTPAddr)
+	cfg.SMTPSAddr = orDefault(e.Getenv("NPES_SMTPS_ADDR"), app.DefaultSMTPSAddr)
+	cfg.SMTPRelay = e.Getenv("NPES_SMTP_RELAY")
+	cfg.MailDomain = orDefault(e.Getenv("NPES_MAIL_DOMAIN"), app.DefaultMailDomain)
+	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", cfg.SMTPAddr, `SMTP submission listen address, STARTTLS required; "off" disables it (NPES_SMTP_ADDR)`)
+	fs.StringVar(&cfg.SMTPSAddr, "smtps-addr", cfg.SMTPSAddr, `SMTP implicit-TLS listen address; "off" disables it (NPES_SMTPS_ADDR)`)
+	fs.StringVar(&cfg.SMTPRelay, "smtp-relay", cfg.SMTPRelay, "host:port of the SMTP relay for notification emails; empty disables them (NPES_SMTP_RELAY)")
+	fs.StringVar(&cfg.MailDomain, "mail-domain", cfg.MailDomain, "mail domain of mailbox addresses <mailbox-id>@DOMAIN (NPES_MAIL_DOMAIN)")
 	fs.BoolVar(&cfg.DevActivationCodes, "dev-activation-codes", e.Getenv("NPES_DEV_ACTIVATION_CODES") != "", "development only: log mailbox activation codes instead of relying on the printed letter (NPES_DEV_ACTIVATION_CODES)")
 	level := fs.String("log-level", orDefault(e.Getenv("NPES_LOG_LEVEL"), "info"), "debug, info, warn or error (NPES_LOG_LEVEL)")
 	if err := parse(fs, args); err != nil {
