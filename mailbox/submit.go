@@ -35,6 +35,11 @@ type Submission struct {
 	// FromMailbox picks one of the sender's mailboxes; empty means the
 	// oldest active one.
 	FromMailbox string
+	// RecipientMailbox, when set (SMTP to <mailbox-id>@domain), names the
+	// recipient's mailbox directly: an active mailbox at the written
+	// delivery point receives the letter even if another holder of the same
+	// name lives there.
+	RecipientMailbox string
 }
 
 // Submit validates, routes and durably stores a letter with its evidence
@@ -100,6 +105,15 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		route, reason, recipient, err := s.route(ctx, tx, addr, sub.RecipientName)
 		if err != nil {
 			return err
+		}
+		if sub.RecipientMailbox != "" {
+			m, err := tx.GetMailbox(ctx, sub.RecipientMailbox)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err == nil && m.Status == StatusActive && m.MatchKey == addr.MatchKey() {
+				route, reason, recipient = RouteElectronic, "", m.ID
+			}
 		}
 		l.Route, l.RouteReason, l.RecipientMailbox = route, reason, recipient
 		if recipient != "" {

@@ -292,7 +292,7 @@ func (s *session) submission(msg *parsed) (mailbox.Submission, error) {
 		}
 		// The core routes by delivery point and holder name; the mailbox's
 		// own name and address route to it.
-		sub.RecipientName, sub.RecipientAddress = m.HolderName, m.Address
+		sub.RecipientName, sub.RecipientAddress, sub.RecipientMailbox = m.HolderName, m.Address, m.ID
 		return sub, nil
 	}
 	if msg.RecipientName == "" || msg.RecipientAddress == "" {
