@@ -58,6 +58,13 @@ func commands() map[string]command {
 		"evidence": {"list a letter's evidence", runEvidence},
 		"bundle":   {"download a letter's evidence bundle", runBundle},
 		"verify":   {"verify an evidence bundle offline", runVerify},
+		"bench":    {"load scenarios with a same-run baseline: accept, smtp, render, lease, verify, seed", runBench},
+
+		"print-agent": {"print centre agent: lease, print, report, manifest", runPrintAgent},
+
+		// runAudit existed without being registered, so `npes audit` was an
+		// unknown command (found by the reliability suite, issue 8).
+		"audit": {"re-check the whole evidence log from the first leaf against published checkpoints", runAudit},
 	}
 }
 
