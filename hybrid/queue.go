@@ -12,7 +12,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/npes/npes/certs"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
@@ -79,7 +78,7 @@ func staleLease() error {
 
 // centre checks the caller is a print centre and returns its regions.
 func centre(c mailbox.Caller) ([]string, error) {
-	if c.Identity.Role != certs.RolePrintCenter {
+	if c.Identity.Role != mailbox.RolePrintCenter {
 		return nil, mailbox.Errorf(mailbox.ErrForbidden, "forbidden", "only print centres use the print queue")
 	}
 	if len(c.Identity.Regions) == 0 {
@@ -133,6 +132,13 @@ func (q *Queue) job(ctx context.Context, tx mailbox.Tx, c mailbox.Caller, id str
 	return j, nil
 }
 
+// holds reports whether the caller holds the job's current lease: the
+// fencing token alone is a small counter a peer could guess, so the lease
+// owner (the certificate identity that leased it) must match too.
+func holds(j mailbox.PrintJob, c mailbox.Caller, token int64) bool {
+	return j.LeaseToken == token && j.LeaseOwner == c.Identity.ID
+}
+
 // PDF returns a job's document to the holder of its current lease.
 func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int64) ([]byte, mailbox.PrintJob, error) {
 	var pdf []byte
@@ -142,7 +148,7 @@ func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int6
 		if j, err = q.job(ctx, tx, c, id, false); err != nil {
 			return err
 		}
-		if j.State != mailbox.JobLeased || j.LeaseToken != token {
+		if j.State != mailbox.JobLeased || !holds(j, c, token) {
 			return staleLease()
 		}
 		pdf, err = q.svc.PrintPDF(ctx, tx, id)
@@ -164,7 +170,7 @@ func (q *Queue) report(ctx context.Context, c mailbox.Caller, id string, token i
 		if j, err = q.job(ctx, tx, c, id, true); err != nil {
 			return err
 		}
-		if j.LeaseToken != token {
+		if !holds(j, c, token) {
 			return staleLease()
 		}
 		done, err := apply(tx, &j)

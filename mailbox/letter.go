@@ -160,6 +160,9 @@ func (s *Service) GetLetter(ctx context.Context, c Caller, id string) (LetterVie
 // ListLetters returns a page of the caller's inbox or sent folder, newest
 // first, and the cursor of the next page ("" at the end).
 func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor string, limit int) ([]LetterView, string, error) {
+	if err := mailboxHolder(c); err != nil {
+		return nil, "", err
+	}
 	if folder == "" {
 		folder = "inbox"
 	}

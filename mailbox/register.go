@@ -120,6 +120,15 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 	return m, nil
 }
 
+// mailboxHolder refuses roles that never hold a mailbox (print centres,
+// operators) on the mailbox routes, so roles never cross.
+func mailboxHolder(c Caller) error {
+	if c.Identity.Role != certs.RolePerson && c.Identity.Role != certs.RoleOrg {
+		return Errorf(ErrForbidden, "role_not_allowed", "the %s role holds no mailbox", c.Identity.Role)
+	}
+	return nil
+}
+
 func credentialOf(mailboxID string, id certs.Identity, now time.Time) Credential {
 	return Credential{MailboxID: mailboxID, IdentityID: id.ID, Serial: id.Serial, SPKISHA256: id.SPKISHA256, BoundAt: now}
 }
@@ -250,6 +259,9 @@ func (s *Service) VerifyAddress(ctx context.Context, c Caller, mailboxID string)
 
 // MyMailboxes lists the mailboxes the caller's certificate is bound to.
 func (s *Service) MyMailboxes(ctx context.Context, c Caller) ([]Mailbox, error) {
+	if err := mailboxHolder(c); err != nil {
+		return nil, err
+	}
 	var out []Mailbox
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
 		var err error

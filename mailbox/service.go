@@ -165,6 +165,15 @@ func (s *Service) Origin() string { return s.origin }
 // Limits reports the configured limits.
 func (s *Service) Limits() Limits { return s.cfg.Limits }
 
+// Roles, as certs names them (re-exported so adapters of the core need not
+// import certs).
+const (
+	RolePerson      = certs.RolePerson
+	RoleOrg         = certs.RoleOrg
+	RolePrintCenter = certs.RolePrintCenter
+	RoleOperator    = certs.RoleOperator
+)
+
 // Caller is the authenticated client of a request: the identity read from
 // its verified certificate.
 type Caller struct {

@@ -100,7 +100,20 @@ func testPrintPath(t *testing.T, b *bundle) {
 		t.Fatalf("RelayToNonERDS: pdf %s reason %s, want %s no-mailbox", relay.PDFSHA256, relay.Reason, job.PDFSHA256)
 	}
 
-	// The lease expires; another agent of the region takes the job over and
+	// Another centre of the region cannot use a lease it does not hold,
+	// even with the right (guessable) token.
+	if status, _ := gomel2.do("GET", "/v1/print/jobs/"+job.ID+"/pdf", nil, "", map[string]string{"X-Lease-Token": fmt.Sprint(job.LeaseToken)}, nil); status != 409 {
+		t.Fatalf("PDF under someone else's lease: %d", status)
+	}
+	if status, _ := gomel2.json("POST", "/v1/print/jobs/"+job.ID+"/printed", map[string]any{"lease_token": job.LeaseToken}, nil); status != 409 {
+		t.Fatalf("report under someone else's lease: %d", status)
+	}
+	// Print centres hold no mailbox.
+	if status, _ := gomel.json("GET", "/v1/letters?folder=inbox", nil, nil); status != 403 {
+		t.Fatalf("print centre listing letters: %d", status)
+	}
+
+		// The lease expires; another agent of the region takes the job over and
 	// the first agent's late report is refused.
 	b.clock.Advance(2 * time.Minute)
 	var lease2 jobsReply

@@ -15,17 +15,21 @@ import (
 
 const module = "github.com/npes/npes"
 
-// forbiddenInCore are imports no core package may have, directly or not.
+// forbiddenInCore are adapters no core package may depend on, directly or
+// through another package.
 var forbiddenInCore = []string{
 	module + "/internal/",
 	"github.com/go-chi/chi",
 	"github.com/emersion/go-smtp",
 	"github.com/jackc/pgx",
-	"database/sql",
-	"net/http",
 	"modernc.org/sqlite",
 	"github.com/pressly/goose",
 }
+
+// forbiddenImports are standard-library packages no core package may import
+// itself (a library it uses may: pdfcpu links net/http, uuid implements
+// database/sql/driver interfaces).
+var forbiddenImports = []string{"net/http", "database/sql"}
 
 // allowedModules lists, per core package (prefix), the non-standard-library
 // import paths it may use directly. Everything else outside the standard
@@ -98,11 +102,15 @@ func violations(pkgs []pkg) []string {
 		}
 		for _, dep := range append(append([]string{}, p.Imports...), p.Deps...) {
 			for _, f := range forbiddenInCore {
-				if dep == f || strings.HasPrefix(dep, f) || strings.HasPrefix(dep, f+"/") {
-					if f == "net/http" && dep != "net/http" && !strings.HasPrefix(dep, "net/http/") {
-						continue
-					}
+				if strings.HasPrefix(dep, f) {
 					out = append(out, fmt.Sprintf("%s depends on %s", p.ImportPath, dep))
+				}
+			}
+		}
+		for _, imp := range p.Imports {
+			for _, f := range forbiddenImports {
+				if imp == f || strings.HasPrefix(imp, f+"/") {
+					out = append(out, fmt.Sprintf("%s imports %s", p.ImportPath, imp))
 				}
 			}
 		}
@@ -141,6 +149,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{ImportPath: module + "/signing", Imports: []string{"net/http"}},
 		{ImportPath: module + "/addressing", Imports: []string{"github.com/google/uuid"}},
 		{ImportPath: module + "/certs", Deps: []string{"github.com/jackc/pgx/v5"}},
+		{ImportPath: module + "/mailbox", Imports: []string{"database/sql"}},
 		{ImportPath: module + "/hybrid", Imports: []string{"github.com/go-chi/chi/v5"}},
 	}
 	got := violations(bad)

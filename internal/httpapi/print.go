@@ -146,9 +146,11 @@ func (s *server) printManifest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="manifest-`+day.Format("2006-01-02")+`.csv"`)
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"tracking", "postcode", "recipient_name", "sheets"})
+	// The contract's four columns, then the job id (simple and activation
+	// letters have no tracking number).
+	_ = cw.Write([]string{"tracking", "postcode", "recipient_name", "sheets", "job_id"})
 	for _, j := range jobs {
-		_ = cw.Write([]string{j.Tracking, j.Postcode, csvSafe(j.RecipientName), strconv.Itoa(j.Sheets)})
+		_ = cw.Write([]string{j.Tracking, j.Postcode, csvSafe(j.RecipientName), strconv.Itoa(j.Sheets), j.ID})
 	}
 	cw.Flush()
 }

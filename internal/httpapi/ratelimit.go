@@ -18,8 +18,9 @@ type RateLimit struct {
 	Burst     int
 }
 
-// DefaultRateLimit suits an integrating organization's batch sender.
-var DefaultRateLimit = RateLimit{PerSecond: 200, Burst: 400}
+// DefaultRateLimit suits an integrating organization's batch sender and a
+// print agent (three requests per job).
+var DefaultRateLimit = RateLimit{PerSecond: 500, Burst: 1000}
 
 type bucket struct {
 	tokens float64

@@ -704,7 +704,9 @@ func transient(err error) bool {
 }
 
 // manifestHeader is the first row of the server's manifest CSV.
-const manifestHeader = "tracking,postcode,recipient_name,sheets\n"
+// manifestHeader starts the server's manifest (the contract's four columns;
+// later columns, such as job_id, may follow).
+const manifestHeader = "tracking,postcode,recipient_name,sheets"
 
 // refreshManifest rewrites today's manifest (a Belarusian day) from the
 // server, and the manifest of the day the agent last wrote (or started on)
