@@ -113,7 +113,7 @@ func testPrintPath(t *testing.T, b *bundle) {
 		t.Fatalf("print centre listing letters: %d", status)
 	}
 
-		// The lease expires; another agent of the region takes the job over and
+	// The lease expires; another agent of the region takes the job over and
 	// the first agent's late report is refused.
 	b.clock.Advance(2 * time.Minute)
 	var lease2 jobsReply
