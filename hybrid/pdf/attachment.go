@@ -214,6 +214,9 @@ func inspectPDF(a Attachment) (ctx *model.Context, err error) {
 	if err := activeContent(ctx); err != nil {
 		return nil, fmt.Errorf("%q: %w", a.Name, err)
 	}
+	if err := checkStreams(ctx, pdfConfig().Limits); err != nil {
+		return nil, fmt.Errorf("%q: %w", a.Name, err)
+	}
 	pbs, err := ctx.PageBoundaries(nil)
 	if err != nil {
 		return nil, unprintable("%q: PDF page boxes: %v", a.Name, err)

@@ -47,6 +47,7 @@ func benchRender(b *testing.B, r *pdf.Renderer, pages int) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "letters/s")
 	b.ReportMetric(float64(b.N*pages)/b.Elapsed().Seconds(), "pages/s")
+	b.ReportMetric(float64(len(res.PDF)), "pdf-bytes")
 }
 
 func BenchmarkRender1Page(b *testing.B) {
@@ -66,7 +67,7 @@ func BenchmarkRender3Pages(b *testing.B) {
 }
 
 // BenchmarkRenderNaive is the baseline: the same one-page letter with the
-// fonts loaded and parsed for every document.
+// fonts loaded, parsed and subset by gofpdf for every document.
 func BenchmarkRenderNaive(b *testing.B) {
 	r, err := pdf.NewNaiveRenderer()
 	if err != nil {

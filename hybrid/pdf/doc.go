@@ -71,10 +71,65 @@
 // document. The Renderer parses each face once per process and copies the
 // parsed definition into every document through reflection on gofpdf
 // v1.16.2's unexported fields (see fontShare), which halves the time per
-// letter. What remains is inside gofpdf's Output: per font it re-parses
-// the TTF to cut the subset and compresses the subset and a 128 KB
-// CIDToGIDMap with a freshly allocated zlib writer (about 1.2 MB each),
-// plus one writer per page — about 85 % of the time of a one-page letter.
+// letter.
+//
+// The rest of gofpdf's cost was its font output, about 85 % of what
+// remained: per font and document it re-parsed the TTF to cut the subset
+// and compressed the subset and a 128 KB CIDToGIDMap, each with a freshly
+// allocated zlib writer of about 1 MB. The Renderer writes the font
+// objects from a per-process cache instead (see fontCache). For each face
+// there are three fixed subsets, cut once by gofpdf's own subsetter from a
+// prototype document and recompressed at the best zlib level:
+//
+//   - basic: ASCII, the Belarusian and Russian alphabets (ё, і, ў), their
+//     punctuation (« » „ “ – — № …) and the replacement square; about
+//     180 characters, 25 KB of font objects;
+//   - european: adds Latin-1, Latin Extended-A, the rest of the fonts'
+//     Cyrillic and general punctuation; about 440 characters, 48 KB;
+//   - wgl4: everything the fonts have (about 700 characters, 73 KB), so
+//     every text the sanitizer lets through has a cached subset.
+//
+// Each face of a letter gets the smallest subset that holds the characters
+// it drew; the larger two are built on first use. gofpdf then writes the
+// document with its fonts marked as core fonts (a one-line placeholder
+// each, fontShare.markCore) and its page contents uncompressed, and
+// writeDoc puts the cached objects in place of the placeholders (ISO
+// 32000-1 §9.7: Type0 font, CIDFontType2 with its widths, ToUnicode CMap,
+// font descriptor, CIDToGIDMap, FontFile2), compresses the page contents
+// with pooled zlib writers and writes a new cross-reference table. Page
+// contents do not depend on the subset, because gofpdf writes text as
+// Unicode code points (Identity-H) and each subset's CIDToGIDMap maps them
+// to its glyphs; they come out byte for byte as gofpdf compresses them.
+//
+// What this costs and risks:
+//
+//   - Size: a typical one-page letter is about 53 KB instead of 31 KB with
+//     per-letter subsets (8–14 KB per face); a face that needs the
+//     european or wgl4 subset adds about 23 or 48 KB.
+//   - Bytes: the output differs from gofpdf's own font output — other
+//     subsets, and subset-tagged names such as KDMLJZ+GoRegular (ISO
+//     32000-1 §9.6.4; the tag is derived from the font program, so a name
+//     never stands for two different subsets) — but renders identically:
+//     TestCachedFontsPixels rasterizes the 20 test addresses, a Belarusian
+//     two-page letter and the larger subsets both ways with poppler and
+//     requires identical pixels. The subsets are fixed by the fonts and
+//     the tier definitions, so the same letter still renders to the same
+//     bytes; changing the tiers changes the bytes of every letter, like
+//     any change to the layout.
+//   - gofpdf internals: marking fonts as core fonts uses the same
+//     reflection as fontShare, and writeDoc reads gofpdf's output format,
+//     refusing anything but v1.16.2's exact shape. NewRenderer builds the
+//     basic subsets and renders a probe document this way; if anything
+//     differs, the Renderer falls back to gofpdf's own font output
+//     (correct, about five times slower) and TestFontCache fails. A
+//     document whose cached objects cannot be written — a bug, given the
+//     probe — is rendered again through gofpdf's font output.
+//
+// Measured on a shared 2-core machine (go test -bench . -benchmem -cpu 1
+// ./hybrid/pdf/): a one-page letter takes about 0.5 ms and 0.33 MB of
+// allocation instead of 2.9 ms and 8.9 MB; what remains is page
+// compression, the Data Matrix's Reed–Solomon code, gofpdf's number
+// formatting and the SHA-256 of the result.
 //
 // # Attachments
 //

@@ -5,11 +5,28 @@ package pdf
 
 // NewNaiveRenderer returns a Renderer that loads and parses the fonts for
 // every document, as gofpdf's public API does: the benchmark baseline and
-// the reference the shared-font path must match byte for byte.
-func NewNaiveRenderer() (*Renderer, error) { return newRenderer(false) }
+// the reference the faster modes must match (byte for byte for shared
+// fonts, pixel for pixel for cached font objects).
+func NewNaiveRenderer() (*Renderer, error) { return newRenderer(fontsPerDocument) }
+
+// NewSharedFontsRenderer returns a Renderer that parses the fonts once but
+// lets gofpdf subset them for every document.
+func NewSharedFontsRenderer() (*Renderer, error) { return newRenderer(fontsShared) }
 
 // SharesFonts reports whether r copies pre-parsed fonts into documents.
 func (r *Renderer) SharesFonts() bool { return r.share != nil }
+
+// CachesFonts reports whether r writes font objects from its fontCache.
+func (r *Renderer) CachesFonts() bool { return r.cache != nil }
+
+// RenderTiers renders l and reports the cached subset each face used
+// (regular, then bold), or nil if gofpdf subset the fonts.
+func (r *Renderer) RenderTiers(l Letter) (Result, []string, error) {
+	res, info, err := r.withFallback(func(cached bool) (Result, renderInfo, error) {
+		return r.renderLetter(l, cached)
+	})
+	return res, info.tiers, err
+}
 
 // Sanitize exposes the text sanitizer.
 func (r *Renderer) Sanitize(s string, multi bool) (string, int) {
@@ -22,4 +39,36 @@ func (r *Renderer) Sanitize(s string, multi bool) (string, int) {
 // Wrap exposes the line breaker with a fixed-advance measure.
 func Wrap(text string, width float64, measure func(string) float64) []string {
 	return wrap(text, width, measure)
+}
+
+// CompressPooled compresses each input with one pooled zlib writer, in
+// order, as page contents are compressed.
+func CompressPooled(inputs [][]byte) [][]byte {
+	fp := newFlatePool()
+	out := make([][]byte, len(inputs))
+	for i, in := range inputs {
+		z := fp.get()
+		out[i] = append([]byte(nil), z.compress(in)...)
+		fp.put(z)
+	}
+	return out
+}
+
+// BuildFontCache builds every subset tier of r's font cache and reports
+// the first error; nil if r has no cache.
+func (r *Renderer) BuildFontCache() error {
+	if r.cache == nil {
+		return nil
+	}
+	return r.cache.buildAll()
+}
+
+// ErrFastFonts is errFastFonts, for errors.Is in tests.
+var ErrFastFonts = errFastFonts
+
+// ParseGofpdf splits a gofpdf file into objects as the cached font path
+// does, and reports only the error.
+func ParseGofpdf(b []byte) error {
+	_, err := parseGofpdf(b)
+	return err
 }

@@ -53,14 +53,30 @@ func fontFaces() []fontFace {
 // the font per document (a test asserts it), and NewRenderer checks the
 // internal shape first: if it ever differs, the renderer falls back to
 // per-document loading, which is correct but slower (a test fails then).
+//
+// The same access marks a document's fonts as core fonts just before
+// Output (markCore), so gofpdf writes a placeholder instead of cutting a
+// subset, and fontCache writes the font objects (see fontCache).
 type fontShare struct {
 	fonts []sharedFont
 }
 
 type sharedFont struct {
 	key       string        // gofpdf font key: family + style
+	style     string        // gofpdf style letters
+	name      string        // gofpdf's font name (fontDefType.Name)
 	def       reflect.Value // addressable copy of gofpdf's fontDefType; never mutated after construction
 	usedRunes map[int]int   // the initial used-rune set, copied per document
+}
+
+// docFonts is what install gives a document, in the order of
+// fontShare.fonts: the used-rune sets gofpdf fills as text is drawn (the
+// maps are shared with gofpdf's definitions), and the TTF bytes each
+// font's subsetter reads.
+type docFonts struct {
+	used  []map[int]int
+	ttf   []reflect.Value // fileReader.array of each font's private reader
+	owned bool
 }
 
 var errFontShape = errors.New("gofpdf internals differ from v1.16.2")
@@ -120,7 +136,8 @@ func newFontShare(faces []fontFace) (*fontShare, error) {
 		for iter.Next() {
 			initial[int(iter.Key().Int())] = int(iter.Value().Int())
 		}
-		fs.fonts = append(fs.fonts, sharedFont{key: key, def: def, usedRunes: initial})
+		fs.fonts = append(fs.fonts, sharedFont{key: key, style: strings.ToUpper(fc.style),
+			name: def.FieldByName("Name").String(), def: def, usedRunes: initial})
 	}
 	sort.Slice(fs.fonts, func(i, j int) bool { return fs.fonts[i].key < fs.fonts[j].key })
 	return fs, nil
@@ -140,6 +157,12 @@ func checkDefShape(def reflect.Value) error {
 	}
 	if def.FieldByName("Tp").String() != "UTF8" {
 		return fmt.Errorf("%w: font type %q", errFontShape, def.FieldByName("Tp").String())
+	}
+	if _, err := field(def, "Name", reflect.String); err != nil {
+		return err
+	}
+	if n := def.FieldByName("Name").String(); !pdfNameRE.MatchString(n) {
+		return fmt.Errorf("%w: font name %q", errFontShape, n)
 	}
 	uf, err := field(def, "utf8File", reflect.Pointer)
 	if err != nil {
@@ -170,9 +193,10 @@ func checkDefShape(def reflect.Value) error {
 
 // install puts private copies of the shared font definitions into f, as
 // AddUTF8FontFromBytes would have.
-func (fs *fontShare) install(f *gofpdf.Fpdf) {
+func (fs *fontShare) install(f *gofpdf.Fpdf) *docFonts {
 	fonts := writable(reflect.ValueOf(f).Elem().FieldByName("fonts"))
-	for _, sf := range fs.fonts {
+	df := &docFonts{used: make([]map[int]int, len(fs.fonts)), ttf: make([]reflect.Value, len(fs.fonts))}
+	for i, sf := range fs.fonts {
 		def := reflect.New(sf.def.Type()).Elem()
 		def.Set(sf.def)
 
@@ -181,14 +205,17 @@ func (fs *fontShare) install(f *gofpdf.Fpdf) {
 			used[k] = v
 		}
 		writable(def.FieldByName("usedRunes")).Set(reflect.ValueOf(used))
+		df.used[i] = used
 
 		// The subsetter (GenerateCutFont) re-parses the TTF from its own
 		// reader and replaces every map and slice of utf8FontFile before
 		// writing to it, so a shallow copy with a fresh reader suffices —
 		// except for the TTF bytes themselves: computing table checksums,
 		// it appends padding to sub-slices of the font data, writing into
-		// the bytes after each table. Each document therefore reads its
-		// own copy (about 0.3 MB for both faces, a few µs).
+		// the bytes after each table. A document whose fonts gofpdf
+		// subsets therefore reads its own copy (privatize; about 0.3 MB
+		// for both faces); one whose fonts come from fontCache never runs
+		// the subsetter and reads nothing.
 		uf := writable(def.FieldByName("utf8File"))
 		ufCopy := reflect.New(uf.Type().Elem())
 		ufCopy.Elem().Set(uf.Elem())
@@ -196,12 +223,39 @@ func (fs *fontShare) install(f *gofpdf.Fpdf) {
 		frCopy := reflect.New(fr.Type().Elem())
 		frCopy.Elem().Set(fr.Elem())
 		writable(frCopy.Elem().FieldByName("readerPosition")).SetInt(0)
-		array := writable(frCopy.Elem().FieldByName("array"))
-		array.SetBytes(bytes.Clone(array.Bytes()))
+		df.ttf[i] = writable(frCopy.Elem().FieldByName("array"))
 		fr.Set(frCopy)
 		uf.Set(ufCopy)
 
 		fonts.SetMapIndex(reflect.ValueOf(sf.key), def)
+	}
+	return df
+}
+
+// privatize gives the document's subsetters their own copies of the TTF
+// bytes. It must run before Output unless the fonts are marked core.
+func (df *docFonts) privatize() {
+	if df.owned {
+		return
+	}
+	for _, a := range df.ttf {
+		a.SetBytes(bytes.Clone(a.Bytes()))
+	}
+	df.owned = true
+}
+
+// markCore turns f's fonts into core fonts for Output, which then writes
+// a one-line placeholder object per font (corePlaceholder) instead of
+// subsetting it. It must run after the last SetFont: gofpdf chooses the
+// text encoding by font type when a font is set.
+func (fs *fontShare) markCore(f *gofpdf.Fpdf) {
+	fonts := writable(reflect.ValueOf(f).Elem().FieldByName("fonts"))
+	for _, sf := range fs.fonts {
+		key := reflect.ValueOf(sf.key)
+		def := reflect.New(sf.def.Type()).Elem()
+		def.Set(fonts.MapIndex(key))
+		writable(def.FieldByName("Tp")).SetString("Core")
+		fonts.SetMapIndex(key, def)
 	}
 }
 

@@ -102,7 +102,9 @@ type doc struct {
 	r         *Renderer
 	f         *gofpdf.Fpdf
 	id        string
-	asc, desc float64 // font ascent and descent, in em
+	fonts     *docFonts // nil when gofpdf loaded the fonts itself
+	cached    bool      // font objects from the Renderer's fontCache
+	asc, desc float64   // font ascent and descent, in em
 	pages     []*page
 	y         float64 // next baseline on the last page
 	warnings  []string

@@ -9,31 +9,47 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jung-kurt/gofpdf"
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 )
 
 // Renderer renders letters to print-ready PDFs. Build one per process with
-// NewRenderer: it parses the fonts once. It is safe for concurrent use;
-// each call works on its own document.
+// NewRenderer: it parses the fonts and builds their subsets once. It is
+// safe for concurrent use; each call works on its own document.
 type Renderer struct {
 	faces []fontFace
 	share *fontShare // nil: fonts are loaded per document (fallback, and the benchmark baseline)
+	cache *fontCache // nil: gofpdf subsets the fonts of every document (fallback)
 	san   sanitizer
 }
 
-// NewRenderer parses the embedded fonts once and returns a Renderer.
+// fontMode selects how documents get their fonts.
+type fontMode int
+
+const (
+	// fontsPerDocument loads and parses the fonts for every document
+	// through gofpdf's public API: the benchmark baseline and the
+	// reference the faster modes are compared with.
+	fontsPerDocument fontMode = iota
+	// fontsShared parses the fonts once (fontShare); gofpdf subsets them
+	// per document.
+	fontsShared
+	// fontsCached also writes the font objects from fontCache.
+	fontsCached
+)
+
+// NewRenderer parses the embedded fonts, builds their subsets once and
+// returns a Renderer.
 //
 // It also switches pdfcpu's configuration directory off for the process
 // (api.DisableConfigDir, DESIGN §10): npes passes pdfcpu an explicit
 // configuration and never wants it to create or read files under $HOME.
 func NewRenderer() (*Renderer, error) {
 	api.DisableConfigDir()
-	return newRenderer(true)
+	return newRenderer(fontsCached)
 }
 
-func newRenderer(shareFonts bool) (*Renderer, error) {
+func newRenderer(mode fontMode) (*Renderer, error) {
 	faces := fontFaces()
 	cov, err := newCoverage(faces)
 	if err != nil {
@@ -45,7 +61,7 @@ func newRenderer(shareFonts bool) (*Renderer, error) {
 		}
 	}
 	r := &Renderer{faces: faces, san: sanitizer{cov: cov, compose: composeTable()}}
-	if shareFonts {
+	if mode >= fontsShared {
 		fs, err := newFontShare(faces)
 		switch {
 		case err == nil:
@@ -57,25 +73,64 @@ func newRenderer(shareFonts bool) (*Renderer, error) {
 			return nil, err
 		}
 	}
+	if mode >= fontsCached && r.share != nil {
+		fc, err := newFontCache(r.share, faces, cov)
+		switch {
+		case err == nil:
+			r.cache = fc
+		case errors.Is(err, errFontShape), errors.Is(err, errFastFonts):
+			// Correct but slower: gofpdf subsets every document (see
+			// fontCache). TestFontCache fails in CI.
+		default:
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
+// renderInfo says how a document got its fonts: the tier of each face's
+// cached subset, or nil when gofpdf subset them.
+type renderInfo struct {
+	tiers []string
+}
+
+// withFallback renders with the cached fonts if the Renderer has them,
+// and again through gofpdf's font output if the cached objects could not
+// be written — which NewRenderer's probe makes a bug, not an expected
+// case, but a letter must print either way.
+func (r *Renderer) withFallback(render func(cached bool) (Result, renderInfo, error)) (Result, renderInfo, error) {
+	if r.cache != nil {
+		res, info, err := render(true)
+		if !errors.Is(err, errFastFonts) {
+			return res, info, err
+		}
+	}
+	return render(false)
+}
+
 // Render renders l. The same Letter always renders to the same bytes.
-func (r *Renderer) Render(l Letter) (res Result, err error) {
+func (r *Renderer) Render(l Letter) (Result, error) {
+	res, _, err := r.withFallback(func(cached bool) (Result, renderInfo, error) {
+		return r.renderLetter(l, cached)
+	})
+	return res, err
+}
+
+func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderInfo, err error) {
 	defer recoverRender(&err, l.ID)
 	if err := validateCommon(l.ID, l.Tracking, l.RecipientName, l.AddressLines, l.Date); err != nil {
-		return Result{}, err
+		return Result{}, info, err
 	}
 	atts := make([]*inspected, len(l.Attachments))
 	for i, a := range l.Attachments {
 		in, err := inspect(a)
 		if err != nil {
-			return Result{}, fmt.Errorf("attachment %d: %w", i+1, err)
+			return Result{}, info, fmt.Errorf("attachment %d: %w", i+1, err)
 		}
 		atts[i] = in
 	}
 
-	d := r.newDoc(l.ID, l.Date)
+	d := r.newDoc(l.ID, l.Date, cached)
 	d.envelope(envelope{id: l.ID, tracking: l.Tracking, sender: l.SenderLine,
 		name: l.RecipientName, lines: l.AddressLines, date: l.Date})
 	d.subject(l.Subject)
@@ -91,7 +146,7 @@ func (r *Renderer) Render(l Letter) (res Result, err error) {
 				d.textAttachment(i+1, name, in.text)
 			case attImage:
 				if err := d.imageAttachment(i+1, name, in); err != nil {
-					return Result{}, err
+					return Result{}, info, err
 				}
 			case attPDF:
 				pdfs = append(pdfs, attachedPDF{ctx: in.pdf, data: l.Attachments[i].Data})
@@ -103,18 +158,25 @@ func (r *Renderer) Render(l Letter) (res Result, err error) {
 
 // RenderActivation renders the short letter carrying a mailbox activation
 // code to the mailbox's postal address.
-func (r *Renderer) RenderActivation(a Activation) (res Result, err error) {
+func (r *Renderer) RenderActivation(a Activation) (Result, error) {
+	res, _, err := r.withFallback(func(cached bool) (Result, renderInfo, error) {
+		return r.renderActivation(a, cached)
+	})
+	return res, err
+}
+
+func (r *Renderer) renderActivation(a Activation, cached bool) (res Result, info renderInfo, err error) {
 	defer recoverRender(&err, a.ID)
 	if err := validateCommon(a.ID, a.Tracking, a.RecipientName, a.AddressLines, a.Date); err != nil {
-		return Result{}, err
+		return Result{}, info, err
 	}
 	if strings.TrimSpace(a.MailboxID) == "" {
-		return Result{}, fmt.Errorf("%w: mailbox id is empty", ErrInvalidLetter)
+		return Result{}, info, fmt.Errorf("%w: mailbox id is empty", ErrInvalidLetter)
 	}
-	d := r.newDoc(a.ID, a.Date)
+	d := r.newDoc(a.ID, a.Date, cached)
 	code := d.clean(a.Code, singleLine)
 	if code == "" {
-		return Result{}, fmt.Errorf("%w: activation code is empty", ErrInvalidLetter)
+		return Result{}, info, fmt.Errorf("%w: activation code is empty", ErrInvalidLetter)
 	}
 	mailbox := d.clean(a.MailboxID, singleLine)
 	d.envelope(envelope{id: a.ID, tracking: a.Tracking, sender: a.SenderLine,
@@ -148,21 +210,20 @@ type attachedPDF struct {
 	data []byte
 }
 
-// newDoc starts a document whose only time is date.
-func (r *Renderer) newDoc(id string, date time.Time) *doc {
-	f := gofpdf.New("P", "mm", "A4", "")
+// newDoc starts a document whose only time is date. cached selects the
+// font objects from the Renderer's fontCache.
+func (r *Renderer) newDoc(id string, date time.Time, cached bool) *doc {
+	f := newGofpdf()
 	// ISO 32000-1 §14.3.3: dates in the information dictionary. UTC, so
 	// the bytes do not depend on the Location the caller's time carries.
 	f.SetCreationDate(date.UTC())
 	f.SetModificationDate(date.UTC())
-	f.SetCatalogSort(true) // resources in sorted order, not map order
-	f.SetCompression(true)
 	f.SetProducer("npes hybrid/pdf", false)
 	f.SetCreator("npes", false)
 	f.SetTitle(id, false)
-	f.SetAutoPageBreak(false, 0)
+	d := &doc{r: r, f: f, id: id, cached: cached && r.cache != nil}
 	if r.share != nil {
-		r.share.install(f)
+		d.fonts = r.share.install(f)
 	} else {
 		for _, fc := range r.faces {
 			// A copy: gofpdf writes into the font data (see install).
@@ -170,25 +231,57 @@ func (r *Renderer) newDoc(id string, date time.Time) *doc {
 		}
 	}
 	desc := f.GetFontDesc(fontFamily, "")
-	return &doc{
-		r: r, f: f, id: id,
-		asc:  float64(desc.Ascent) / 1000,
-		desc: -float64(desc.Descent) / 1000,
+	d.asc = float64(desc.Ascent) / 1000
+	d.desc = -float64(desc.Descent) / 1000
+	return d
+}
+
+// output writes the document: with the font objects from the cache when
+// every face's characters lie within a cached subset, otherwise through
+// gofpdf's own subsetter.
+func (d *doc) output() ([]byte, renderInfo, error) {
+	var info renderInfo
+	if d.cached {
+		if tiers, ok := d.r.cache.choose(d.fonts.used); ok {
+			d.r.share.markCore(d.f)
+			d.f.SetCompression(false) // writeDoc compresses the pages
+			var buf bytes.Buffer
+			if err := d.f.Output(&buf); err != nil {
+				return nil, info, fmt.Errorf("render letter %q: %w", d.id, err)
+			}
+			out, err := d.r.cache.writeDoc(buf.Bytes(), tiers)
+			if err != nil {
+				return nil, info, fmt.Errorf("render letter %q: %w", d.id, err)
+			}
+			for _, t := range tiers {
+				info.tiers = append(info.tiers, d.r.cache.tiers[t].name)
+			}
+			return out, info, nil
+		}
 	}
+	if d.fonts != nil {
+		d.fonts.privatize()
+	}
+	var buf bytes.Buffer
+	if err := d.f.Output(&buf); err != nil {
+		return nil, info, fmt.Errorf("render letter %q: %w", d.id, err)
+	}
+	return buf.Bytes(), info, nil
 }
 
 // finish draws the planned pages with their footers and integrity marks,
 // merges attached PDFs and returns the result.
-func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, error) {
+func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error) {
+	var info renderInfo
 	if d.err != nil {
-		return Result{}, d.err
+		return Result{}, info, d.err
 	}
 	n := len(d.pages)
 	for _, p := range pdfs {
 		n += p.ctx.PageCount
 	}
 	if n > MaxPages {
-		return Result{}, fmt.Errorf("%w: %d pages (limit %d)", ErrTooLong, n, MaxPages)
+		return Result{}, info, fmt.Errorf("%w: %d pages (limit %d)", ErrTooLong, n, MaxPages)
 	}
 	sheets := func(page int) int {
 		if duplex {
@@ -219,15 +312,14 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, error) {
 		d.footer(page, n)
 		ops, err := mark(page)
 		if err != nil {
-			return Result{}, err
+			return Result{}, info, err
 		}
 		d.f.RawWriteStr(ops)
 	}
-	var buf bytes.Buffer
-	if err := d.f.Output(&buf); err != nil {
-		return Result{}, fmt.Errorf("render letter %q: %w", d.id, err)
+	out, info, err := d.output()
+	if err != nil {
+		return Result{}, info, err
 	}
-	out := buf.Bytes()
 
 	if len(pdfs) > 0 {
 		// The file identifier (ISO 32000-1 §14.4) is derived from the
@@ -244,7 +336,7 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, error) {
 		copy(fileID[:], h.Sum(nil))
 		merged, err := mergePDFs(out, ctxs, mark, fileID)
 		if err != nil {
-			return Result{}, fmt.Errorf("render letter %q: %w", d.id, err)
+			return Result{}, info, fmt.Errorf("render letter %q: %w", d.id, err)
 		}
 		out = merged
 	}
@@ -255,5 +347,5 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, error) {
 		res.Warnings = append(res.Warnings,
 			fmt.Sprintf("%d characters the fonts cannot draw were printed as %c", d.replaced, replacementRune))
 	}
-	return res, nil
+	return res, info, nil
 }

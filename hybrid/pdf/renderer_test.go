@@ -129,11 +129,19 @@ func TestRenderDeterministic(t *testing.T) {
 }
 
 // TestFontsShared holds the per-process font sharing to its contract: it
-// is active, and its output is byte-identical to loading the fonts for
-// every document through gofpdf's public API.
+// is active, and with gofpdf subsetting per document its output is
+// byte-identical to loading the fonts for every document through gofpdf's
+// public API. (NewRenderer also caches the font objects, which changes the
+// bytes but not the pixels: TestCachedFontsPixels.)
 func TestFontsShared(t *testing.T) {
 	t.Parallel()
-	shared := newRenderer(t)
+	if !newRenderer(t).SharesFonts() {
+		t.Fatal("NewRenderer loads fonts per document: gofpdf's internals changed (see fontShare)")
+	}
+	shared, err := pdf.NewSharedFontsRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !shared.SharesFonts() {
 		t.Fatal("fonts are loaded per document: gofpdf's internals changed (see fontShare)")
 	}
@@ -158,33 +166,39 @@ func TestFontsShared(t *testing.T) {
 	}
 }
 
+// TestRenderConcurrent renders letters from several goroutines with a
+// fresh Renderer, so the larger font subsets are built lazily while other
+// goroutines render (run with -race).
 func TestRenderConcurrent(t *testing.T) {
 	t.Parallel()
-	r := newRenderer(t)
+	ref := newRenderer(t)
+	texts := []string{"Абзац %d. ", "Paragraf %d: Łódź, Müller, façade. ", "Τμήμα %d: Σ ≤ ∞. "}
 	letters := make([]pdf.Letter, 6)
 	want := make([][]byte, len(letters))
 	for i := range letters {
 		l := letterWith()
 		l.ID = fmt.Sprintf("letter-%d", i)
-		l.Body = strings.Repeat(fmt.Sprintf("Абзац %d. ", i), 40*(i+1))
+		l.Body = strings.Repeat(fmt.Sprintf(texts[i%len(texts)], i), 40*(i+1))
 		if i%2 == 1 {
 			l.Attachments = allKinds(t) // pdfcpu and image decoding run concurrently too
 		}
 		letters[i] = l
-		res, err := r.Render(l)
+		res, err := ref.Render(l)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want[i] = res.PDF
 	}
+	r := newRenderer(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4*len(letters))
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i, l := range letters {
-				res, err := r.Render(l)
+			for k := range letters {
+				i := (k + g) % len(letters) // each goroutine starts elsewhere
+				res, err := r.Render(letters[i])
 				if err != nil {
 					errs <- err
 					return
