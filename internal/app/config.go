@@ -50,6 +50,9 @@ type Config struct {
 	// RateLimit bounds each client's HTTP request rate; the zero value
 	// means httpapi.DefaultRateLimit, a negative PerSecond disables it.
 	RateLimit httpapi.RateLimit
+	// BodyTimeouts bound how long a client may take to send a request
+	// body; the zero value means httpapi.DefaultBodyTimeouts.
+	BodyTimeouts httpapi.BodyTimeouts
 	// Limits of a submission; zero means mailbox.DefaultLimits.
 	Limits mailbox.Limits
 	// Renderer renders printed letters; nil means the default PDF renderer.
@@ -136,6 +139,9 @@ func (c *Config) fill() error {
 	}
 	if c.RateLimit == (httpapi.RateLimit{}) {
 		c.RateLimit = httpapi.DefaultRateLimit
+	}
+	if c.BodyTimeouts == (httpapi.BodyTimeouts{}) {
+		c.BodyTimeouts = httpapi.DefaultBodyTimeouts
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = 30 * time.Second

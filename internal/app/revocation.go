@@ -23,9 +23,22 @@ type revocations struct {
 
 	mu      sync.Mutex
 	loaded  time.Time
+	failed  time.Time // last failed reload, so an outage is not retried on every handshake
 	revoked map[string]bool
 	records []mailbox.CertificateRecord
 }
+
+// revocationGrace is how long past its reload the last revocation set stays
+// in use while the store cannot be read (a database restart or failover).
+// Without it every new connection during an outage was refused at the
+// handshake with a "bad certificate" alert, which clients read as a problem
+// with their credential, instead of reaching the API and hearing 503 with
+// Retry-After (found by the reliability suite, issue 8). The window is
+// small next to the CRL's own validity (crlValidity, 24 h) that relying
+// parties accept, and nothing a stale set lets through can reach data: every
+// authenticated route needs the same store. Past the grace the check fails
+// closed again.
+const revocationGrace = 5 * time.Minute
 
 var _ certs.RevocationChecker = (*revocations)(nil)
 
@@ -34,7 +47,8 @@ func newRevocations(st mailbox.Store, ttl time.Duration, now func() time.Time) *
 }
 
 // IsRevoked implements certs.RevocationChecker. It fails closed: when the set
-// cannot be loaded and no fresh copy exists, the handshake is refused.
+// cannot be loaded and no copy younger than ttl+revocationGrace exists, the
+// handshake is refused.
 func (r *revocations) IsRevoked(ctx context.Context, serial string) (bool, error) {
 	if err := r.refresh(ctx); err != nil {
 		return false, err
@@ -50,6 +64,11 @@ func (r *revocations) refresh(ctx context.Context) error {
 	if !r.loaded.IsZero() && r.now().Sub(r.loaded) < r.ttl {
 		return nil
 	}
+	now := r.now()
+	stale := !r.loaded.IsZero() && now.Sub(r.loaded) < r.ttl+revocationGrace
+	if stale && !r.failed.IsZero() && now.Sub(r.failed) < r.ttl {
+		return nil // the store failed a moment ago: keep the set, do not wait on it again
+	}
 	var recs []mailbox.CertificateRecord
 	err := r.store.View(ctx, func(tx mailbox.Tx) error {
 		var err error
@@ -57,8 +76,13 @@ func (r *revocations) refresh(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		r.failed = now
+		if stale {
+			return nil
+		}
 		return err
 	}
+	r.failed = time.Time{}
 	m := make(map[string]bool, len(recs))
 	for _, c := range recs {
 		m[c.Serial] = true

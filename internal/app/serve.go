@@ -123,6 +123,9 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger)),
 		MailDomain: s.cfg.MailDomain,
 		RateLimit:  s.cfg.RateLimit,
+		// A body must arrive in time too: ReadHeaderTimeout below covers
+		// only the headers.
+		BodyTimeouts: s.cfg.BodyTimeouts,
 	})
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {

@@ -80,7 +80,10 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			lp = new(letterPart)
-			dec := json.NewDecoder(io.LimitReader(part, maxJSON))
+			// MaxBytesReader, not LimitReader: a part over the limit is 413,
+			// not a truncated document answered as bad JSON (found by the
+			// reliability suite, issue 8).
+			dec := json.NewDecoder(http.MaxBytesReader(w, io.NopCloser(part), maxJSON))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(lp); err != nil {
 				s.writeError(w, r, orBodyError(err, mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the letter part is not the expected JSON: %v", err)))
@@ -149,6 +152,9 @@ type submitReply struct {
 
 // bodyError maps a failure reading the request body.
 func bodyError(err error) error {
+	if errors.Is(err, errBodyTimeout) {
+		return errBodyTimeout
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return mailbox.Errorf(mailbox.ErrTooLarge, "too_large", "the submission exceeds %d bytes", mbe.Limit)
@@ -158,7 +164,7 @@ func bodyError(err error) error {
 
 func orBodyError(err, otherwise error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	if errors.As(err, &mbe) || errors.Is(err, errBodyTimeout) {
 		return bodyError(err)
 	}
 	return otherwise

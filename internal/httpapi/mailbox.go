@@ -28,6 +28,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return mailbox.Errorf(mailbox.ErrTooLarge, "too_large", "the request body exceeds %d bytes", maxJSONBody)
 		}
+		if errors.Is(err, errBodyTimeout) {
+			return errBodyTimeout
+		}
 		return mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the request body is not the expected JSON: %v", err)
 	}
 	if dec.More() {

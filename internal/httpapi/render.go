@@ -76,6 +76,13 @@ func defaultCode(status int) string {
 // writeError renders err. Internal errors are logged with the request id
 // and answered with a generic message.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errBodyTimeout) || bodyTimedOut(r) {
+		// RFC 9110 §15.5.9: the server timed out waiting for the request;
+		// the connection is closed, as its read deadline has passed.
+		w.Header().Set("Connection", "close")
+		writeErrorCode(w, http.StatusRequestTimeout, "request_timeout", errBodyTimeout.Error())
+		return
+	}
 	status, code, message := statusOf(err)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

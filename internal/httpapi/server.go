@@ -40,6 +40,9 @@ type Deps struct {
 	Print *hybrid.Queue
 	// RateLimit bounds each client's request rate (zero value: no limit).
 	RateLimit RateLimit
+	// BodyTimeouts bound the time to send a request body (zero value: no
+	// limit; the server uses DefaultBodyTimeouts).
+	BodyTimeouts BodyTimeouts
 }
 
 type server struct {
@@ -57,7 +60,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	s := &server{Deps: d, log: d.Logger}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.identify, s.rateLimit)
+	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.bodyDeadline, s.identify, s.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such route")
 	})

@@ -10,7 +10,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -254,7 +257,25 @@ func translate(err error) error {
 	if errors.As(err, &connErr) {
 		return fmt.Errorf("%w: %v", mailbox.ErrUnavailable, err)
 	}
+	if lostConnection(err) {
+		// The connection broke mid-statement or mid-COMMIT: the
+		// transaction rolled back, or (a cut during COMMIT) its outcome is
+		// unknown to this process; either way the client must retry (with
+		// its Idempotency-Key), so it is 503, not 500. Found by the
+		// reliability suite's database-fault proxy (issue 8).
+		return fmt.Errorf("%w: %v", mailbox.ErrUnavailable, err)
+	}
 	return err
+}
+
+// lostConnection reports the transport errors of a connection that died
+// under a statement: a truncated server message, a reset or closed socket,
+// any other network error.
+func lostConnection(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.As(err, &netErr)
 }
 
 // redactURLError keeps a password in the URL out of logs: pgx's parse errors
