@@ -40,6 +40,7 @@ type batchItem struct {
 	notes   []Notification
 
 	// results
+	first    uint64 // log index of the first event
 	leaves   [][]byte
 	replayed bool
 	done     chan error
@@ -159,7 +160,7 @@ func (c *committer) write(items []*batchItem) error {
 		first := make([]uint64, len(live))
 		next := head.Size
 		for i, it := range live {
-			first[i] = next
+			first[i], it.first = next, next
 			next += uint64(len(it.events))
 		}
 		if err := s.sealItems(live, first); err != nil {

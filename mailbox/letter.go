@@ -37,6 +37,9 @@ type LetterView struct {
 	Attachments    int             `json:"attachments"`
 	ContentVisible bool            `json:"content_available"`
 	Evidence       []EvidenceBrief `json:"evidence"`
+	// Envelopes, when Submit fills it, holds the signed evidence of the
+	// submission (the sender's receipts); not part of the JSON view.
+	Envelopes []json.RawMessage `json:"-"`
 }
 
 // PartyView names a sender or recipient.
@@ -107,6 +110,15 @@ func looksLikeUUID(id string) bool {
 }
 
 func (s *Service) view(ctx context.Context, tx Tx, l Letter, folder string) (LetterView, error) {
+	evs, err := tx.EvidenceOf(ctx, l.ID)
+	if err != nil {
+		return LetterView{}, err
+	}
+	return s.viewOf(l, folder, evs), nil
+}
+
+// viewOf builds the view of a letter with its evidence records.
+func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterView {
 	v := LetterView{
 		ID: l.ID, Tracking: l.Tracking, Route: l.Route, RouteReason: l.RouteReason, State: l.State,
 		Registered: l.Registered, Folder: folder,
@@ -120,15 +132,11 @@ func (s *Service) view(ctx context.Context, tx Tx, l Letter, folder string) (Let
 		d := l.Deadline
 		v.Deadline = &d
 	}
-	evs, err := tx.EvidenceOf(ctx, l.ID)
-	if err != nil {
-		return v, err
-	}
 	v.Evidence = make([]EvidenceBrief, len(evs))
 	for i, e := range evs {
 		v.Evidence[i] = EvidenceBrief{ID: e.ID, Event: e.Event, Time: e.CreatedAt, LogIndex: e.LogIndex}
 	}
-	return v, nil
+	return v
 }
 
 // contentVisible: the sender always sees what they sent; the recipient of a

@@ -82,7 +82,8 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	if err != nil {
 		return LetterView{}, false, err
 	}
-	now := s.now()
+	// Stored times have microsecond precision: the reply must equal a later read.
+	now := s.now().Truncate(time.Microsecond)
 	it := &batchItem{key: sub.IdempotencyKey, reqHash: reqHash, body: sub.Body, draft: d}
 	l := &it.l
 	*l = Letter{
@@ -189,8 +190,15 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		return s.replay(ctx, c, sub, reqHash)
 	}
 	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", l.RouteReason, "registered", l.Registered)
-	v, err := s.GetLetter(ctx, c, l.ID)
-	return v, false, err
+	// The reply is built from what was just committed: no read-back.
+	v := s.viewOf(*l, "sent", nil)
+	v.Evidence = make([]EvidenceBrief, len(it.events))
+	v.Envelopes = make([]json.RawMessage, len(it.events))
+	for k, ev := range it.events {
+		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time.UTC(), LogIndex: it.first + uint64(k)}
+		v.Envelopes[k] = it.leaves[k]
+	}
+	return v, false, nil
 }
 
 // notifications builds outbox rows for (mailbox, email, kind) triples that
