@@ -1,0 +1,434 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/npes/npes/addressing"
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/mailbox"
+)
+
+// The seeded jobs are letters to Lida, region 231 (Grodno oblast), which
+// no other scenario's mailboxes are in: the print centre of the scenario
+// serves that region only, so its queue holds the seeded jobs and nothing
+// else.
+const (
+	leaseRegion  = "231"
+	leaseAddress = "231300, г. Лида, ул. Советская, д. 1"
+)
+
+// Lease measures the print centre's side of the print path over its HTTP
+// API (mTLS, as `npes print-agent` talks to it): Concurrency agents (4 by
+// default), one connection each, lease jobs in batches of Batch (100) and
+// report each job printed, which records a Printed evidence on its letter.
+// With Report "none" the agents only lease. Count jobs (20,000 by default)
+// are seeded first straight through the store (a print-route letter and
+// its queued job each, no rendering: leasing does not read the PDF).
+//
+// Every job must be leased exactly once and, when reported, be printed
+// afterwards: the harness counts leases per job on the client side and
+// reads every job back (lease token and attempts 1) when the run ends.
+//
+// Baseline: a bare claim loop, the store's claim statement (a CTE with FOR
+// UPDATE SKIP LOCKED and UPDATE … RETURNING) returning only the ids, in
+// batches of Batch by as many workers on their own connections, on a
+// scratch copy of the print_jobs table (same columns and indexes) holding
+// as many jobs, in the same database. On SQLite, which has neither SKIP
+// LOCKED nor concurrent writers, both sides run but serialize.
+func Lease(ctx context.Context, o Options) (*Result, error) {
+	o.defaults(20000, 4)
+	if o.Batch <= 0 {
+		o.Batch = 100
+	}
+	switch o.Report {
+	case "":
+		o.Report = "printed"
+	case "printed", "none":
+	default:
+		return nil, usagef("lease: --report must be printed or none")
+	}
+	jobs := o.Count
+	if jobs <= 0 {
+		jobs = 20000 // bounded by duration only: seed the default
+	}
+	h, err := startServer(ctx, o, false)
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	sender, err := h.party(ctx, h.senderRequest(), h.senderAddress())
+	if err != nil {
+		return nil, err
+	}
+	sender.client.close()
+	pc, err := h.issue(ctx, certs.Request{Role: certs.RolePrintCenter, Name: "Минский республиканский центр печати", Regions: []string{leaseRegion}})
+	if err != nil {
+		return nil, err
+	}
+	retired, err := retireStaleJobs(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := seedPrintJobs(ctx, h, o, sender, jobs)
+	if err != nil {
+		return nil, fmt.Errorf("seeding print jobs: %w", err)
+	}
+	var base *Result
+	if !o.NoBaseline {
+		if base, err = claimBaseline(ctx, h, o, jobs); err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+	}
+	agents, err := clients(h.base, pc, h.caPEM, o.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	defer closeClients(agents)
+	// Warm-up: each agent's handshake, on a route that changes nothing.
+	if err := parallel(len(agents), func(w int) error {
+		return clientSide(ctx, func(ctx context.Context) error {
+			_, err := agents[w].do(ctx, "GET", "/v1/whoami", "", nil, nil, http.StatusOK)
+			return err
+		})
+	}); err != nil {
+		return nil, err
+	}
+
+	var mu sync.Mutex
+	leased := make(map[string]int, jobs)
+	leaseLats := make([][]time.Duration, o.Concurrency)
+	load := loadAverage()
+	res, err := measure(ctx, phase{
+		name: "lease", workers: o.Concurrency, count: 0, dur: o.Duration, progress: o.Progress, profile: o.CPUProfile, trace: o.Trace, client: true,
+		worker: func(ctx context.Context, w int, rec *recorder) error {
+			c := agents[w]
+			for ctx.Err() == nil && !rec.expired() {
+				var reply struct {
+					Jobs []struct {
+						ID         string `json:"id"`
+						LeaseToken int64  `json:"lease_token"`
+					} `json:"jobs"`
+				}
+				t0 := time.Now()
+				if err := c.call(ctx, "POST", "/v1/print/leases", map[string]int{"max": o.Batch, "lease_seconds": 600}, &reply, http.StatusOK); err != nil {
+					return err
+				}
+				d := time.Since(t0)
+				if len(reply.Jobs) == 0 {
+					return nil // the queue is drained
+				}
+				mu.Lock()
+				for _, j := range reply.Jobs {
+					leased[j.ID]++
+				}
+				mu.Unlock()
+				if o.Report == "none" {
+					rec.latencyOnly(w, d)
+					rec.addItems(int64(len(reply.Jobs)))
+					continue
+				}
+				leaseLats[w] = append(leaseLats[w], d)
+				for _, j := range reply.Jobs {
+					var job struct{ State string }
+					t0 := time.Now()
+					if err := c.call(ctx, "POST", "/v1/print/jobs/"+j.ID+"/printed", map[string]int64{"lease_token": j.LeaseToken}, &job, http.StatusOK); err != nil {
+						return err
+					}
+					if job.State != mailbox.JobPrinted {
+						return checkf("job %s is %s after its printed report", j.ID, job.State)
+					}
+					rec.observe(w, time.Since(t0))
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Exactly once: on the client side, then in the database.
+	dups := 0
+	for _, n := range leased {
+		if n > 1 {
+			dups++
+		}
+	}
+	if dups > 0 {
+		return nil, checkf("%d jobs were leased more than once", dups)
+	}
+	drained := o.Duration == 0 || res.Items == jobs
+	if err := checkJobs(ctx, h, ids, leased, o.Report == "printed", drained); err != nil {
+		return nil, err
+	}
+	if drained && res.Items != jobs {
+		return nil, checkf("%d jobs seeded, %d leased and reported", jobs, res.Items)
+	}
+	h.describe(res.Params)
+	res.Params["item"] = "print job leased and reported printed"
+	res.Params["latency"] = "POST /v1/print/jobs/{id}/printed (one per job)"
+	if o.Report == "none" {
+		res.Params["item"] = "print job leased"
+		res.Params["latency"] = fmt.Sprintf("POST /v1/print/leases (a batch of up to %d)", o.Batch)
+	} else {
+		var all []time.Duration
+		for _, l := range leaseLats {
+			all = append(all, l...)
+		}
+		p50, _, p99 := percentiles(all)
+		res.Params["lease_call_p50_ms"] = round2(ms(p50))
+		res.Params["lease_call_p99_ms"] = round2(ms(p99))
+	}
+	res.Params["transport"] = "print-centre API, mTLS HTTP/1.1 keep-alive, one connection per agent"
+	res.Params["agents"] = o.Concurrency
+	res.Params["batch"] = o.Batch
+	res.Params["jobs_seeded"] = jobs
+	res.Params["duplicates"] = dups
+	res.Params["loadavg_before"] = load
+	if retired > 0 {
+		res.Params["stale_jobs_retired"] = retired
+	}
+	if h.engine == "sqlite" {
+		res.Params["note"] = "SQLite: one writer, no SKIP LOCKED; PostgreSQL is the engine this scenario is for"
+	}
+	res.setBaseline(base)
+	return res, nil
+}
+
+// retireStaleJobs marks dead the jobs an interrupted earlier run left
+// claimable in the scenario's region, so this run's agents lease its own
+// jobs only. It returns how many there were.
+func retireStaleJobs(ctx context.Context, h *harness) (int64, error) {
+	d, err := openDB(ctx, h.dbURL, h.sqlite, 1)
+	if err != nil {
+		return 0, err
+	}
+	defer d.close()
+	return d.exec(ctx, "UPDATE print_jobs SET state = 'dead', last_error = 'retired by npes bench' WHERE region = $1 AND state IN ('queued', 'leased')", leaseRegion)
+}
+
+// seedPrintJobs inserts n print-route letters of the sender and a queued
+// job for each, in transactions of 500, with increasing available_at (as
+// jobs created over time have).
+func seedPrintJobs(ctx context.Context, h *harness, o Options, sender *party, n int64) ([]string, error) {
+	addr, err := addressing.Parse(leaseAddress)
+	if err != nil {
+		return nil, err
+	}
+	addrJSON, err := json.Marshal(addr)
+	if err != nil {
+		return nil, err
+	}
+	content := []byte(`{"body_sha256":"` + strings.Repeat("0", 64) + `"}`)
+	base := time.Now().Add(-time.Hour)
+	ids := make([]string, 0, n)
+	start := time.Now()
+	last := start
+	for done := int64(0); done < n; {
+		batch := min(500, n-done)
+		err := h.srv.Store.InTx(ctx, func(tx mailbox.Tx) error {
+			for k := range batch {
+				i := done + k
+				at := base.Add(time.Duration(i) * time.Microsecond)
+				l := mailbox.Letter{
+					ID: uuid.NewString(), SenderMailbox: sender.mailbox, SenderName: sender.name, SenderAddress: sender.address,
+					RecipientName: "Сидоров Сидор Сидорович", RecipientAddress: leaseAddress, RecipientJSON: addrJSON,
+					RecipientKey: addr.MatchKey(), RecipientPostcode: addr.Postcode, Subject: fmt.Sprintf("Уведомление № %d", i),
+					Route: mailbox.RoutePrint, RouteReason: mailbox.ReasonNoMailbox, State: mailbox.StatePrintQueued,
+					ContentJSON: content, ContentDigest: strings.Repeat("0", 64), ContentKey: []byte{0}, CreatedAt: at,
+				}
+				if err := tx.CreateLetter(ctx, l); err != nil {
+					return err
+				}
+				j := mailbox.PrintJob{
+					ID: uuid.NewString(), Kind: mailbox.JobLetter, LetterID: l.ID, Region: leaseRegion, Postcode: addr.Postcode,
+					RecipientName: l.RecipientName, State: mailbox.JobQueued, AvailableAt: at, CreatedAt: at,
+					PDFSHA256: strings.Repeat("0", 64), Pages: 1, Sheets: 1,
+				}
+				if err := tx.CreatePrintJob(ctx, j); err != nil {
+					return err
+				}
+				ids = append(ids, j.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		done += batch
+		if o.Progress != nil && time.Since(last) >= time.Second {
+			last = time.Now()
+			fmt.Fprintf(o.Progress, "lease: seeded %d of %d jobs (%.0fs)\n", done, n, time.Since(start).Seconds())
+		}
+	}
+	return ids, nil
+}
+
+// checkJobs reads every seeded job back: a job leased by the agents has
+// lease token 1 and one attempt (and is printed when reported), the others
+// are untouched; a drained queue has every job leased.
+func checkJobs(ctx context.Context, h *harness, ids []string, leased map[string]int, reported, drained bool) error {
+	return h.srv.Store.View(ctx, func(tx mailbox.Tx) error {
+		for _, id := range ids {
+			j, err := tx.GetPrintJob(ctx, id, false)
+			if err != nil {
+				return err
+			}
+			switch n := leased[id]; {
+			case n == 0 && drained:
+				return checkf("job %s was never leased", id)
+			case n == 0 && (j.LeaseToken != 0 || j.State != mailbox.JobQueued):
+				return checkf("job %s: token %d, state %s, but no agent leased it", id, j.LeaseToken, j.State)
+			case n == 1 && (j.LeaseToken != 1 || j.Attempts != 1):
+				return checkf("job %s: lease token %d, %d attempts: leased more than once", id, j.LeaseToken, j.Attempts)
+			case n == 1 && reported && j.State != mailbox.JobPrinted:
+				return checkf("job %s is %s after its printed report", id, j.State)
+			}
+		}
+		return nil
+	})
+}
+
+// claimBaseline runs the bare claim loop on a scratch copy of print_jobs.
+func claimBaseline(ctx context.Context, h *harness, o Options, n int64) (*Result, error) {
+	d, err := openDB(ctx, h.dbURL, h.sqlite, o.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	table := scratchName("jobs")
+	if err := copyTableShape(ctx, d, "print_jobs", table); err != nil {
+		return nil, err
+	}
+	defer d.dropTable(ctx, table)
+	base := time.Now().Add(-time.Hour).UnixMicro()
+	if _, err := d.exec(ctx, `WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1)
+		INSERT INTO `+table+` (id, kind, letter_id, region, postcode, recipient_name, state, available_at, created_at,
+			pdf_sha256, pages, sheets)
+		SELECT 'bench-' || n, 'letter', 'bench-letter-' || n, '`+leaseRegion+`', '231300', 'Сидоров Сидор Сидорович', 'queued',
+			CAST($2 AS BIGINT) + n, CAST($2 AS BIGINT) + n, '`+strings.Repeat("0", 64)+`', 1, 1 FROM g`, n, base); err != nil {
+		return nil, err
+	}
+	if d.engine == "postgres" {
+		if _, err := d.exec(ctx, "ANALYZE "+table); err != nil {
+			return nil, err
+		}
+	}
+	skip := ""
+	if d.engine == "postgres" {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	claim := `WITH claim AS (
+			SELECT id FROM ` + table + `
+			WHERE region IN ($4) AND (
+				(state = 'queued' AND available_at <= $1) OR
+				(state = 'leased' AND lease_expires_at <= $1))
+			ORDER BY available_at, id
+			LIMIT $3` + skip + `
+		)
+		UPDATE ` + table + ` SET state = 'leased', lease_token = lease_token + 1, lease_owner = $5,
+			lease_expires_at = $2, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM claim)
+		RETURNING id`
+	var mu sync.Mutex
+	seen := make(map[string]int, n)
+	res, err := measure(ctx, phase{
+		name: "lease baseline (bare claim loop)", workers: o.Concurrency, dur: o.Duration, progress: o.Progress,
+		worker: func(ctx context.Context, w int, rec *recorder) error {
+			owner := fmt.Sprintf("bench-worker-%d", w)
+			var got []string
+			for ctx.Err() == nil && !rec.expired() {
+				now := time.Now()
+				got = got[:0]
+				t0 := time.Now()
+				err := d.query(ctx, claim, []any{now.UnixMicro(), now.Add(10 * time.Minute).UnixMicro(), o.Batch, leaseRegion, owner},
+					func(scan func(...any) error) error {
+						var id string
+						if err := scan(&id); err != nil {
+							return err
+						}
+						got = append(got, id)
+						return nil
+					})
+				if err != nil {
+					return err
+				}
+				if len(got) == 0 {
+					return nil
+				}
+				rec.latencyOnly(w, time.Since(t0))
+				rec.addItems(int64(len(got)))
+				mu.Lock()
+				for _, id := range got {
+					seen[id]++
+				}
+				mu.Unlock()
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	dups, err := d.scalar(ctx, "SELECT count(*) FROM "+table+" WHERE lease_token > 1")
+	if err != nil {
+		return nil, err
+	}
+	leasedRows, err := d.scalar(ctx, "SELECT count(*) FROM "+table+" WHERE state = 'leased'")
+	if err != nil {
+		return nil, err
+	}
+	if dups > 0 || leasedRows != res.Items || int64(len(seen)) != res.Items {
+		return nil, checkf("baseline: %d claimed, %d distinct, %d leased rows, %d claimed twice", res.Items, len(seen), leasedRows, dups)
+	}
+	res.Params["item"] = "job claimed"
+	res.Params["latency"] = fmt.Sprintf("one claim statement (a batch of up to %d)", o.Batch)
+	res.Params["engine"] = d.engine
+	res.Params["duplicates"] = dups
+	return res, nil
+}
+
+// copyTableShape creates table dst with the columns, constraints and
+// indexes of src: LIKE … INCLUDING ALL on PostgreSQL, src's own DDL from
+// sqlite_master, renamed, on SQLite.
+func copyTableShape(ctx context.Context, d *db, src, dst string) error {
+	if d.engine == "postgres" {
+		_, err := d.exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)", dst, src))
+		return err
+	}
+	var ddl []string
+	err := d.query(ctx, "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL ORDER BY type = 'index', name",
+		[]any{src}, func(scan func(...any) error) error {
+			var typ, name, sql string
+			if err := scan(&typ, &name, &sql); err != nil {
+				return err
+			}
+			if typ == "table" {
+				sql = strings.Replace(sql, src, dst, 1)
+			} else {
+				sql = strings.Replace(sql, name, dst+"_"+strings.TrimPrefix(name, src+"_"), 1)
+				sql = strings.Replace(sql, " ON "+src+" ", " ON "+dst+" ", 1)
+			}
+			ddl = append(ddl, sql)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	if len(ddl) == 0 {
+		return fmt.Errorf("table %s not found", src)
+	}
+	for _, q := range ddl {
+		if _, err := d.exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
