@@ -110,7 +110,7 @@ func looksLikeUUID(id string) bool {
 }
 
 func (s *Service) view(ctx context.Context, tx Tx, l Letter, folder string) (LetterView, error) {
-	evs, err := tx.EvidenceOf(ctx, l.ID)
+	evs, err := tx.EvidenceSummaries(ctx, []string{l.ID})
 	if err != nil {
 		return LetterView{}, err
 	}
@@ -207,13 +207,22 @@ func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor stri
 			last := ls[len(ls)-1]
 			next = encodeCursor(last.CreatedAt, last.ID)
 		}
+		// One query for the whole page's evidence, not one per letter.
+		ids := make([]string, len(ls))
+		for i, l := range ls {
+			ids[i] = l.ID
+		}
+		evs, err := tx.EvidenceSummaries(ctx, ids)
+		if err != nil {
+			return err
+		}
+		byLetter := map[string][]EvidenceRecord{}
+		for _, e := range evs {
+			byLetter[e.LetterID] = append(byLetter[e.LetterID], e)
+		}
 		out = make([]LetterView, 0, len(ls))
 		for _, l := range ls {
-			v, err := s.view(ctx, tx, l, folder)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
+			out = append(out, s.viewOf(l, folder, byLetter[l.ID]))
 		}
 		return nil
 	})

@@ -174,6 +174,9 @@ type EvidenceTx interface {
 	AddEvidences(ctx context.Context, es []EvidenceRecord) error
 	// EvidenceOf lists a letter's evidence in order.
 	EvidenceOf(ctx context.Context, letterID string) ([]EvidenceRecord, error)
+	// EvidenceSummaries lists the evidence of several letters, without the
+	// envelopes, ordered by letter and sequence.
+	EvidenceSummaries(ctx context.Context, letterIDs []string) ([]EvidenceRecord, error)
 	// EvidenceByIndex lists evidence with log index in [from, to).
 	EvidenceByIndex(ctx context.Context, from, to uint64) ([]EvidenceRecord, error)
 	// PutCheckpoint stores a signed checkpoint (once per size).

@@ -41,7 +41,7 @@ func seedEvidenceColumns() []string {
 const pageQuery = `SELECT id, tracking, sender_mailbox, sender_name, sender_address, recipient_name,
 	recipient_address, recipient_json, recipient_key, recipient_postcode, recipient_mailbox, registered,
 	subject, route, route_reason, state, deadline, print_if_unsigned, content_json, content_digest,
-	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id FROM letters WHERE recipient_mailbox IN ($1) AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4`
+	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id FROM letters WHERE recipient_mailbox IN ($1) AND recipient_mailbox <> '' AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`
 
 // evidenceQuery is the store's EvidenceOf, which the API runs for every
 // letter of a page.

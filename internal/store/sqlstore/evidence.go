@@ -136,6 +136,37 @@ func (t *Tx) EvidenceOf(ctx context.Context, letterID string) ([]mailbox.Evidenc
 	return t.listEvidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE letter_id = $1 ORDER BY seq`, letterID)
 }
 
+// EvidenceSummaries implements mailbox.EvidenceTx: every listed letter's
+// evidence without the envelopes, in one query.
+func (t *Tx) EvidenceSummaries(ctx context.Context, letterIDs []string) ([]mailbox.EvidenceRecord, error) {
+	if len(letterIDs) == 0 {
+		return nil, nil
+	}
+	ph := make([]string, len(letterIDs))
+	args := make([]any, len(letterIDs))
+	for i, id := range letterIDs {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = id
+	}
+	rows, err := t.Q.Query(ctx, `SELECT id, letter_id, seq, event, log_index, created_at FROM evidence
+		WHERE letter_id IN (`+strings.Join(ph, ", ")+`) ORDER BY letter_id, seq`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailbox.EvidenceRecord
+	for rows.Next() {
+		var e mailbox.EvidenceRecord
+		var idx, created int64
+		if err := rows.Scan(&e.ID, &e.LetterID, &e.Seq, &e.Event, &idx, &created); err != nil {
+			return nil, err
+		}
+		e.LogIndex, e.CreatedAt = uint64(idx), FromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // EvidenceByIndex implements mailbox.EvidenceTx.
 func (t *Tx) EvidenceByIndex(ctx context.Context, from, to uint64) ([]mailbox.EvidenceRecord, error) {
 	return t.listEvidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE log_index >= $1 AND log_index < $2 ORDER BY log_index`,

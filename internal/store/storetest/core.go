@@ -282,6 +282,10 @@ func testEvidence(t *testing.T, newStore Factory) {
 		if err != nil || len(evs) != 3 || evs[0].Seq != 0 || evs[2].LogIndex != 8 {
 			return fmt.Errorf("EvidenceOf = %+v, %v", evs, err)
 		}
+		sums, err := tx.EvidenceSummaries(ctx(t), []string{"L", "nope"})
+		if err != nil || len(sums) != 3 || sums[0].Seq != 0 || sums[2].LogIndex != 8 || sums[1].Envelope != nil {
+			return fmt.Errorf("EvidenceSummaries = %+v, %v", sums, err)
+		}
 		byIdx, err := tx.EvidenceByIndex(ctx(t), 8, 10)
 		if err != nil || len(byIdx) != 2 || byIdx[0].LogIndex != 8 {
 			return fmt.Errorf("EvidenceByIndex = %+v, %v", byIdx, err)
