@@ -67,13 +67,6 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	}
 	reqHash := submissionHash(sub, d)
 
-	// Idempotent retry: answered before any work.
-	if sub.IdempotencyKey != "" {
-		if v, ok, err := s.replay(ctx, c, sub, reqHash); err != nil || ok {
-			return v, ok, err
-		}
-	}
-
 	content := signing.Content{BodySHA256: signing.DigestHex([]byte(sub.Body))}
 	for _, a := range d.attachments() {
 		content.Attachments = append(content.Attachments, signing.Attachment{Name: a.Name, Size: a.Size, SHA256: a.SHA256})
@@ -94,13 +87,20 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		Attachments: d.attachments(), CreatedAt: now,
 	}
 
-	// Routing and the parties' notification addresses, read-only. The
-	// decision is made here, just before the commit, and recorded as made.
-	var senderEmail, recipientEmail string
+	// One read-only transaction: an idempotent retry is answered here
+	// before any work; otherwise the routing decision is made (just before
+	// the commit, and recorded as made) and the parties' notification
+	// addresses are read.
+	var senderEmail, recipientEmail, earlier string
 	err = s.cfg.Store.View(ctx, func(tx Tx) error {
 		sender, err := s.senderMailbox(ctx, tx, c, sub.FromMailbox)
 		if err != nil {
 			return err
+		}
+		if sub.IdempotencyKey != "" {
+			if earlier, err = s.earlierSubmission(ctx, tx, sender.ID, sub.IdempotencyKey, reqHash); err != nil || earlier != "" {
+				return err
+			}
 		}
 		l.SenderMailbox, l.SenderName, l.SenderAddress, senderEmail = sender.ID, sender.HolderName, sender.Address, sender.Email
 		route, reason, recipient, err := s.route(ctx, tx, addr, sub.RecipientName)
@@ -128,6 +128,10 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	})
 	if err != nil {
 		return LetterView{}, false, err
+	}
+	if earlier != "" {
+		v, err := s.GetLetter(ctx, c, earlier)
+		return v, err == nil, err
 	}
 	it.sender = l.SenderMailbox
 	if l.Route == RoutePrint || sub.PrintIfUnsignedAfter > 0 {
@@ -277,24 +281,30 @@ func (s *Service) replay(ctx context.Context, c Caller, sub Submission, reqHash 
 		if err != nil {
 			return err
 		}
-		h, id, err := tx.GetIdempotencyKey(ctx, sender.ID, sub.IdempotencyKey)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h != reqHash {
-			return Errorf(ErrConflict, "idempotency_key_reused", "this Idempotency-Key was used for a different letter")
-		}
-		letterID = id
-		return nil
+		letterID, err = s.earlierSubmission(ctx, tx, sender.ID, sub.IdempotencyKey, reqHash)
+		return err
 	})
 	if err != nil || letterID == "" {
 		return LetterView{}, false, err
 	}
 	v, err := s.GetLetter(ctx, c, letterID)
 	return v, err == nil, err
+}
+
+// earlierSubmission returns the letter an idempotency key already names
+// ("" if none); the same key for a different request is a conflict.
+func (s *Service) earlierSubmission(ctx context.Context, tx Tx, sender, key, reqHash string) (string, error) {
+	h, id, err := tx.GetIdempotencyKey(ctx, sender, key)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if h != reqHash {
+		return "", Errorf(ErrConflict, "idempotency_key_reused", "this Idempotency-Key was used for a different letter")
+	}
+	return id, nil
 }
 
 // senderMailbox picks the caller's sending mailbox: it must be active (its

@@ -18,6 +18,11 @@ import (
 	"github.com/npes/npes/signing"
 )
 
+// defaultPoolSize bounds PostgreSQL connections per process unless the URL
+// sets pool_max_conns: enough for concurrent read transactions next to the
+// group committer (pgxpool's own default is max(4, NumCPU)).
+const defaultPoolSize = 16
+
 // Layout of the data directory. Private keys are 0600, directories 0700.
 const (
 	caCertFile       = "ca/ca.pem"
@@ -257,7 +262,7 @@ func OpenStore(ctx context.Context, cfg Config) (mailbox.Store, error) {
 		return nil, err
 	}
 	if cfg.DatabaseURL != "" {
-		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Logger: cfg.Logger})
+		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Logger: cfg.Logger, MaxConns: defaultPoolSize})
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
