@@ -1,0 +1,175 @@
+package mailbox_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/store/sqlite"
+	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// lifecycle is the language of a registered electronic letter's evidence:
+// submission, notification, then at most one outcome.
+var lifecycle = regexp.MustCompile(`^SubmissionAcceptance NotificationForAcceptance( ConsignmentAcceptance ContentHandover| ConsignmentRejection| AcceptanceRejectionExpiry( RelayToNonERDS)?)?$`)
+
+// TestRegisteredLetterStateMachine drives registered letters with random
+// sequences of accept, refuse, read, deadline sweeps and clock jumps, and
+// checks after every step that the evidence is a word of the lifecycle, the
+// state agrees with the last event, and nothing happens twice.
+func TestRegisteredLetterStateMachine(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := signing.LoadSealer(edPEM, mlPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := mailbox.NewKeyring(make([]byte, 32))
+	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
+	caPEM, caKey, err := certs.CreateCA("state machine CA", clk.now().AddDate(0, -1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := certs.LoadCA(caPEM, caKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Certificate())
+	svc, err := mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool, Now: clk.now, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+
+	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) {
+		cred, err := ca.Issue(req, clk.now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := certs.IdentityFromCert(cred.Cert)
+		return mailbox.Caller{Identity: id}, cred
+	}
+	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
+	org, _ := issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
+	person, pcred := issue(certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
+	for _, p := range []struct {
+		c    mailbox.Caller
+		addr string
+	}{{org, "220030, г. Минск, ул. Энгельса, 6"}, {person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
+		m, err := svc.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.VerifyAddress(ctx, operator, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kb, _ := pem.Decode(pcred.KeyPEM)
+	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	sign := func(v mailbox.LetterView, decision string) string {
+		payload, _ := json.Marshal(mailbox.NewStatement(v, decision, "", clk.now()))
+		jws, err := signing.SignCompact(key.(crypto.Signer), []*x509.Certificate{pcred.Cert}, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jws
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 25 {
+		d, err := svc.NewDraft()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := mailbox.Submission{RecipientName: "Иванову И.И.", RecipientAddress: "г. Минск, ул. Дорошевича 8-5, 220013",
+			Registered: true, Subject: fmt.Sprint("trial ", trial), Body: "x"}
+		if rng.IntN(2) == 0 {
+			sub.PrintIfUnsignedAfter = 48 * time.Hour
+		}
+		v, _, err := svc.Submit(ctx, org, sub, d)
+		d.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var history []string
+		for step := range 8 {
+			op := rng.IntN(5)
+			var opErr error
+			switch op {
+			case 0:
+				cur, _ := svc.GetLetter(ctx, person, v.ID)
+				_, opErr = svc.Accept(ctx, person, v.ID, sign(cur, mailbox.DecisionAccept))
+			case 1:
+				cur, _ := svc.GetLetter(ctx, person, v.ID)
+				_, opErr = svc.Refuse(ctx, person, v.ID, sign(cur, mailbox.DecisionRefuse))
+			case 2:
+				_, opErr = svc.Content(ctx, person, v.ID)
+			case 3:
+				_, opErr = svc.ExpireDue(ctx)
+			case 4:
+				clk.add(time.Duration(rng.IntN(6)) * 24 * time.Hour)
+			}
+			history = append(history, fmt.Sprintf("op%d:%v", op, opErr != nil))
+			cur, err := svc.GetLetter(ctx, org, v.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var events []string
+			for _, e := range cur.Evidence {
+				events = append(events, e.Event)
+			}
+			word := strings.Join(events, " ")
+			if !lifecycle.MatchString(word) {
+				t.Fatalf("trial %d step %d after %v: evidence %q is not a lifecycle", trial, step, history, word)
+			}
+			want := map[string]string{
+				"NotificationForAcceptance": mailbox.StateAwaitingAcceptance,
+				"ContentHandover":           mailbox.StateAccepted,
+				"ConsignmentRejection":      mailbox.StateRefused,
+				"AcceptanceRejectionExpiry": mailbox.StateExpired,
+				"RelayToNonERDS":            mailbox.StatePrintQueued,
+			}[events[len(events)-1]]
+			if cur.State != want {
+				t.Fatalf("trial %d step %d: state %s after %s", trial, step, cur.State, events[len(events)-1])
+			}
+			// Content only after acceptance, for the recipient.
+			_, cerr := svc.Content(ctx, person, v.ID)
+			if (cur.State == mailbox.StateAccepted) != (cerr == nil) {
+				t.Fatalf("trial %d step %d: state %s, content error %v", trial, step, cur.State, cerr)
+			}
+			if sub.PrintIfUnsignedAfter == 0 && strings.Contains(word, "RelayToNonERDS") {
+				t.Fatalf("trial %d: printed without print-if-unsigned", trial)
+			}
+		}
+	}
+	// The whole log still audits from the first leaf.
+	if _, err := svc.Audit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+}
