@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestLetterKeyWrapping(t *testing.T) {
