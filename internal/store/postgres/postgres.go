@@ -66,6 +66,18 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 && !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// A database that stops answering must not hold requests forever: a
+	// statement or an idle transaction that takes longer is cancelled by
+	// the server (the client then gets 503 and retries with its key). The
+	// URL may set its own values.
+	for param, value := range map[string]string{
+		"statement_timeout":                   "60s",
+		"idle_in_transaction_session_timeout": "60s",
+	} {
+		if _, set := cfg.ConnConfig.RuntimeParams[param]; !set {
+			cfg.ConnConfig.RuntimeParams[param] = value
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
