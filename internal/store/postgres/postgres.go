@@ -95,7 +95,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := s.migrate(ctx, opts.Logger); err != nil {
+	if err := s.migrate(ctx, cfg.ConnConfig, opts.Logger); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -138,22 +138,27 @@ func CheckDurability(ctx context.Context, q interface {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
+func (s *Store) migrate(ctx context.Context, base *pgx.ConnConfig, log *slog.Logger) error {
+	// Migrations (and waiting for another process's) may outlast the
+	// service's statement timeout: they get connections without it.
+	mcfg := base.Copy()
+	mcfg.RuntimeParams["statement_timeout"] = "0"
+	mcfg.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
 	// Several processes starting together must migrate once: a blocking
 	// session-level advisory lock (pg_advisory_lock waits in the server,
 	// no polling) serializes them; the later ones find nothing to apply.
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := pgx.ConnectConfig(ctx, mcfg)
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
 		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID)
 	}()
-	db := stdlib.OpenDBFromPool(s.pool)
+	db := stdlib.OpenDB(*mcfg)
 	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sqlstore.SubFS(migrations, "migrations"),
 		goose.WithDisableGlobalRegistry(true))
