@@ -160,31 +160,112 @@ func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int6
 	return pdf, j, err
 }
 
-// report applies an outcome under the fencing token. A repeated report of
-// the outcome already recorded (an agent retrying after a lost reply) is
-// answered with the job as it is and records nothing twice.
-func (q *Queue) report(ctx context.Context, c mailbox.Caller, id string, token int64, apply func(tx mailbox.Tx, j *mailbox.PrintJob) (done bool, err error)) (mailbox.PrintJob, error) {
-	var j mailbox.PrintJob
-	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
-		var err error
-		if j, err = q.job(ctx, tx, c, id, true); err != nil {
-			return err
-		}
-		if !holds(j, c, token) {
-			return staleLease()
-		}
-		done, err := apply(tx, &j)
-		if err != nil || done {
-			return err
-		}
-		return tx.UpdatePrintJob(ctx, j)
-	})
-	return j, err
+// Outcomes a print centre reports for a leased job.
+const (
+	OutcomePrinted = "printed"
+	OutcomePosted  = "posted"
+	OutcomeFailed  = "failed"
+)
+
+// Report is one outcome of a job under its lease.
+type Report struct {
+	ID         string
+	LeaseToken int64
+	Outcome    string
+	Reason     string // for failed
 }
+
+// ReportResult is what became of one report.
+type ReportResult struct {
+	Job mailbox.PrintJob
+	Err error
+}
+
+// MaxReports bounds one batch of reports.
+const MaxReports = 500
 
 // Printed records that the job was printed and enveloped.
 func (q *Queue) Printed(ctx context.Context, c mailbox.Caller, id string, token int64) (mailbox.PrintJob, error) {
-	return q.report(ctx, c, id, token, func(tx mailbox.Tx, j *mailbox.PrintJob) (bool, error) {
+	return q.one(ctx, c, Report{ID: id, LeaseToken: token, Outcome: OutcomePrinted})
+}
+
+// Posted records that the printed letter was handed to the postal network.
+func (q *Queue) Posted(ctx context.Context, c mailbox.Caller, id string, token int64) (mailbox.PrintJob, error) {
+	return q.one(ctx, c, Report{ID: id, LeaseToken: token, Outcome: OutcomePosted})
+}
+
+// Failed records a failed attempt: the job is offered again after a backoff,
+// or is dead after the maximum number of attempts, with its reason kept and
+// recorded as evidence for the sender.
+func (q *Queue) Failed(ctx context.Context, c mailbox.Caller, id string, token int64, reason string) (mailbox.PrintJob, error) {
+	return q.one(ctx, c, Report{ID: id, LeaseToken: token, Outcome: OutcomeFailed, Reason: reason})
+}
+
+func (q *Queue) one(ctx context.Context, c mailbox.Caller, r Report) (mailbox.PrintJob, error) {
+	res, err := q.ReportBatch(ctx, c, []Report{r})
+	if err != nil {
+		return mailbox.PrintJob{}, err
+	}
+	return res[0].Job, res[0].Err
+}
+
+// ReportBatch applies several outcomes in one transaction, each under its
+// fencing token, and records their evidence together (one log lock, one
+// batch append). Each report succeeds or fails on its own: a stale lease or
+// a wrong state is that report's error, not the batch's. A repeated report
+// of the outcome already recorded (an agent retrying after a lost reply) is
+// answered with the job as it is and records nothing twice.
+func (q *Queue) ReportBatch(ctx context.Context, c mailbox.Caller, reports []Report) ([]ReportResult, error) {
+	if _, err := centre(c); err != nil {
+		return nil, err
+	}
+	if len(reports) == 0 || len(reports) > MaxReports {
+		return nil, mailbox.Errorf(mailbox.ErrInvalid, "bad_reports", "send 1..%d reports", MaxReports)
+	}
+	var results []ReportResult
+	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
+		results = make([]ReportResult, len(reports))
+		events := q.svc.NewEventBatch()
+		for i, r := range reports {
+			j, err := q.job(ctx, tx, c, r.ID, true)
+			if err != nil {
+				if errors.Is(err, mailbox.ErrNotFound) {
+					results[i].Err = err
+					continue
+				}
+				return err
+			}
+			results[i].Job = j
+			if !holds(j, c, r.LeaseToken) {
+				results[i].Err = staleLease()
+				continue
+			}
+			done, err := q.apply(ctx, events, &j, r)
+			if err != nil {
+				results[i].Err = err
+				continue
+			}
+			results[i].Job = j
+			if done {
+				continue
+			}
+			if err := tx.UpdatePrintJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		return events.Flush(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// apply moves a job by one outcome and queues its evidence.
+func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbox.PrintJob, r Report) (done bool, err error) {
+	now := q.svc.Now()
+	switch r.Outcome {
+	case OutcomePrinted:
 		switch j.State {
 		case mailbox.JobPrinted, mailbox.JobPosted:
 			return true, nil
@@ -192,15 +273,9 @@ func (q *Queue) Printed(ctx context.Context, c mailbox.Caller, id string, token 
 		default:
 			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s", j.State)
 		}
-		now := q.svc.Now()
 		j.State, j.PrintedAt = mailbox.JobPrinted, now
-		return false, q.letterEvent(ctx, tx, *j, signing.EventPrinted, mailbox.StatePrinted, nil)
-	})
-}
-
-// Posted records that the printed letter was handed to the postal network.
-func (q *Queue) Posted(ctx context.Context, c mailbox.Caller, id string, token int64) (mailbox.PrintJob, error) {
-	return q.report(ctx, c, id, token, func(tx mailbox.Tx, j *mailbox.PrintJob) (bool, error) {
+		q.letterEvent(events, *j, signing.EventPrinted, mailbox.StatePrinted, nil)
+	case OutcomePosted:
 		switch j.State {
 		case mailbox.JobPosted:
 			return true, nil
@@ -208,36 +283,30 @@ func (q *Queue) Posted(ctx context.Context, c mailbox.Caller, id string, token i
 		default:
 			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s: report printed first", j.State)
 		}
-		now := q.svc.Now()
 		j.State, j.PostedAt = mailbox.JobPosted, now
 		// UPU EMSEVT EMA: posting / collection.
-		return false, q.letterEvent(ctx, tx, *j, signing.EventPosted, mailbox.StatePosted, map[string]string{"emsevt": "EMA"})
-	})
-}
-
-// Failed records a failed attempt: the job is offered again after a backoff,
-// or is dead after the maximum number of attempts, with its reason kept and
-// recorded as evidence for the sender.
-func (q *Queue) Failed(ctx context.Context, c mailbox.Caller, id string, token int64, reason string) (mailbox.PrintJob, error) {
-	if reason == "" || len(reason) > 500 {
-		return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_reason", "a reason of 1..500 characters is required")
-	}
-	return q.report(ctx, c, id, token, func(tx mailbox.Tx, j *mailbox.PrintJob) (bool, error) {
+		q.letterEvent(events, *j, signing.EventPosted, mailbox.StatePosted, map[string]string{"emsevt": "EMA"})
+	case OutcomeFailed:
+		if r.Reason == "" || len(r.Reason) > 500 {
+			return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_reason", "a reason of 1..500 characters is required")
+		}
 		if j.State != mailbox.JobLeased {
 			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s", j.State)
 		}
-		now := q.svc.Now()
-		j.LastError = reason
+		j.LastError = r.Reason
 		j.LeaseOwner, j.LeaseExpiresAt = "", time.Time{}
 		if j.Attempts >= q.maxAttempts {
 			j.State = mailbox.JobDead
-			q.log.ErrorContext(ctx, "print job dead", "job", j.ID, "letter", j.LetterID, "attempts", j.Attempts, "reason", reason)
-			return false, q.letterEvent(ctx, tx, *j, signing.EventDeliveryFailed, mailbox.StatePrintDead,
-				map[string]string{"stage": "print", "reason": reason, "attempts": fmt.Sprint(j.Attempts)})
+			q.log.ErrorContext(ctx, "print job dead", "job", j.ID, "letter", j.LetterID, "attempts", j.Attempts, "reason", r.Reason)
+			q.letterEvent(events, *j, signing.EventDeliveryFailed, mailbox.StatePrintDead,
+				map[string]string{"stage": "print", "reason": r.Reason, "attempts": fmt.Sprint(j.Attempts)})
+		} else {
+			j.State, j.AvailableAt = mailbox.JobQueued, now.Add(q.backoff(j.Attempts))
 		}
-		j.State, j.AvailableAt = mailbox.JobQueued, now.Add(q.backoff(j.Attempts))
-		return false, nil
-	})
+	default:
+		return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_outcome", "outcome must be printed, posted or failed")
+	}
+	return false, nil
 }
 
 // Physical events reported after posting, with their UPU EMSEVT event
@@ -280,20 +349,23 @@ func (q *Queue) Event(ctx context.Context, c mailbox.Caller, id string, event st
 		if j.State != mailbox.JobPosted {
 			return mailbox.Errorf(mailbox.ErrConflict, "bad_state", "physical events follow posting; the job is %s", j.State)
 		}
-		return q.letterEvent(ctx, tx, j, signing.Event(event), pe.state, d)
+		events := q.svc.NewEventBatch()
+		q.letterEvent(events, j, signing.Event(event), pe.state, d)
+		return events.Flush(ctx, tx)
 	})
 	return j, err
 }
 
-func (q *Queue) letterEvent(ctx context.Context, tx mailbox.Tx, j mailbox.PrintJob, ev signing.Event, state string, details map[string]string) error {
+// letterEvent queues a print-path event on the job's letter.
+func (q *Queue) letterEvent(events *mailbox.EventBatch, j mailbox.PrintJob, ev signing.Event, state string, details map[string]string) {
 	if j.Kind != mailbox.JobLetter {
-		return nil // activation letters have no evidence chain
+		return // activation letters have no evidence chain
 	}
 	if details == nil {
 		details = map[string]string{}
 	}
 	details["print_job"] = j.ID
-	return q.svc.RecordLetterEvent(ctx, tx, j.LetterID, signing.Evidence{Event: ev, PDFSHA256: j.PDFSHA256, Details: details}, state)
+	events.Add(j.LetterID, signing.Evidence{Event: ev, PDFSHA256: j.PDFSHA256, Details: details}, state)
 }
 
 // Minsk is Belarus' civil time (UTC+3 all year since 2011): a manifest's

@@ -209,29 +209,6 @@ func tlogInclusion(ctx context.Context, tx Tx, index, size uint64) ([][]byte, er
 	return tlog.InclusionProof(ctx, nodeReader{tx}, index, size)
 }
 
-// RecordLetterEvent records an evidence event on a letter inside the
-// caller's transaction and moves the letter to newState (unchanged when
-// empty). The print path uses it for the physical events.
-func (s *Service) RecordLetterEvent(ctx context.Context, tx Tx, letterID string, ev signing.Evidence, newState string) error {
-	l, err := tx.GetLetter(ctx, letterID, true)
-	if err != nil {
-		return err
-	}
-	if ev.Route == "" {
-		ev.Route = l.Route
-	}
-	if _, err := s.record(ctx, tx, &l, ev); err != nil {
-		return err
-	}
-	if newState != "" {
-		l.State = newState
-	}
-	if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
-		return err
-	}
-	return tx.UpdateLetter(ctx, l)
-}
-
 // PrintPDF returns the decrypted PDF of a print job.
 func (s *Service) PrintPDF(ctx context.Context, tx Tx, jobID string) ([]byte, error) {
 	blob, err := tx.GetBlob(ctx, pdfBlobKey(jobID))

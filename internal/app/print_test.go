@@ -253,3 +253,65 @@ func TestPoisonJobDies(t *testing.T) {
 		t.Fatalf("letter state %s", v.State)
 	}
 }
+
+// TestBatchReports: one request reports several jobs; each report succeeds
+// or fails on its own, and the evidence lands on each letter.
+func TestBatchReports(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	org := b.party(t, orgReq)
+	org.registerActive(orgAddress)
+	pc := b.party(t, certs.Request{Role: certs.RolePrintCenter, Name: "РЦ Брест", Regions: []string{"224"}})
+	var ids []string
+	for i := range 3 {
+		_, sent, data := org.send(map[string]any{"recipient": map[string]string{"name": fmt.Sprint("Петров ", i), "address": "224030, г. Брест, ул. Советская, 1"}, "body": "x"}, "")
+		if sent.ID == "" {
+			t.Fatalf("send: %s", data)
+		}
+		ids = append(ids, sent.ID)
+	}
+	var l jobsReply
+	pc.mustJSON("POST", "/v1/print/leases", map[string]int{"max": 10}, &l, 200)
+	if len(l.Jobs) != 3 {
+		t.Fatalf("leased %d", len(l.Jobs))
+	}
+	reports := []map[string]any{
+		{"id": l.Jobs[0].ID, "lease_token": l.Jobs[0].LeaseToken, "outcome": "printed"},
+		{"id": l.Jobs[1].ID, "lease_token": l.Jobs[1].LeaseToken + 7, "outcome": "printed"}, // stale
+		{"id": l.Jobs[2].ID, "lease_token": l.Jobs[2].LeaseToken, "outcome": "failed"},      // no reason
+		{"id": l.Jobs[0].ID, "lease_token": l.Jobs[0].LeaseToken, "outcome": "posted"},      // same job, next step
+	}
+	var out struct {
+		Results []struct {
+			ID    string
+			State string
+			Error *struct{ Code string }
+		}
+	}
+	pc.mustJSON("POST", "/v1/print/reports", map[string]any{"reports": reports}, &out, 200)
+	if len(out.Results) != 4 || out.Results[0].State != "printed" || out.Results[1].Error == nil || out.Results[1].Error.Code != "stale_lease" ||
+		out.Results[2].Error == nil || out.Results[2].Error.Code != "bad_reason" || out.Results[3].State != "posted" {
+		t.Fatalf("results: %+v", out.Results)
+	}
+	byLetter := map[string]string{}
+	for _, j := range l.Jobs {
+		byLetter[j.ID] = j.LetterID
+	}
+	if got := strings.Join(events(t, org, byLetter[l.Jobs[0].ID]), " "); got != "SubmissionAcceptance RelayToNonERDS Printed Posted" {
+		t.Fatalf("events of the reported letter: %s", got)
+	}
+	if got := strings.Join(events(t, org, byLetter[l.Jobs[1].ID]), " "); got != "SubmissionAcceptance RelayToNonERDS" {
+		t.Fatalf("events of the stale report's letter: %s", got)
+	}
+	status, bb := org.do("GET", "/v1/letters/"+byLetter[l.Jobs[0].ID]+"/bundle", nil, "", nil, nil)
+	if status != 200 {
+		t.Fatalf("bundle: %d", status)
+	}
+	if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := pc.json("POST", "/v1/print/reports", map[string]any{"reports": []any{}}, nil); status != 400 {
+		t.Fatalf("empty batch: %d", status)
+	}
+	_ = ids
+}

@@ -63,7 +63,7 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 		fs.IntVar(&o.Pages, "pages", 1, "pages of the rendered letter (1 or 3 in BENCHMARKS.md)")
 	case "lease":
 		fs.IntVar(&o.Batch, "batch", 100, "jobs per lease")
-		fs.StringVar(&o.Report, "report", "printed", "what agents report per job: printed (records evidence) or none (lease only)")
+		fs.StringVar(&o.Report, "report", "batch", "what agents report: batch (the lease reported printed in one request, POST /v1/print/reports), printed (one request per job) or none (lease only)")
 	case "verify":
 		fs.IntVar(&o.Bundles, "bundles", 20, "distinct bundles to build and verify round-robin")
 	case "seed":

@@ -163,3 +163,52 @@ func csvSafe(v string) string {
 	}
 	return v
 }
+
+// printReports applies a batch of outcomes: POST /v1/print/reports
+// {"reports": [{"id", "lease_token", "outcome": "printed|posted|failed",
+// "reason"}]} → {"results": [{"id", "state", "error"}]}, one transaction
+// for all, each report succeeding or failing on its own.
+func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Reports []struct {
+			ID         string `json:"id"`
+			LeaseToken int64  `json:"lease_token"`
+			Outcome    string `json:"outcome"`
+			Reason     string `json:"reason"`
+		} `json:"reports"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reports := make([]hybrid.Report, len(req.Reports))
+	for i, rp := range req.Reports {
+		reports[i] = hybrid.Report{ID: rp.ID, LeaseToken: rp.LeaseToken, Outcome: rp.Outcome, Reason: rp.Reason}
+	}
+	results, err := s.Print.ReportBatch(r.Context(), caller(r), reports)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	type resultJSON struct {
+		ID    string     `json:"id"`
+		State string     `json:"state,omitempty"`
+		Error *errorJSON `json:"error"`
+	}
+	out := struct {
+		Results []resultJSON `json:"results"`
+	}{Results: make([]resultJSON, len(results))}
+	for i, res := range results {
+		out.Results[i] = resultJSON{ID: reports[i].ID, State: res.Job.State}
+		if res.Err != nil {
+			_, code, msg := statusOf(res.Err)
+			out.Results[i] = resultJSON{ID: reports[i].ID, Error: &errorJSON{Code: code, Message: msg}}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type errorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

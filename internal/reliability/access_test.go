@@ -305,6 +305,13 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 		return []target{{object: "collection", path: path, body: jsonBody(map[string]string{"address": "220005, г. Минск, пр-т Независимости, 4"})}}, true, true
 	case "/v1/print/leases":
 		return []target{{object: "collection", path: path, body: jsonBody(map[string]int{"max": 10})}}, true, true
+	case "/v1/print/reports":
+		// A batch answers 200 with a result per report; a report on a job
+		// someone else leased (even with its real token) must come back as
+		// that report's error and change nothing. "posted" on a job still
+		// leased is refused for its holder too, so the fixture stays put.
+		return []target{{object: "collection", path: path, body: jsonBody(map[string]any{"reports": []map[string]any{
+			{"id": f.leasedJob.ID, "lease_token": f.leasedJob.LeaseToken, "outcome": "posted"}}})}}, true, true
 	case "/v1/print/manifest":
 		return []target{{object: "collection", path: path + "?date=" + time.Now().In(time.FixedZone("Minsk", 3*3600)).Format("2006-01-02")}}, true, true
 	}
