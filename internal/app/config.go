@@ -79,23 +79,31 @@ const (
 	DefaultMailDomain = "npes.localhost"
 )
 
-// FromEnv returns a Config filled from NPES_* variables and defaults.
-func FromEnv() Config {
-	c := Config{
-		DataDir:         envOr("NPES_DATA", DefaultDataDir),
-		DatabaseURL:     os.Getenv("NPES_DATABASE_URL"),
-		HTTPAddr:        envOr("NPES_HTTP_ADDR", DefaultHTTPAddr),
-		MasterKeyFile:   os.Getenv("NPES_MASTER_KEY_FILE"),
-		SMTPAddr:        envOr("NPES_SMTP_ADDR", DefaultSMTPAddr),
-		SMTPSAddr:       envOr("NPES_SMTPS_ADDR", DefaultSMTPSAddr),
-		SMTPRelay:       os.Getenv("NPES_SMTP_RELAY"),
-		MailDomain:      envOr("NPES_MAIL_DOMAIN", DefaultMailDomain),
-		ShutdownTimeout: 30 * time.Second,
+// FromEnv returns a Config filled from NPES_* variables and defaults;
+// getenv is os.Getenv or a test's replacement.
+func FromEnv(getenv func(string) string) Config {
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	if h := os.Getenv("NPES_HOSTNAMES"); h != "" {
-		c.Hostnames = SplitList(h)
+	or := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
 	}
-	return c
+	return Config{
+		DataDir:            or("NPES_DATA", DefaultDataDir),
+		DatabaseURL:        getenv("NPES_DATABASE_URL"),
+		HTTPAddr:           or("NPES_HTTP_ADDR", DefaultHTTPAddr),
+		Hostnames:          SplitList(getenv("NPES_HOSTNAMES")),
+		MasterKeyFile:      getenv("NPES_MASTER_KEY_FILE"),
+		SMTPAddr:           or("NPES_SMTP_ADDR", DefaultSMTPAddr),
+		SMTPSAddr:          or("NPES_SMTPS_ADDR", DefaultSMTPSAddr),
+		SMTPRelay:          getenv("NPES_SMTP_RELAY"),
+		MailDomain:         or("NPES_MAIL_DOMAIN", DefaultMailDomain),
+		DevActivationCodes: getenv("NPES_DEV_ACTIVATION_CODES") != "",
+		ShutdownTimeout:    30 * time.Second,
+	}
 }
 
 // SplitList splits a comma-separated list, dropping empty items.
@@ -107,13 +115,6 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 func (c *Config) fill() error {

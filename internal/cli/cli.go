@@ -120,8 +120,9 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nEnvironment: NPES_DATA, NPES_DATABASE_URL, NPES_HTTP_ADDR, NPES_HOSTNAMES,")
-	fmt.Fprintln(w, "NPES_MASTER_KEY_FILE (server); NPES_SERVER, NPES_ID (client commands).")
+	fmt.Fprintln(w, "\nEnvironment (server): NPES_DATA, NPES_DATABASE_URL, NPES_HTTP_ADDR, NPES_HOSTNAMES,")
+	fmt.Fprintln(w, "NPES_MASTER_KEY_FILE, NPES_SMTP_ADDR, NPES_SMTPS_ADDR, NPES_SMTP_RELAY, NPES_MAIL_DOMAIN,")
+	fmt.Fprintln(w, "NPES_LOG_LEVEL, NPES_DEV_ACTIVATION_CODES. Client commands: NPES_SERVER, NPES_ID.")
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.

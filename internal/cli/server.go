@@ -21,13 +21,7 @@ import (
 // serverFlags registers the flags shared by the commands that work on the
 // data directory and the database (init, serve, ca ...).
 func serverFlags(fs *flag.FlagSet, e *Env, cfg *app.Config) {
-	*cfg = app.Config{
-		DataDir:       orDefault(e.Getenv("NPES_DATA"), app.DefaultDataDir),
-		DatabaseURL:   e.Getenv("NPES_DATABASE_URL"),
-		HTTPAddr:      orDefault(e.Getenv("NPES_HTTP_ADDR"), app.DefaultHTTPAddr),
-		MasterKeyFile: e.Getenv("NPES_MASTER_KEY_FILE"),
-		Hostnames:     app.SplitList(e.Getenv("NPES_HOSTNAMES")),
-	}
+	*cfg = app.FromEnv(e.Getenv)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (NPES_DATA)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL; empty means SQLite in the data directory (NPES_DATABASE_URL)")
 	fs.Func("hostname", "extra DNS name or IP for the server certificate, repeatable or comma separated (NPES_HOSTNAMES)", func(v string) error {
@@ -83,15 +77,11 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR] [--smtp-addr ADDR] [--smtps-addr ADDR] [--smtp-relay HOST:PORT] [--mail-domain DOMAIN]")
 	serverFlags(fs, e, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "mTLS API listen address (NPES_HTTP_ADDR)")
-	cfg.SMTPAddr = orDefault(e.Getenv("NPES_SMTP_ADDR"), app.DefaultSMTPAddr)
-	cfg.SMTPSAddr = orDefault(e.Getenv("NPES_SMTPS_ADDR"), app.DefaultSMTPSAddr)
-	cfg.SMTPRelay = e.Getenv("NPES_SMTP_RELAY")
-	cfg.MailDomain = orDefault(e.Getenv("NPES_MAIL_DOMAIN"), app.DefaultMailDomain)
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", cfg.SMTPAddr, `SMTP submission listen address, STARTTLS required; "off" disables it (NPES_SMTP_ADDR)`)
 	fs.StringVar(&cfg.SMTPSAddr, "smtps-addr", cfg.SMTPSAddr, `SMTP implicit-TLS listen address; "off" disables it (NPES_SMTPS_ADDR)`)
 	fs.StringVar(&cfg.SMTPRelay, "smtp-relay", cfg.SMTPRelay, "host:port of the SMTP relay for notification emails; empty disables them (NPES_SMTP_RELAY)")
 	fs.StringVar(&cfg.MailDomain, "mail-domain", cfg.MailDomain, "mail domain of mailbox addresses <mailbox-id>@DOMAIN (NPES_MAIL_DOMAIN)")
-	fs.BoolVar(&cfg.DevActivationCodes, "dev-activation-codes", e.Getenv("NPES_DEV_ACTIVATION_CODES") != "", "development only: log mailbox activation codes instead of relying on the printed letter (NPES_DEV_ACTIVATION_CODES)")
+	fs.BoolVar(&cfg.DevActivationCodes, "dev-activation-codes", cfg.DevActivationCodes, "development only: log mailbox activation codes instead of relying on the printed letter (NPES_DEV_ACTIVATION_CODES)")
 	level := fs.String("log-level", orDefault(e.Getenv("NPES_LOG_LEVEL"), "info"), "debug, info, warn or error (NPES_LOG_LEVEL)")
 	if err := parse(fs, args); err != nil {
 		return err
