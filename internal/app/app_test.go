@@ -148,7 +148,7 @@ func TestServer(t *testing.T) {
 }
 
 func testWhoami(t *testing.T, b *bundle) {
-	cred := b.issue(t, person, time.Now())
+	cred := b.issue(t, person, b.clock.Now())
 	status, body, err := get(t, b.client(t, &cred), b.base+"/v1/whoami")
 	if err != nil || status != 200 {
 		t.Fatalf("whoami: %d %s %v", status, body, err)
@@ -161,12 +161,12 @@ func testWhoami(t *testing.T, b *bundle) {
 	if who["role"] != "person" || who["name"] != person.Name || who["personal_id"] != "3140582A001PB3" || who["serial"] != id.Serial || who["identity"] != id.ID {
 		t.Fatalf("whoami = %v", who)
 	}
-	org := b.issue(t, certs.Request{Role: certs.RoleOrg, Name: "ОАО «Белтелеком»", UNP: "100289066"}, time.Now())
+	org := b.issue(t, certs.Request{Role: certs.RoleOrg, Name: "ОАО «Белтелеком»", UNP: "100289066"}, b.clock.Now())
 	_, body, _ = get(t, b.client(t, &org), b.base+"/v1/whoami")
 	if !strings.Contains(body, `"unp":"100289066"`) || !strings.Contains(body, `"role":"org"`) {
 		t.Fatalf("org whoami = %s", body)
 	}
-	pc := b.issue(t, certs.Request{Role: certs.RolePrintCenter, Name: "Минский РЦ", Regions: []string{"220", "222"}}, time.Now())
+	pc := b.issue(t, certs.Request{Role: certs.RolePrintCenter, Name: "Минский РЦ", Regions: []string{"220", "222"}}, b.clock.Now())
 	_, body, _ = get(t, b.client(t, &pc), b.base+"/v1/whoami")
 	if !strings.Contains(body, `"regions":["220","222"]`) {
 		t.Fatalf("print centre whoami = %s", body)
@@ -199,7 +199,7 @@ func testPublicRoutes(t *testing.T, b *bundle) {
 	if err != nil || status != 200 {
 		t.Fatalf("crl: %d %v", status, err)
 	}
-	if _, err := certs.ParseCRL([]byte(body), b.ca.Certificate(), time.Now()); err != nil {
+	if _, err := certs.ParseCRL([]byte(body), b.ca.Certificate(), b.clock.Now()); err != nil {
 		t.Fatalf("CRL does not verify: %v", err)
 	}
 	if status, body, _ := get(t, c, b.base+"/v1/nope"); status != 404 || !strings.Contains(body, `"not_found"`) {
@@ -208,7 +208,7 @@ func testPublicRoutes(t *testing.T, b *bundle) {
 }
 
 func testHandshakeRefusals(t *testing.T, b *bundle) {
-	now := time.Now()
+	now := b.clock.Now()
 	foreignCertPEM, foreignKeyPEM, err := certs.CreateCA("foreign CA", now)
 	if err != nil {
 		t.Fatal(err)
@@ -245,14 +245,14 @@ func testHandshakeRefusals(t *testing.T, b *bundle) {
 }
 
 func testRevocationWithoutRestart(t *testing.T, b *bundle) {
-	cred := b.issue(t, person, time.Now())
+	cred := b.issue(t, person, b.clock.Now())
 	c := b.client(t, &cred)
 	if status, _, err := get(t, c, b.base+"/v1/whoami"); err != nil || status != 200 {
 		t.Fatalf("before revocation: %d %v", status, err)
 	}
 	id, _ := certs.IdentityFromCert(cred.Cert)
 	err := b.srv.Store.InTx(t.Context(), func(tx mailbox.Tx) error {
-		_, err := tx.RevokeCertificate(t.Context(), id.Serial, int(certs.ReasonKeyCompromise), time.Now())
+		_, err := tx.RevokeCertificate(t.Context(), id.Serial, int(certs.ReasonKeyCompromise), b.clock.Now())
 		return err
 	})
 	if err != nil {
@@ -266,7 +266,7 @@ func testRevocationWithoutRestart(t *testing.T, b *bundle) {
 	if err != nil || status != 200 {
 		t.Fatalf("crl: %d %v", status, err)
 	}
-	entries, err := certs.ParseCRL([]byte(body), b.ca.Certificate(), time.Now())
+	entries, err := certs.ParseCRL([]byte(body), b.ca.Certificate(), b.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func testRevocationWithoutRestart(t *testing.T, b *bundle) {
 }
 
 func testMetricsOperatorOnly(t *testing.T, b *bundle) {
-	cred := b.issue(t, person, time.Now())
+	cred := b.issue(t, person, b.clock.Now())
 	if status, _, _ := get(t, b.client(t, &cred), b.base+"/metrics"); status != 403 {
 		t.Fatalf("metrics as person: %d, want 403", status)
 	}

@@ -14,7 +14,6 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	jose "github.com/go-jose/go-jose/v4"
@@ -34,7 +33,7 @@ type party struct {
 }
 
 func (b *bundle) party(t *testing.T, req certs.Request) *party {
-	cred := b.issue(t, req, time.Now())
+	cred := b.issue(t, req, b.clock.Now())
 	return &party{t: t, b: b, cred: cred, c: b.client(t, &cred)}
 }
 
@@ -241,8 +240,8 @@ func TestRegisteredLetterEndToEnd(t *testing.T) {
 
 			// A credential of the same person, not bound to the mailbox,
 			// cannot sign for it.
-			unbound := b.issue(t, citizenReq, time.Now())
-			st := mailbox.NewStatement(v, mailbox.DecisionAccept, "", time.Now())
+			unbound := b.issue(t, citizenReq, b.clock.Now())
+			st := mailbox.NewStatement(v, mailbox.DecisionAccept, "", b.clock.Now())
 			if status, data := citizen.json("POST", "/v1/letters/"+sent.ID+"/accept", map[string]string{"jws": sign(t, unbound, st)}, nil); status != 403 || !strings.Contains(string(data), "signer_not_bound") {
 				t.Fatalf("unbound signer: %d %s", status, data)
 			}
@@ -253,7 +252,7 @@ func TestRegisteredLetterEndToEnd(t *testing.T) {
 				t.Fatalf("statement for another letter: %d", status)
 			}
 			// A refusal statement presented as an acceptance is refused.
-			ref := mailbox.NewStatement(v, mailbox.DecisionRefuse, "", time.Now())
+			ref := mailbox.NewStatement(v, mailbox.DecisionRefuse, "", b.clock.Now())
 			if status, _ := citizen.json("POST", "/v1/letters/"+sent.ID+"/accept", map[string]string{"jws": sign(t, citizen.cred, ref)}, nil); status != 400 {
 				t.Fatalf("refusal as acceptance: %d", status)
 			}

@@ -3,7 +3,6 @@ package app_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/mailbox"
@@ -20,8 +19,8 @@ func TestBindAndUnbindCredentials(t *testing.T) {
 	org.registerActive(orgAddress)
 	citizen := b.party(t, citizenReq)
 	box := citizen.registerActive(citizenAddress)
-	renewed := b.issue(t, citizenReq, time.Now())
-	stranger := b.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр", PersonalID: "3140582A002PB4"}, time.Now())
+	renewed := b.issue(t, citizenReq, b.clock.Now())
+	stranger := b.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр", PersonalID: "3140582A002PB4"}, b.clock.Now())
 
 	if status, data := citizen.json("POST", "/v1/mailboxes/"+box+"/credentials", map[string]string{"certificate": string(stranger.CertPEM)}, nil); status != 403 || !strings.Contains(string(data), "other_holder") {
 		t.Fatalf("binding another holder's certificate: %d %s", status, data)
@@ -50,7 +49,7 @@ func TestBindAndUnbindCredentials(t *testing.T) {
 	if status, _ := citizen.json("GET", "/v1/letters/"+sent.ID, nil, nil); status != 404 {
 		t.Fatalf("unbound credential reading: %d", status)
 	}
-	st := mailbox.NewStatement(v, mailbox.DecisionAccept, "", time.Now())
+	st := mailbox.NewStatement(v, mailbox.DecisionAccept, "", b.clock.Now())
 	if status, data := renewedParty.json("POST", "/v1/letters/"+sent.ID+"/accept", map[string]string{"jws": sign(t, citizen.cred, st)}, nil); status != 403 || !strings.Contains(string(data), "signer_not_bound") {
 		t.Fatalf("signature by the unbound credential: %d %s", status, data)
 	}

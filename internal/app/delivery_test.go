@@ -54,7 +54,7 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 		}
 		var v mailbox.LetterView
 		citizen.mustJSON("GET", "/v1/letters/"+sent.ID, nil, &v, 200)
-		st := mailbox.NewStatement(v, mailbox.DecisionRefuse, "не мой адрес", time.Now())
+		st := mailbox.NewStatement(v, mailbox.DecisionRefuse, "не мой адрес", b.clock.Now())
 		citizen.mustJSON("POST", "/v1/letters/"+sent.ID+"/refuse", map[string]string{"jws": sign(t, citizen.cred, st)}, &v, 200)
 		if v.State != "refused" {
 			t.Fatalf("state %s", v.State)
@@ -122,7 +122,7 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 			t.Fatalf("after print-if-unsigned: %+v", v)
 		}
 		// Too late to accept.
-		st := mailbox.NewStatement(v, mailbox.DecisionAccept, "", time.Now())
+		st := mailbox.NewStatement(v, mailbox.DecisionAccept, "", b.clock.Now())
 		if status, _ := citizen.json("POST", "/v1/letters/"+plain.ID+"/accept", map[string]string{"jws": sign(t, citizen.cred, st)}, nil); status != 409 {
 			t.Fatalf("accept after expiry: %d", status)
 		}
@@ -253,7 +253,7 @@ func TestActivationByCode(t *testing.T) {
 	// The activation letter was queued for print.
 	var jobs int
 	err := b.srv.Store.View(t.Context(), func(tx mailbox.Tx) error {
-		js, err := tx.LeasePrintJobs(t.Context(), []string{"220"}, "probe", 10, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour))
+		js, err := tx.LeasePrintJobs(t.Context(), []string{"220"}, "probe", 10, b.clock.Now().Add(time.Hour), b.clock.Now().Add(2*time.Hour))
 		jobs = len(js)
 		return err
 	})

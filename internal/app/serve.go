@@ -49,7 +49,10 @@ type Server struct {
 	bgCancel  context.CancelFunc
 	bgDone    chan struct{}
 	once      sync.Once
-	err       error
+	// shutdownOnce makes Shutdown idempotent; shutdownErr is its result.
+	shutdownOnce sync.Once
+	shutdownErr  error
+	err          error
 }
 
 // Start initializes the data directory if needed, opens the store and starts
@@ -165,7 +168,15 @@ func (s *Server) Err() error { return s.err }
 
 // Shutdown stops accepting connections, lets in-flight requests finish
 // within the configured timeout, and closes the store.
+//
+// It is safe to call more than once and from several goroutines: every call
+// waits for the one shutdown and returns its result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(s.httpSrv.Shutdown(ctx), s.stopSMTP(ctx))

@@ -782,7 +782,7 @@ func testSMTPRevocation(t *testing.T, p *smtpParties) {
 		t.Fatal(err)
 	}
 	err = b.srv.Store.InTx(t.Context(), func(tx mailbox.Tx) error {
-		_, err := tx.RevokeCertificate(t.Context(), id.Serial, int(certs.ReasonKeyCompromise), time.Now())
+		_, err := tx.RevokeCertificate(t.Context(), id.Serial, int(certs.ReasonKeyCompromise), b.clock.Now())
 		return err
 	})
 	if err != nil {
@@ -999,13 +999,11 @@ func TestSMTPConnectionCaps(t *testing.T) {
 	// A slot frees when a connection ends.
 	_ = first.Quit()
 	var err error
-	for range 100 {
+	waitFor(t, 30*time.Second, "the first connection's slot to be freed", func() bool {
 		again := b.dialSMTP(t, &p.org.cred, true, implicit)
-		if err = again.Hello("client.example"); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		err = again.Hello("client.example")
+		return err == nil
+	})
 	if err != nil {
 		t.Fatalf("slot not freed: %v", err)
 	}
@@ -1120,12 +1118,10 @@ func TestSMTPNotificationsThroughRelay(t *testing.T) {
 	}
 	id := letterIDOf(t, reply)
 	var msgs map[string]string
-	for range 300 {
-		if msgs = received(); len(msgs) >= 2 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, 60*time.Second, "both notifications to reach the relay", func() bool {
+		msgs = received()
+		return len(msgs) >= 2
+	})
 	toCitizen, toOrg := msgs["ivanov@example.by"], msgs["office@beltelecom.example"]
 	if !strings.Contains(toCitizen, "GET /v1/letters/"+id) || !strings.Contains(toOrg, "GET /v1/letters/"+id+"/evidence") {
 		t.Fatalf("notifications: %v", msgs)

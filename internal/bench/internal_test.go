@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,16 +104,36 @@ func TestMeasureError(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	t.Parallel()
-	// stop waits for the progress goroutine: reading buf after it is safe.
-	var buf bytes.Buffer
 	var done atomic.Int64
 	done.Store(5)
-	stop := progress(&buf, "x", time.Now(), &done)
-	time.Sleep(1100 * time.Millisecond)
-	stop()
-	if !strings.Contains(buf.String(), "x:") || !strings.Contains(buf.String(), "5 items") {
-		t.Fatalf("progress wrote %q", buf.String())
+	w := &firstWrite{wrote: make(chan struct{})}
+	stop := progress(w, "x", time.Now(), &done)
+	// The line comes on the first tick; wait for it, not for a duration.
+	select {
+	case <-w.wrote:
+	case <-time.After(time.Minute):
+		t.Fatal("no progress line within a minute")
 	}
+	stop()
+	// stop waits for the progress goroutine: reading buf after it is safe.
+	if !strings.Contains(w.buf.String(), "x:") || !strings.Contains(w.buf.String(), "5 items") {
+		t.Fatalf("progress wrote %q", w.buf.String())
+	}
+}
+
+// firstWrite is a writer that closes wrote after its first write.
+type firstWrite struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	once  sync.Once
+	wrote chan struct{}
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer w.once.Do(func() { close(w.wrote) })
+	return w.buf.Write(p)
 }
 
 func TestLetterBody(t *testing.T) {

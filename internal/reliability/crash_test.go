@@ -193,9 +193,12 @@ func resubmit(t *testing.T, p *party, n *node, subs []submission, acks map[strin
 				var got sent
 				var err error
 				// A clean 429 or 503 asks to retry; nothing else may happen.
-				for attempt := 0; attempt < 20; attempt++ {
+				// Retries are bounded by time, not count: a busy machine
+				// may need longer to drain what the node has queued.
+				deadline := time.Now().Add(2 * time.Minute)
+				for {
 					r, got, err = p.send(t.Context(), n.base, s.letter, s.key, s.atts...)
-					if err != nil || (r.status != 429 && r.status != 503) {
+					if err != nil || (r.status != 429 && r.status != 503) || time.Now().After(deadline) {
 						break
 					}
 					time.Sleep(200 * time.Millisecond)
