@@ -104,7 +104,9 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
 	rev := newRevocations(s.Store, revocationTTL, s.cfg.Now)
-	tlsCfg := certs.ServerTLSConfig(serverCert, pool, rev)
+	// Certificates are judged by the server's clock, the same clock that
+	// dates evidence and deadlines, so the two never disagree.
+	tlsCfg := certs.ServerTLSConfig(serverCert, pool, rev, certs.WithClock(s.cfg.Now))
 	s.tlsConfig = tlsCfg
 	svc, err := s.newService(pool, rev)
 	if err != nil {
