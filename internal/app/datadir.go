@@ -276,23 +276,11 @@ func readFile(p string) ([]byte, error) {
 	return b, nil
 }
 
-// writeNew writes a file that must not exist yet (O_EXCL), so a key is never
-// overwritten, and syncs it before returning.
+// writeNew writes a file that must not exist yet, so a key is never
+// overwritten, whole or not at all (certs.WriteNewFile).
 func writeNew(p string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return f.Close()
+	return certs.WriteNewFile(p, data, mode)
 }
