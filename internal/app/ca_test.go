@@ -16,10 +16,18 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-var storeEngines = map[string]storetest.Factory{
-	"sqlite":   storetest.NewSQLite,
-	"postgres": storetest.NewPostgres,
-}
+// storeEngines and engineURLs give a test each database engine, as a store
+// or as the server's database URL (empty: SQLite in the data directory).
+var (
+	storeEngines = map[string]storetest.Factory{
+		"sqlite":   storetest.NewSQLite,
+		"postgres": storetest.NewPostgres,
+	}
+	engineURLs = map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
+	}
+)
 
 func newTestCA(t *testing.T, now time.Time) *certs.CA {
 	t.Helper()
@@ -170,11 +178,7 @@ func TestCAServiceRevoke(t *testing.T) {
 // serial that is not one) never makes /v1/crl fail for everyone.
 func TestCRLSurvivesBadRows(t *testing.T) {
 	t.Parallel()
-	engines := map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
-	}
-	for name, url := range engines {
+	for name, url := range engineURLs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, url(t))

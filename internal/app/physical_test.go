@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/npes/npes/certs"
-	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
@@ -16,10 +15,7 @@ import (
 // and a reporter's details never replace what the server sealed.
 func TestPhysicalEvents(t *testing.T) {
 	t.Parallel()
-	for name, url := range map[string]func(*testing.T) string{
-		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
-		"sqlite":   func(t *testing.T) string { return "" },
-	} {
+	for name, url := range engineURLs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			testPhysicalEvents(t, setup(t, url(t)))
