@@ -175,26 +175,31 @@ func parseKeyPEM(data []byte) (crypto.Signer, error) {
 	}
 }
 
-// writeNewKeyFile creates path with mode 0600 and writes data, failing if the
+// writeNewKeyFile creates path with mode 0600 holding data, failing if the
 // file exists: a private key is never replaced behind its holder's back.
 func writeNewKeyFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("certs: %s already exists; refusing to overwrite a private key: %w", path, fs.ErrExist)
+	if err := WriteNewFile(path, data, 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("certs: %s already exists; refusing to overwrite a private key: %w", path, fs.ErrExist)
+		}
+		return err
 	}
+	return nil
+}
+
+// WriteNewFile creates path with mode perm holding data, failing with an
+// error wrapping fs.ErrExist if the file exists. The data is written and
+// synced under a temporary name and then linked into place: link(2) fails
+// when the name exists (like O_EXCL) and makes the whole file appear at
+// once, so a crash never leaves half a file that blocks the next attempt.
+func WriteNewFile(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := writeTemp(path, data, perm)
 	if err != nil {
-		return fmt.Errorf("certs: create key file: %w", err)
+		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-		return fmt.Errorf("certs: write key file %s: %w", path, err)
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("certs: write %s: %w", path, err)
 	}
 	return syncDir(filepath.Dir(path))
 }
@@ -202,10 +207,23 @@ func writeNewKeyFile(path string, data []byte) error {
 // writeFileAtomic replaces path with data through a temporary file and a
 // rename, so a reader sees the old file or the new one, never half of one.
 func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := writeTemp(path, data, perm)
 	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("certs: write %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeTemp writes data, synced, with mode perm into a new temporary file
+// next to path and returns its name.
+func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("certs: write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	err = f.Chmod(perm)
@@ -218,14 +236,11 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("certs: write %s: %w", path, err)
+		return "", fmt.Errorf("certs: write %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return tmp, nil
 }
 
 // syncDir makes a new directory entry durable (POSIX leaves it in the page

@@ -273,7 +273,9 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		default:
 			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s", j.State)
 		}
-		j.State, j.PrintedAt = mailbox.JobPrinted, now
+		// The lease holder printed it (ReportBatch checked holds): that
+		// centre alone answers for it in the post (Event).
+		j.State, j.PrintedAt, j.PrintedBy = mailbox.JobPrinted, now, j.LeaseOwner
 		q.letterEvent(events, *j, signing.EventPrinted, mailbox.StatePrinted, nil)
 	case OutcomePosted:
 		switch j.State {
@@ -307,53 +309,6 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_outcome", "outcome must be printed, posted or failed")
 	}
 	return false, nil
-}
-
-// Physical events reported after posting, with their UPU EMSEVT event
-// codes where one exists (EMI final delivery, EMH attempted / unsuccessful
-// delivery; a return to sender has no single code).
-var physicalEvents = map[signing.Event]struct {
-	state  string
-	emsevt string
-}{
-	signing.EventDelivered:        {mailbox.StatePhysicallyDelivered, "EMI"},
-	signing.EventDeliveryFailed:   {mailbox.StateDeliveryFailed, "EMH"},
-	signing.EventReturnedToSender: {mailbox.StateReturned, ""},
-}
-
-// Event records a physical event of a posted letter.
-func (q *Queue) Event(ctx context.Context, c mailbox.Caller, id string, event string, details map[string]string) (mailbox.PrintJob, error) {
-	pe, ok := physicalEvents[signing.Event(event)]
-	if !ok {
-		return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_event", "event must be Delivered, DeliveryFailed or ReturnedToSender")
-	}
-	if len(details) > 10 {
-		return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_details", "at most 10 details")
-	}
-	d := map[string]string{}
-	if pe.emsevt != "" {
-		d["emsevt"] = pe.emsevt
-	}
-	for k, v := range details {
-		if len(k) > 40 || len(v) > 200 {
-			return mailbox.PrintJob{}, mailbox.Errorf(mailbox.ErrInvalid, "bad_details", "detail keys ≤ 40 and values ≤ 200 bytes")
-		}
-		d[k] = v
-	}
-	var j mailbox.PrintJob
-	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
-		var err error
-		if j, err = q.job(ctx, tx, c, id, true); err != nil {
-			return err
-		}
-		if j.State != mailbox.JobPosted {
-			return mailbox.Errorf(mailbox.ErrConflict, "bad_state", "physical events follow posting; the job is %s", j.State)
-		}
-		events := q.svc.NewEventBatch()
-		q.letterEvent(events, j, signing.Event(event), pe.state, d)
-		return events.Flush(ctx, tx)
-	})
-	return j, err
 }
 
 // letterEvent queues a print-path event on the job's letter.

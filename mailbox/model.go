@@ -160,6 +160,9 @@ type PrintJob struct {
 	CreatedAt      time.Time
 	PrintedAt      time.Time
 	PostedAt       time.Time
+	// PrintedBy is the identity that held the lease when the job was
+	// reported printed: the centre that answers for it in the post.
+	PrintedBy string
 }
 
 // Print job kinds and states.

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 
 	"github.com/npes/npes/certs"
-	"github.com/npes/npes/internal/store/postgres"
-	"github.com/npes/npes/internal/store/sqlite"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
@@ -49,10 +47,11 @@ func (d DataDir) path(rel string) string { return filepath.Join(d.Root, filepath
 // OperatorCredentialDir is where `npes init` writes the operator credential.
 func (d DataDir) OperatorCredentialDir() string { return d.path(operatorCredDir) }
 
-// Initialize creates whatever is missing in the data directory: root CA,
-// server certificate, evidence-signing keys, master key and an operator
-// credential. It never overwrites an existing key. It returns the files it
-// created.
+// Initialize creates whatever is missing in the data directory: the record
+// of its database (engine and identity, database.json), root CA, server
+// certificate, evidence-signing keys, master key and an operator credential.
+// It never overwrites an existing key, and refuses a directory that belongs
+// to another database. It returns the files it created.
 func Initialize(ctx context.Context, cfg Config) (DataDir, []string, error) {
 	if err := cfg.fill(); err != nil {
 		return DataDir{}, nil, err
@@ -64,6 +63,17 @@ func Initialize(ctx context.Context, cfg Config) (DataDir, []string, error) {
 	now := cfg.Now()
 	var created []string
 	note := func(rel string) { created = append(created, d.path(rel)) }
+
+	// The database first: a directory that belongs to another database is
+	// refused before anything is created in it.
+	st, recorded, err := bindStore(ctx, cfg, d)
+	if err != nil {
+		return d, nil, err
+	}
+	defer st.Close()
+	if recorded {
+		note(databaseFile)
+	}
 
 	// Root CA.
 	if !exists(d.path(caKeyFile)) {
@@ -118,48 +128,30 @@ func Initialize(ctx context.Context, cfg Config) (DataDir, []string, error) {
 		note(masterKeyFile)
 	}
 
-	var issued []certs.Credential
 	// Server certificate (serverAuth) for the listeners.
 	if !exists(d.path(serverKeyFile)) {
 		dns, ips := splitHosts(cfg.Hostnames)
 		cred, err := ca.IssueServer(dns, ips, now)
 		if err != nil {
-			return d, nil, err
+			return d, created, err
 		}
 		if err := writeNew(d.path(serverKeyFile), cred.KeyPEM, 0o600); err != nil {
-			return d, nil, err
+			return d, created, err
 		}
 		if err := writeNew(d.path(serverCertFile), cred.CertPEM, 0o644); err != nil {
-			return d, nil, err
+			return d, created, err
 		}
 		note(serverCertFile)
 		note(serverKeyFile)
 	}
 
-	// Operator client credential.
-	if !exists(filepath.Join(d.OperatorCredentialDir(), "key.pem")) {
-		cred, err := ca.Issue(certs.Request{Role: certs.RoleOperator, Name: operatorCredName}, now)
-		if err != nil {
-			return d, nil, err
-		}
-		if err := certs.WriteCredentialDir(d.OperatorCredentialDir(), cred); err != nil {
-			return d, nil, err
-		}
-		issued = append(issued, cred)
-		created = append(created, d.OperatorCredentialDir())
-	}
-
-	if len(issued) > 0 {
-		st, err := OpenStore(ctx, cfg)
-		if err != nil {
+	// Operator client credential, recorded before it is written.
+	if !exists(filepath.Join(d.OperatorCredentialDir(), certs.KeyFile)) {
+		svc := NewCAService(ca, st, cfg.Now)
+		if _, err := svc.Issue(ctx, certs.Request{Role: certs.RoleOperator, Name: operatorCredName}, d.OperatorCredentialDir()); err != nil {
 			return d, created, err
 		}
-		defer st.Close()
-		for _, cred := range issued {
-			if err := RecordCertificate(ctx, st, cred); err != nil {
-				return d, created, err
-			}
-		}
+		created = append(created, d.OperatorCredentialDir())
 	}
 	return d, created, nil
 }
@@ -255,21 +247,6 @@ func (d DataDir) MasterKey(cfg Config) ([]byte, error) {
 	return k, nil
 }
 
-// OpenStore opens PostgreSQL when a URL is configured, else SQLite in the
-// data directory.
-func OpenStore(ctx context.Context, cfg Config) (mailbox.Store, error) {
-	if err := cfg.fill(); err != nil {
-		return nil, err
-	}
-	if cfg.DatabaseURL != "" {
-		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Logger: cfg.Logger, MaxConns: defaultPoolSize})
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqliteFile), sqlite.Options{Logger: cfg.Logger})
-}
-
 func splitHosts(hosts []string) (dns []string, ips []net.IP) {
 	dns = []string{"localhost"}
 	ips = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
@@ -299,23 +276,11 @@ func readFile(p string) ([]byte, error) {
 	return b, nil
 }
 
-// writeNew writes a file that must not exist yet (O_EXCL), so a key is never
-// overwritten, and syncs it before returning.
+// writeNew writes a file that must not exist yet, so a key is never
+// overwritten, whole or not at all (certs.WriteNewFile).
 func writeNew(p string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return f.Close()
+	return certs.WriteNewFile(p, data, mode)
 }

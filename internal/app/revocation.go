@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,6 +100,7 @@ type crlPublisher struct {
 	ca    *certs.CA
 	store mailbox.Store
 	now   func() time.Time
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	der      []byte
@@ -130,14 +133,40 @@ func (p *crlPublisher) CRL(ctx context.Context) ([]byte, error) {
 	}); err != nil {
 		return nil, err
 	}
-	entries := make([]certs.RevokedEntry, 0, len(recs))
-	for _, c := range recs {
-		entries = append(entries, certs.RevokedEntry{Serial: c.Serial, RevokedAt: c.RevokedAt, Reason: certs.Reason(c.Reason)})
-	}
-	der, err := p.ca.CRL(entries, big.NewInt(number), now, now.Add(crlValidity))
+	der, err := p.ca.CRL(crlEntries(ctx, p.log, recs, now), big.NewInt(number), now, now.Add(crlValidity))
 	if err != nil {
 		return nil, err
 	}
 	p.der, p.count, p.issuedAt = der, len(recs), now
 	return der, nil
+}
+
+// crlEntries turns the registry's revocations into CRL entries that
+// certs.CA.CRL accepts, so one bad row never takes the CRL down for every
+// relying party. RFC 5280 §5.1.2.6 wants revocationDate no later than the
+// CRL's thisUpdate: a row dated after now (a node with a fast clock, a row
+// written by hand) is published as revoked now, which errs on the side of
+// revocation. A reason code npes does not issue becomes unspecified
+// (§5.3.1). Only a row whose serial cannot be encoded is left out, because
+// it names no certificate this CA could have issued; it is logged as an
+// error.
+func crlEntries(ctx context.Context, log *slog.Logger, recs []mailbox.CertificateRecord, now time.Time) []certs.RevokedEntry {
+	entries := make([]certs.RevokedEntry, 0, len(recs))
+	for _, c := range recs {
+		if _, err := certs.ParseSerial(c.Serial); err != nil {
+			log.ErrorContext(ctx, "revoked certificate left out of the CRL: unreadable serial", "serial", c.Serial, "err", err)
+			continue
+		}
+		e := certs.RevokedEntry{Serial: c.Serial, RevokedAt: c.RevokedAt, Reason: certs.Reason(c.Reason)}
+		if e.RevokedAt.After(now) {
+			log.WarnContext(ctx, "future revocation time published as now", "serial", c.Serial, "revoked_at", c.RevokedAt)
+			e.RevokedAt = now
+		}
+		if !slices.Contains(certs.Reasons(), e.Reason) {
+			log.WarnContext(ctx, "unknown revocation reason published as unspecified", "serial", c.Serial, "reason", c.Reason)
+			e.Reason = certs.ReasonUnspecified
+		}
+		entries = append(entries, e)
+	}
+	return entries
 }

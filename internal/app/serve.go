@@ -120,7 +120,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	handler := httpapi.NewHandler(httpapi.Deps{
 		Logger:     s.cfg.Logger,
 		CAPEM:      caPEM,
-		CRL:        (&crlPublisher{ca: ca, store: s.Store, now: s.cfg.Now}).CRL,
+		CRL:        (&crlPublisher{ca: ca, store: s.Store, now: s.cfg.Now, log: s.cfg.Logger}).CRL,
 		Health:     func(ctx context.Context) error { _, err := s.Store.SchemaVersion(ctx); return err },
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Now:        s.cfg.Now,

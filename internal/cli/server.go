@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/app"
-	"github.com/npes/npes/mailbox"
 )
 
 // serverFlags registers the flags shared by the commands that work on the
@@ -148,30 +146,16 @@ func runCAIssue(ctx context.Context, e *Env, args []string) error {
 	if *role == "" {
 		return usagef("--role is required (person, org, printcenter or operator)")
 	}
-	d, err := app.Open(cfg)
+	ca, err := app.OpenCA(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	ca, err := d.LoadCA()
-	if err != nil {
-		return err
-	}
-	cred, err := ca.Issue(certs.Request{
+	defer ca.Close()
+	cred, err := ca.Issue(ctx, certs.Request{
 		Role: certs.Role(*role), Name: *name, PersonalID: *pid, UNP: *unp,
 		Regions: app.SplitList(*regions), Days: *days,
-	}, time.Now())
+	}, *out)
 	if err != nil {
-		return err
-	}
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := certs.WriteCredentialDir(*out, cred); err != nil {
-		return err
-	}
-	if err := app.RecordCertificate(ctx, st, cred); err != nil {
 		return err
 	}
 	id, _ := certs.IdentityFromCert(cred.Cert)
@@ -185,7 +169,7 @@ func runCARevoke(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags(e, "ca revoke", "ca revoke --serial S [--reason R]")
 	serverFlags(fs, e, &cfg)
 	serialFlag := fs.String("serial", "", "serial as `openssl x509 -serial` prints it")
-	reasonFlag := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn")
+	reasonFlag := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn or aACompromise")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -200,21 +184,12 @@ func runCARevoke(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := app.OpenStore(ctx, cfg)
+	ca, err := app.OpenCA(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	s := certs.FormatSerial(serial)
-	var rec mailbox.CertificateRecord
-	err = st.InTx(ctx, func(tx mailbox.Tx) error {
-		var err error
-		rec, err = tx.RevokeCertificate(ctx, s, int(reason), time.Now())
-		return err
-	})
-	if errors.Is(err, mailbox.ErrNotFound) {
-		return fmt.Errorf("no certificate with serial %s was issued by this CA", s)
-	}
+	defer ca.Close()
+	rec, err := ca.Revoke(ctx, certs.FormatSerial(serial), reason)
 	if err != nil {
 		return err
 	}
@@ -229,17 +204,13 @@ func runCAList(ctx context.Context, e *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	st, err := app.OpenStore(ctx, cfg)
+	ca, err := app.OpenCA(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	var all []mailbox.CertificateRecord
-	if err := st.View(ctx, func(tx mailbox.Tx) error {
-		var err error
-		all, err = tx.ListCertificates(ctx)
-		return err
-	}); err != nil {
+	defer ca.Close()
+	all, err := ca.List(ctx)
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.Stdout, 2, 4, 2, ' ', 0)

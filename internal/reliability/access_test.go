@@ -257,14 +257,14 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 	case "/v1/print/jobs/{id}/printed", "/v1/print/jobs/{id}/failed", "/v1/print/jobs/{id}/posted":
 		return mutating(jobTargets(strings.TrimPrefix(path, "/v1/print/jobs/{id}"), report, nil)), false, true
 	case "/v1/print/jobs/{id}/events":
-		// Physical events arrive days after posting, from the postal
-		// network, for the region: any print centre of the job's region
-		// may report them (its certificate may have been renewed since).
+		// Physical events are reported by the centre that printed the job
+		// or by an operator; another centre of the region is refused (403
+		// on the posted job, 409 on the one not yet posted).
 		ts := mutating(jobTargets("/events", func(printJob) func(principal) (io.Reader, string) {
 			return jsonBody(map[string]any{"event": "Delivered"})
 		}, nil))
 		for i := range ts {
-			ts[i].owners, ts[i].conflict = []string{"pcGomel", "pcGomel2"}, nil
+			ts[i].owners = []string{"pcGomel", "operator"}
 		}
 		return ts, false, true
 	case "/v1/mailboxes/{id}/activate":

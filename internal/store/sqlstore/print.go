@@ -11,14 +11,14 @@ import (
 
 const jobColumns = `id, kind, letter_id, mailbox_id, tracking, region, postcode, recipient_name, state,
 	attempts, available_at, lease_token, lease_owner, lease_expires_at, pdf_sha256, pages, sheets,
-	last_error, created_at, printed_at, posted_at`
+	last_error, created_at, printed_at, posted_at, printed_by`
 
 func scanJob(r interface{ Scan(...any) error }) (mailbox.PrintJob, error) {
 	var j mailbox.PrintJob
 	var avail, leaseExp, created, printed, posted int64
 	err := r.Scan(&j.ID, &j.Kind, &j.LetterID, &j.MailboxID, &j.Tracking, &j.Region, &j.Postcode,
 		&j.RecipientName, &j.State, &j.Attempts, &avail, &j.LeaseToken, &j.LeaseOwner, &leaseExp,
-		&j.PDFSHA256, &j.Pages, &j.Sheets, &j.LastError, &created, &printed, &posted)
+		&j.PDFSHA256, &j.Pages, &j.Sheets, &j.LastError, &created, &printed, &posted, &j.PrintedBy)
 	j.AvailableAt, j.LeaseExpiresAt, j.CreatedAt = FromMicros(avail), FromMicros(leaseExp), FromMicros(created)
 	j.PrintedAt, j.PostedAt = FromMicros(printed), FromMicros(posted)
 	return j, err
@@ -43,10 +43,10 @@ func collectJobs(rows Rows, err error) ([]mailbox.PrintJob, error) {
 // CreatePrintJob implements mailbox.PrintTx.
 func (t *Tx) CreatePrintJob(ctx context.Context, j mailbox.PrintJob) error {
 	_, err := t.Q.Exec(ctx, `INSERT INTO print_jobs (`+jobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7,
-		$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		j.ID, j.Kind, j.LetterID, j.MailboxID, j.Tracking, j.Region, j.Postcode, j.RecipientName, j.State,
 		j.Attempts, Micros(j.AvailableAt), j.LeaseToken, j.LeaseOwner, Micros(j.LeaseExpiresAt),
-		j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.CreatedAt), Micros(j.PrintedAt), Micros(j.PostedAt))
+		j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.CreatedAt), Micros(j.PrintedAt), Micros(j.PostedAt), j.PrintedBy)
 	return err
 }
 
@@ -72,9 +72,9 @@ func (t *Tx) PrintJobsOfLetter(ctx context.Context, letterID string) ([]mailbox.
 func (t *Tx) UpdatePrintJob(ctx context.Context, j mailbox.PrintJob) error {
 	n, err := t.Q.Exec(ctx, `UPDATE print_jobs SET state = $2, attempts = $3, available_at = $4, lease_token = $5,
 		lease_owner = $6, lease_expires_at = $7, pdf_sha256 = $8, pages = $9, sheets = $10, last_error = $11,
-		printed_at = $12, posted_at = $13 WHERE id = $1`,
+		printed_at = $12, posted_at = $13, printed_by = $14 WHERE id = $1`,
 		j.ID, j.State, j.Attempts, Micros(j.AvailableAt), j.LeaseToken, j.LeaseOwner, Micros(j.LeaseExpiresAt),
-		j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.PrintedAt), Micros(j.PostedAt))
+		j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.PrintedAt), Micros(j.PostedAt), j.PrintedBy)
 	if err == nil && n == 0 {
 		err = fmt.Errorf("print job %s: %w", j.ID, mailbox.ErrNotFound)
 	}

@@ -358,11 +358,12 @@ func testPrintJobs(t *testing.T, newStore Factory) {
 		}
 		j := again[0]
 		j.State, j.PostedAt, j.PrintedAt, j.Pages, j.Sheets, j.PDFSHA256, j.LastError = mailbox.JobPosted, now, now, 3, 2, "abc", ""
+		j.PrintedBy = "agent-2"
 		if err := tx.UpdatePrintJob(ctx(t), j); err != nil {
 			return err
 		}
 		got, err := tx.GetPrintJob(ctx(t), j.ID, true)
-		if err != nil || got.State != mailbox.JobPosted || got.Sheets != 2 || !got.PostedAt.Equal(now) {
+		if err != nil || got.State != mailbox.JobPosted || got.Sheets != 2 || !got.PostedAt.Equal(now) || got.PrintedBy != "agent-2" {
 			return fmt.Errorf("GetPrintJob = %+v %v", got, err)
 		}
 		posted, err := tx.PostedJobs(ctx(t), []string{"220", "246"}, now.Add(-time.Hour), now.Add(time.Hour))
