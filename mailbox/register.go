@@ -202,7 +202,13 @@ func (s *Service) ActivateMailbox(ctx context.Context, c Caller, mailboxID, code
 	var wrong bool
 	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		var err error
-		m, err = s.ownMailbox(ctx, tx, c, mailboxID)
+		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
+			return err
+		}
+		// Count the attempt under the row lock: without it, concurrent
+		// wrong codes all read the same count and each evaluates a guess
+		// (PostgreSQL's READ COMMITTED does not serialize them).
+		m, err = tx.LockMailbox(ctx, mailboxID)
 		if err != nil {
 			return err
 		}

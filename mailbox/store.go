@@ -101,6 +101,11 @@ type MailboxTx interface {
 	// mailbox at this delivery point (kind, holder key, match key).
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	GetMailbox(ctx context.Context, id string) (Mailbox, error)
+	// LockMailbox reads a mailbox and locks its row until commit, so that a
+	// read-modify-write of it (an activation attempt) is serialized across
+	// transactions and processes: a concurrent transaction waits and then
+	// reads the committed result.
+	LockMailbox(ctx context.Context, id string) (Mailbox, error)
 	// UpdateMailbox writes status, email, activation hash, attempts and
 	// activation time.
 	UpdateMailbox(ctx context.Context, m Mailbox) error

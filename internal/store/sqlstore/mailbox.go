@@ -40,6 +40,15 @@ func (t *Tx) GetMailbox(ctx context.Context, id string) (mailbox.Mailbox, error)
 	return m, nil
 }
 
+// LockMailbox implements mailbox.MailboxTx.
+func (t *Tx) LockMailbox(ctx context.Context, id string) (mailbox.Mailbox, error) {
+	m, err := scanMailbox(t.Q.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1`+t.D.ForUpdate, id))
+	if err != nil {
+		return m, fmt.Errorf("mailbox %s: %w", id, err)
+	}
+	return m, nil
+}
+
 // UpdateMailbox implements mailbox.MailboxTx.
 func (t *Tx) UpdateMailbox(ctx context.Context, m mailbox.Mailbox) error {
 	n, err := t.Q.Exec(ctx, `UPDATE mailboxes SET status = $2, email = $3, activation_hash = $4,
