@@ -113,9 +113,14 @@ const posteRestanteKey = "restante"
 // both addresses have them. It is stricter than comparing match keys and is what a router
 // should use once a key lookup found candidates.
 func SameDeliveryPoint(a, b Address) bool {
-	if a.MatchKey() != b.MatchKey() {
-		return false
-	}
+	return a.MatchKey() == b.MatchKey() && SameLocality(a, b)
+}
+
+// SameLocality reports whether what the match key leaves out agrees:
+// postcodes, districts and selsoviets, where both addresses have them. A
+// router that found candidates by key uses it to tell namesake villages
+// and other post offices apart.
+func SameLocality(a, b Address) bool {
 	if a.Postcode != "" && b.Postcode != "" && a.Postcode != b.Postcode {
 		return false
 	}
