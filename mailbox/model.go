@@ -41,7 +41,7 @@ type Mailbox struct {
 	// start-up (RecheckAddresses).
 	AddressRules int
 	CreatedAt    time.Time
-	ActivatedAt    time.Time
+	ActivatedAt  time.Time
 }
 
 // Credential binds a certificate identity to a mailbox.

@@ -265,7 +265,9 @@ func TestRegisterProvesTheMatchKey(t *testing.T) {
 // TestPendingCaps: pending mailboxes per holder, activation letters per
 // mailbox and per holder and day are capped, answered by too_many_pending.
 func TestPendingCaps(t *testing.T) {
-	flats := func(n int) string { return fmt.Sprintf("220013, г. Минск, ул. Дорошевича, 8, кв. %d", n) }
+	flats := func(n int) string {
+		return fmt.Sprintf("220013, г. Минск, ул. Дорошевича, 8, кв. %d", n)
+	}
 	for _, eng := range engines {
 		t.Run(eng.name, func(t *testing.T) {
 			e := newRegEnv(t, eng.open, mailbox.Limits{MaxPendingMailboxes: 3, MaxActivationLetters: 3, MaxActivationLettersPerDay: 5})
