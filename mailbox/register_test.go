@@ -3,6 +3,7 @@ package mailbox_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -381,6 +382,96 @@ func TestPendingCapConcurrent(t *testing.T) {
 				}
 				if ok != 3 || capped != n-3 {
 					t.Errorf("holder %d: %d registered, %d capped; want 3 and %d", h, ok, capped, n-3)
+				}
+			}
+		})
+	}
+}
+
+// TestRecheckAddresses: mailboxes stored before the address rules (rules
+// version 0) are checked once at start-up; those whose address has parts
+// the key does not cover are set pending and proven again at the corrected
+// address, or locked for the counter when no address can be proven.
+func TestRecheckAddresses(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			e := newRegEnv(t, eng.open, mailbox.Limits{})
+			ctx := context.Background()
+			holder := e.person("Иванов Иван Иванович", "3140582A001PB3")
+			// old stores a mailbox as an older server did: the raw text, a
+			// key that ignored the unrecognised parts, rules version 0.
+			old := func(id, raw, keyOf, status string) {
+				t.Helper()
+				a, err := addressing.Parse(keyOf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				js, _ := json.Marshal(a)
+				m := mailbox.Mailbox{ID: id, Kind: mailbox.KindPerson, HolderName: holder.Identity.Name,
+					PersonalID: holder.Identity.PersonalID, HolderKey: "pn:" + holder.Identity.PersonalID,
+					OwnerIdentity: holder.Identity.ID, Address: raw, AddressJSON: js, MatchKey: a.MatchKey(),
+					Postcode: a.Postcode, Status: status, ActivationHash: []byte("old"), CreatedAt: e.clk.now()}
+				if status == mailbox.StatusActive {
+					m.ActivatedAt = e.clk.now()
+				}
+				err = e.st.InTx(ctx, func(tx mailbox.Tx) error {
+					if err := tx.CreateMailbox(ctx, m); err != nil {
+						return err
+					}
+					return tx.BindCredential(ctx, mailbox.Credential{MailboxID: id, IdentityID: holder.Identity.ID,
+						Serial: holder.Identity.Serial, SPKISHA256: holder.Identity.SPKISHA256, BoundAt: e.clk.now()})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			const flat9 = "220013, г. Минск, ул. Дорошевича, 8, кв. 9"
+			old("restante", flat9+", до востребования", flat9, mailbox.StatusActive)
+			old("remark", "220013, г. Минск, ул. Дорошевича, 8, кв. 10, у Петровых", "220013, г. Минск, ул. Дорошевича, 8, кв. 10", mailbox.StatusPending)
+			old("conflict", "246050, г. Минск, ул. Дорошевича, 8, кв. 11", "246050, г. Минск, ул. Дорошевича, 8, кв. 11", mailbox.StatusActive)
+			old("clean", "220013, г. Минск, ул. Дорошевича, 8, кв. 12", "220013, г. Минск, ул. Дорошевича, 8, кв. 12", mailbox.StatusActive)
+
+			n, err := e.svc.RecheckAddresses(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 3 {
+				t.Fatalf("RecheckAddresses demoted %d, want 3", n)
+			}
+			// The poste restante mailbox no longer matches flat 9: it is
+			// pending at the post office it really proved, with a letter
+			// there.
+			m := e.mailbox("restante")
+			if m.Status != mailbox.StatusPending || m.MatchKey != "BY-HM|minsk||||restante@220013" || m.AddressRules != mailbox.AddressRules {
+				t.Fatalf("poste restante mailbox: %s, key %s, rules %d", m.Status, m.MatchKey, m.AddressRules)
+			}
+			if got := strings.Join(e.letters["restante"][0], "|"); got != "до востребования|г. Минск|220013" || e.activationJobs("restante") != 1 {
+				t.Fatalf("poste restante letter to %q, %d jobs", got, e.activationJobs("restante"))
+			}
+			// The remark is dropped: the new letter goes to flat 10 only.
+			if got := strings.Join(e.letters["remark"][0], "|"); got != "ул. Дорошевича, д. 8, кв. 10|г. Минск|220013" {
+				t.Fatalf("remark mailbox letter to %q", got)
+			}
+			if _, err := e.svc.ActivateMailbox(ctx, holder, "remark", e.lastCode("remark")); err != nil {
+				t.Fatalf("activating at the corrected address: %v", err)
+			}
+			// No address to prove: pending and locked, no letter.
+			if m := e.mailbox("conflict"); m.Status != mailbox.StatusPending || e.activationJobs("conflict") != 0 {
+				t.Fatalf("conflicting mailbox: %s, %d jobs", m.Status, e.activationJobs("conflict"))
+			}
+			if _, err := e.svc.ActivateMailbox(ctx, holder, "conflict", "00000-00000"); codeOf(err) != "activation_locked" {
+				t.Fatalf("conflicting mailbox activation: %v, want activation_locked", err)
+			}
+			if m := e.mailbox("clean"); m.Status != mailbox.StatusActive || m.AddressRules != mailbox.AddressRules || e.activationJobs("clean") != 0 {
+				t.Fatalf("clean mailbox: %s, rules %d", m.Status, m.AddressRules)
+			}
+			// Once: a restart finds nothing, and sends no letter.
+			if n, err := e.svc.RecheckAddresses(ctx); err != nil || n != 0 {
+				t.Fatalf("second RecheckAddresses: %d, %v", n, err)
+			}
+			for _, id := range []string{"restante", "remark", "conflict", "clean"} {
+				if want := map[string]int{"restante": 1, "remark": 1}[id]; e.activationJobs(id) != want {
+					t.Fatalf("%s: %d activation letters after a restart, want %d", id, e.activationJobs(id), want)
 				}
 			}
 		})
