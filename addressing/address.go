@@ -27,7 +27,11 @@ type Address struct {
 	Building       string // корпус: "2"
 	Unit           string // flat, premises, office, room or post office box with its type: "кв. 12", "пом. 102Б", "а/я 15"
 	Rest           string // what is not part of the delivery point: organization names, remarks
-	Warnings       []string
+	// PosteRestante marks an item held for collection at the post office
+	// of the postcode ("до востребования"): the post office, not the
+	// street address, is then the delivery point.
+	PosteRestante bool `json:",omitempty"`
+	Warnings      []string
 	// Lang is the language the address is written in: "ru", "be" or "en".
 	// It decides the abbreviations of the fields and of Lines.
 	Lang string
@@ -39,6 +43,7 @@ type Address struct {
 // Address:
 //
 //	region | settlement | street type | street | house[/building] | unit numbers[@postcode of a box]
+//	region | settlement | | | | restante[@postcode]       (poste restante)
 //
 // Names are reduced to the skeleton described in the package documentation;
 // known cities to the skeleton of their Russian name; the street type to a
@@ -63,6 +68,16 @@ func (a Address) MatchKey() string {
 		b = append(b, a.Postcode...)
 	}
 	b = append(b, '|')
+	if a.PosteRestante {
+		// Held at the post office whatever street is written: the post
+		// office is the delivery point, named by its postcode.
+		b = append(b, "|||"+posteRestanteKey...)
+		if a.Postcode != "" {
+			b = append(b, '@')
+			b = append(b, a.Postcode...)
+		}
+		return string(b)
+	}
 	if a.Street != "" || a.StreetType != "" {
 		b = append(b, streetCode(a.StreetType)...)
 		b = append(b, '|')
@@ -89,22 +104,34 @@ func (a Address) MatchKey() string {
 // minskKey is the settlement skeleton of Minsk, implied by region BY-HM.
 const minskKey = "minsk"
 
+// posteRestanteKey marks poste restante in the unit field of a match key;
+// no unit key contains it, because unit keys hold numbers only.
+const posteRestanteKey = "restante"
+
 // SameDeliveryPoint reports whether a and b name the same delivery point:
-// equal match keys, and equal postcodes and districts where both addresses
-// have them. It is stricter than comparing match keys and is what a router
+// equal match keys, and equal postcodes, districts and selsoviets where
+// both addresses have them. It is stricter than comparing match keys and is what a router
 // should use once a key lookup found candidates.
 func SameDeliveryPoint(a, b Address) bool {
-	if a.MatchKey() != b.MatchKey() {
-		return false
-	}
+	return a.MatchKey() == b.MatchKey() && SameLocality(a, b)
+}
+
+// SameLocality reports whether what the match key leaves out agrees:
+// postcodes, districts and selsoviets, where both addresses have them. A
+// router that found candidates by key uses it to tell namesake villages
+// and other post offices apart.
+func SameLocality(a, b Address) bool {
 	if a.Postcode != "" && b.Postcode != "" && a.Postcode != b.Postcode {
 		return false
 	}
-	if a.District != "" && b.District != "" &&
-		districtStem(fold(fixLookalikes(a.District))) != districtStem(fold(fixLookalikes(b.District))) {
-		return false
-	}
-	return true
+	return sameArea(a.District, b.District) && sameArea(a.Selsoviet, b.Selsoviet)
+}
+
+// sameArea compares two district or selsoviet names where both are
+// written: villages of one name exist in several districts and, within a
+// district, in several selsoviets.
+func sameArea(a, b string) bool {
+	return a == "" || b == "" || districtStem(fold(fixLookalikes(a))) == districtStem(fold(fixLookalikes(b)))
 }
 
 // streetCode maps a street type abbreviation in any language to the code
@@ -258,6 +285,9 @@ func (a Address) Lines() []string {
 	}
 	if len(street) > 0 {
 		lines = append(lines, strings.Join(street, ", "))
+	}
+	if a.PosteRestante {
+		lines = append(lines, posteRestanteNames[l])
 	}
 	if a.Settlement != "" {
 		lines = append(lines, settlementPhrase(l, a.SettlementType, a.Settlement))

@@ -103,9 +103,24 @@
 // office. House, building and unit numbers are otherwise kept exactly, so a
 // different house, building or flat always gives a different key.
 //
-// The key deliberately omits the postcode and the district, which people
-// often leave out; SameDeliveryPoint compares them as well when both
-// addresses carry them. The key is computed from the exported fields only,
+// Poste restante ("до востребования", "да запатрабавання", "Poste
+// restante", "General delivery") is recognised as a field of its own: the
+// post office of the postcode holds the item, so its key is
+// "region|settlement||||restante@postcode" whatever street is written, and
+// never equals the key of a flat.
+//
+// The key deliberately omits the postcode, the district and the
+// selsoviet, which people often leave out; SameDeliveryPoint (and
+// SameLocality alone) compares them as well when both addresses carry them.
+//
+// # Strict parsing
+//
+// ParseStrict is for addresses that something is proven about — a
+// mailbox's, proven by a letter sent there. It refuses what Parse keeps
+// in Rest, sides that disagree, a missing postcode, a city without a
+// street and house, and poste restante or a box mixed with a street
+// address, so that DeliveryPoint().Lines() — the envelope — names exactly
+// the delivery point of the key. The key is computed from the exported fields only,
 // so it can be recomputed from a stored Address and never goes stale.
 //
 // # Names and identifiers

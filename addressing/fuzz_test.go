@@ -12,7 +12,8 @@ import (
 
 // FuzzParse checks that Parse never panics, returns either an address or an
 // error wrapping ErrBadAddress, and is a pure function of its input: two
-// parses give the same Address and the same match key. Run it bounded:
+// parses give the same Address and the same match key. ParseStrict accepts
+// only what Parse accepts, with nothing in Rest and the same key. Run it bounded:
 //
 //	go test -run '^$' -fuzz FuzzParse -fuzztime 10s ./addressing/
 func FuzzParse(f *testing.F) {
@@ -49,6 +50,15 @@ func FuzzParse(f *testing.F) {
 			if !utf8.ValidString(s) {
 				t.Fatalf("Parse(%q): invalid UTF-8 in %q", raw, s)
 			}
+		}
+		strict, serr := addressing.ParseStrict(raw)
+		switch {
+		case serr == nil && err != nil:
+			t.Fatalf("ParseStrict(%q) accepted what Parse refuses: %v", raw, err)
+		case serr == nil && (strict.Rest != "" || strict.MatchKey() != key):
+			t.Fatalf("ParseStrict(%q) = rest %q, key %s; want no rest and key %s", raw, strict.Rest, strict.MatchKey(), key)
+		case serr != nil && !errors.Is(serr, addressing.ErrBadAddress) && !errors.Is(serr, addressing.ErrInexactAddress):
+			t.Fatalf("ParseStrict(%q) error %v wraps neither ErrBadAddress nor ErrInexactAddress", raw, serr)
 		}
 		if err == nil {
 			if len(a.Lines()) == 0 {

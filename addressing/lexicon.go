@@ -121,6 +121,10 @@ var unitNames = [...][3]string{
 	unitPOBox:    {"а/я", "а/с", "P.O. Box"},
 }
 
+// posteRestanteNames are the canonical spellings of poste restante; each
+// is also a marker, so a printed address parses back to the same key.
+var posteRestanteNames = [3]string{"до востребования", "да запатрабавання", "Poste restante"}
+
 var (
 	buildingNames  = [3]string{"корп.", "корп.", "bldg"}
 	houseNames     = [3]string{"д.", "д.", ""}
@@ -145,6 +149,10 @@ const (
 	// markExtra types a number that helps the postman but is not part of the
 	// delivery point: entrance, floor. The phrase goes to Rest.
 	markExtra
+	// markPosteRestante is "до востребования": the item is held at the post
+	// office of the postcode for collection (UPU Convention, art. 21 and
+	// its Regulations on poste restante items), whatever street is written.
+	markPosteRestante
 )
 
 // langHint says which language a marker word belongs to, for choosing the
@@ -471,6 +479,34 @@ func lookupMarker2(w1, w2 string) marker {
 	case "po", "p":
 		if w2 == "box" {
 			return um(unitPOBox, hintEN)
+		}
+	case "до":
+		switch w2 {
+		case "востребования", "востребов", "востреб", "востр":
+			return marker{class: markPosteRestante, hint: hintRU}
+		}
+	case "да":
+		switch w2 {
+		case "запатрабавання", "запатраб":
+			return marker{class: markPosteRestante, hint: hintBE}
+		}
+	case "poste":
+		if w2 == "restante" {
+			return marker{class: markPosteRestante, hint: hintEN}
+		}
+	case "general":
+		if w2 == "delivery" {
+			return marker{class: markPosteRestante, hint: hintEN}
+		}
+	case "do":
+		switch w2 {
+		case "vostrebovaniya", "vostrebovania", "vostrebovanija":
+			return marker{class: markPosteRestante, hint: hintEN}
+		}
+	case "da":
+		switch w2 {
+		case "zapatrabavannia", "zapatrabavannya", "zapatrabavannja":
+			return marker{class: markPosteRestante, hint: hintEN}
 		}
 	}
 	return marker{}

@@ -135,6 +135,13 @@ var equivalentSpellings = [][]string{
 		"220000, Minsk, P.O. Box 15",
 		"Minsk 220000, PO Box 15",
 	},
+	{ // Poste restante: the post office of the postcode, whatever street.
+		"до востребования, 220030, г. Минск",
+		"220030 Минск, До востребования",
+		"Да запатрабавання, 220030, г. Мінск",
+		"Poste restante, 220030, Minsk",
+		"220030, г. Минск, ул. Дорошевича, 8, кв. 9, до востребования",
+	},
 }
 
 func TestMatchKeyEquivalent(t *testing.T) {
@@ -184,6 +191,10 @@ var nearMisses = [][2]string{
 	{"220000, г. Минск, а/я 15", "220001, г. Минск, а/я 15"},
 	{"220000, г. Минск, а/я 15", "220000, г. Минск, а/я 16"},
 	{"г. Минск, ул. Ленина, 15", "г. Минск, а/я 15"},
+	{"220013, г. Минск, ул. Дорошевича, 8, кв. 9", "220013, г. Минск, ул. Дорошевича, 8, кв. 9, до востребования"},
+	{"220013, г. Минск, до востребования", "220014, г. Минск, до востребования"},
+	{"220013, г. Минск, до востребования", "220013, г. Минск"},
+	{"220013, г. Минск, до востребования", "220013, г. Минск, а/я 15"},
 	{"Republic of Belarus, 220088, Minsk, Pervomayskaya str., 24/2, room 102B",
 		"Republic of Belarus, 220088, Minsk, Pervomayskaya str., 24/2, room 102V"},
 }
@@ -216,6 +227,7 @@ func TestMatchKeyStable(t *testing.T) {
 				Postcode: a.Postcode, Region: a.Region, District: a.District, Selsoviet: a.Selsoviet,
 				SettlementType: a.SettlementType, Settlement: a.Settlement, StreetType: a.StreetType,
 				Street: a.Street, House: a.House, Building: a.Building, Unit: a.Unit, Lang: a.Lang,
+				PosteRestante: a.PosteRestante,
 			}
 			if stored.MatchKey() != a.MatchKey() {
 				t.Errorf("MatchKey of stored %q = %s, want %s", s, stored.MatchKey(), a.MatchKey())
@@ -236,6 +248,8 @@ func TestMatchKeyFormat(t *testing.T) {
 		{"220013", "BY-HM|minsk||||"},
 		{"231300, Колядичи", "BY-HR|kaledichi||||"},
 		{"274028, 5", "|#274028|||5|"},
+		{"до востребования, 220030, г. Минск", "BY-HM|minsk||||restante@220030"},
+		{"220013, г. Минск, ул. Дорошевича, 8, кв. 9, до востребования", "BY-HM|minsk||||restante@220013"},
 	} {
 		if got := mustParse(t, c.in).MatchKey(); got != c.key {
 			t.Errorf("MatchKey(%q) = %s, want %s", c.in, got, c.key)
@@ -254,6 +268,9 @@ func TestSameDeliveryPoint(t *testing.T) {
 		{"Минский р-н, д. Колядичи, д. 5", "д. Колядичи, д. 5, Минская обл.", true},
 		{"Минский р-н, д. Колядичи, д. 5", "Мінскі р-н, в. Калядзічы, д. 5", true},
 		{"Минский р-н, д. Новоселки, д. 5", "Борисовский р-н, д. Новоселки, д. 5", false},
+		{"Минский р-н, Дашковский с/с, д. Новоселки, д. 5", "Минский р-н, Щомыслицкий с/с, д. Новоселки, д. 5", false},
+		{"Минский р-н, Дашковский с/с, д. Новоселки, д. 5", "Мінскі р-н, Дашкаўскі с/с, в. Навасёлкі, д. 5", true},
+		{"Минский р-н, Дашковский с/с, д. Новоселки, д. 5", "Минский р-н, д. Новоселки, д. 5", true},
 	} {
 		if got := addressing.SameDeliveryPoint(mustParse(t, c.a), mustParse(t, c.b)); got != c.same {
 			t.Errorf("SameDeliveryPoint(%q, %q) = %v, want %v", c.a, c.b, got, c.same)

@@ -27,6 +27,7 @@ const (
 	roleWords  // words without a type word; resolved after all parts are known
 	roleNumber // a number without a type word; resolved likewise
 	roleNote   // a parenthesised remark
+	roleRestante
 )
 
 // part is a recognised piece of the address: a name (token range a..b) with
@@ -56,6 +57,9 @@ type parser struct {
 	lang  lang
 	latin bool // the address is written in Latin letters
 	warn  []string
+	// inexact lists what keeps the address from naming exactly one
+	// delivery point (ParseStrict refuses it); each is also a warning.
+	inexact []string
 }
 
 // Parse parses a Belarusian postal address written in Russian, Belarusian or
@@ -67,13 +71,18 @@ type parser struct {
 // ErrBadAddress with the precise reason; the returned Address then still
 // holds what was recognised, for display.
 func Parse(raw string) (Address, error) {
+	a, _, err := parse(raw)
+	return a, err
+}
+
+func parse(raw string) (Address, *parser, error) {
 	if len(raw) > MaxAddressLen {
-		return Address{Warnings: []string{}}, fmt.Errorf("%w: too long: %d bytes (at most %d)", ErrBadAddress, len(raw), MaxAddressLen)
+		return Address{Warnings: []string{}}, nil, fmt.Errorf("%w: too long: %d bytes (at most %d)", ErrBadAddress, len(raw), MaxAddressLen)
 	}
 	if !utf8.ValidString(raw) {
-		return Address{Warnings: []string{}}, fmt.Errorf("%w: not valid UTF-8", ErrBadAddress)
+		return Address{Warnings: []string{}}, nil, fmt.Errorf("%w: not valid UTF-8", ErrBadAddress)
 	}
-	var p parser
+	p := new(parser)
 	p.n = normalize(raw)
 	// Typical addresses have under 32 tokens and 16 parts: one allocation
 	// each.
@@ -82,7 +91,8 @@ func Parse(raw string) (Address, error) {
 	p.latin = p.n.lat > p.n.cyr
 	p.split()
 	p.lang = p.detectLang()
-	return p.resolve()
+	a, err := p.resolve()
+	return a, p, err
 }
 
 // split cuts the tokens into components at separators and parses each.
@@ -164,6 +174,10 @@ func (p *parser) isPlainWord(i, b int) bool {
 	}
 	switch t.mk.class {
 	case markNone:
+		// "г. Минск до востребования": the two-word marker ends the name.
+		if u := p.word(i + 1); u != nil && i+1 < b && lookupMarker2(p.low(t), p.low(u)).class == markPosteRestante {
+			return false
+		}
 		return true
 	case markCountryFiller:
 		// "of" in a name, or "Республика" not followed by Беларусь.
@@ -461,6 +475,10 @@ func (p *parser) component(ci, a, b int) {
 				p.add(pt)
 			}
 			i = j
+		case markPosteRestante:
+			flush(i, false)
+			p.add(spanning(newPart(roleRestante, ci, i, next), i, next))
+			i = next
 		case markExtra:
 			// "подъезд 2", "этаж 3": kept for the postman, not the key.
 			flush(i, false)
@@ -611,7 +629,7 @@ func (p *parser) resolve() (Address, error) {
 			if code, ok := regionOfName(name); ok {
 				writtenRegion = code
 			} else {
-				p.warnf("unknown region %q", name)
+				p.conflictf("unknown region %q", name)
 			}
 		case roleDistrict:
 			if districtSeen {
@@ -665,6 +683,8 @@ func (p *parser) resolve() (Address, error) {
 			numbers = append(numbers, pt)
 		case roleNote:
 			pt.rest = true
+		case roleRestante:
+			a.PosteRestante = true
 		}
 	}
 
@@ -916,6 +936,13 @@ func (p *parser) warnf(format string, args ...any) {
 	p.warn = append(p.warn, fmt.Sprintf(format, args...))
 }
 
+// conflictf warns about something that leaves the delivery point unclear:
+// sides of the address that disagree, or a part that locates nothing.
+func (p *parser) conflictf(format string, args ...any) {
+	p.warnf(format, args...)
+	p.inexact = append(p.inexact, p.warn[len(p.warn)-1])
+}
+
 // region sets Address.Region from the postcode when there is one, else from
 // the written region, a known city or a rural district, and reports every
 // pair of these that disagree. Nothing is corrected: the postcode is kept as
@@ -944,29 +971,29 @@ func (p *parser) region(a *Address, written, writtenName string) {
 		a.Region = district
 	}
 	if pcOK && written != "" && pc != written {
-		p.warnf("postcode %s is in %s but the region is written as %s (%s)", a.Postcode, pc, writtenName, written)
+		p.conflictf("postcode %s is in %s but the region is written as %s (%s)", a.Postcode, pc, writtenName, written)
 	}
 	if cityOK && pcOK && city != pc {
-		p.warnf("postcode %s is in %s but %s is in %s", a.Postcode, pc, a.Settlement, city)
+		p.conflictf("postcode %s is in %s but %s is in %s", a.Postcode, pc, a.Settlement, city)
 	}
 	if a.Postcode != "" && !pcOK {
 		switch {
 		case cityOK:
-			p.warnf("postcode %s has no Belarusian region prefix and does not match %s (%s)", a.Postcode, a.Settlement, city)
+			p.conflictf("postcode %s has no Belarusian region prefix and does not match %s (%s)", a.Postcode, a.Settlement, city)
 		case written != "":
-			p.warnf("postcode %s has no Belarusian region prefix and does not match %s (%s)", a.Postcode, writtenName, written)
+			p.conflictf("postcode %s has no Belarusian region prefix and does not match %s (%s)", a.Postcode, writtenName, written)
 		default:
-			p.warnf("postcode %s has no Belarusian region prefix", a.Postcode)
+			p.conflictf("postcode %s has no Belarusian region prefix", a.Postcode)
 		}
 	}
 	if cityOK && written != "" && city != written {
-		p.warnf("%s is in %s but the region is written as %s (%s)", a.Settlement, city, writtenName, written)
+		p.conflictf("%s is in %s but the region is written as %s (%s)", a.Settlement, city, writtenName, written)
 	}
 	if districtOK {
 		if pcOK && district != pc {
-			p.warnf("postcode %s is in %s but %s %s is in %s", a.Postcode, pc, a.District, districtNames[p.lang], district)
+			p.conflictf("postcode %s is in %s but %s %s is in %s", a.Postcode, pc, a.District, districtNames[p.lang], district)
 		} else if written != "" && district != written {
-			p.warnf("%s %s is in %s but the region is written as %s (%s)", a.District, districtNames[p.lang], district, writtenName, written)
+			p.conflictf("%s %s is in %s but the region is written as %s (%s)", a.District, districtNames[p.lang], district, writtenName, written)
 		}
 	}
 }
@@ -983,13 +1010,19 @@ func (p *parser) validate(a *Address) error {
 		return fmt.Errorf("%w: street address without a house number", ErrBadAddress)
 	}
 	city := a.SettlementType == settlementNames[settlementCity][p.lang]
+	atPostOffice := hasPOBox(a.Unit) || a.PosteRestante
+	var w string
 	switch {
 	case a.Settlement == "":
 		a.Warnings = append(a.Warnings, "no settlement written; the postcode alone locates the address")
-	case city && a.Street == "" && a.House == "" && !hasPOBox(a.Unit):
-		a.Warnings = append(a.Warnings, "no street and no house number in a city")
+	case city && a.Street == "" && a.House == "" && !atPostOffice:
+		w = "no street and no house number in a city"
 	case city && a.Street == "" && a.House != "":
-		a.Warnings = append(a.Warnings, "house number without a street in a city")
+		w = "house number without a street in a city"
+	}
+	if w != "" {
+		a.Warnings = append(a.Warnings, w)
+		p.inexact = append(p.inexact, w)
 	}
 	return nil
 }

@@ -372,6 +372,23 @@ var parseCases = []parseCase{
 	{in: "г. Минск, д. Колядичи, ул. Ленина, 5", want: "|BY-HM|||г.|Минск|ул.|Ленина|5|||д. Колядичи",
 		warn: []string{"second settlement \"д. Колядичи\" kept in rest"}},
 
+	// Poste restante: recognised in every language and order, never a name
+	// or Rest; the street written with it stays in the fields.
+	{in: "до востребования, 220030, г. Минск", want: "220030|BY-HM|||г.|Минск||||||"},
+	{in: "220030 г. Минск до востребования", want: "220030|BY-HM|||г.|Минск||||||"},
+	{in: "До востребования, Минская обл., Борисовский р-н, д. Селище, 222120",
+		want: "222120|BY-MI|Борисовский||д.|Селище||||||"},
+	{in: "Да запатрабавання, 220030, г. Мінск", want: "220030|BY-HM|||г.|Мінск||||||"},
+	{in: "Poste restante, 220030, Minsk", want: "220030|BY-HM|||city|Minsk||||||"},
+	{in: "General delivery, Minsk 220030", want: "220030|BY-HM|||city|Minsk||||||"},
+	{in: "220013, г. Минск, ул. Дорошевича, 8, кв. 9, до востребования",
+		want: "220013|BY-HM|||г.|Минск|ул.|Дорошевича|8||кв. 9|"},
+	{in: "220013, г. Минск, ул. Дорошевича, 8, кв. 9, до востреб.",
+		want: "220013|BY-HM|||г.|Минск|ул.|Дорошевича|8||кв. 9|"},
+	// "до" alone is a word like any other.
+	{in: "220013, г. Минск, ул. Дорошевича, 8, кв. 9, до 18:00", want: "220013|BY-HM|||г.|Минск|ул.|Дорошевича|8||кв. 9|до 18, 00",
+		warn: []string{"unrecognized \"до\" kept in rest", "numbers after the house and unit kept in rest"}},
+
 	// Not deliverable.
 	{in: "", err: "empty address"},
 	{in: "   \n ,, ", err: "empty address"},

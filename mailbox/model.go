@@ -36,8 +36,12 @@ type Mailbox struct {
 	Status         string
 	ActivationHash []byte // SHA-256 of the activation code, bound to the id
 	Attempts       int    // failed activation attempts
-	CreatedAt      time.Time
-	ActivatedAt    time.Time
+	// AddressRules is the version of the address rules the address was
+	// last checked against (AddressRules); older ones are rechecked at
+	// start-up (RecheckAddresses).
+	AddressRules int
+	CreatedAt    time.Time
+	ActivatedAt  time.Time
 }
 
 // Credential binds a certificate identity to a mailbox.

@@ -8,14 +8,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/certs"
 )
 
@@ -43,14 +41,9 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 	if len(req.Address) > 1000 {
 		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "address is too long")
 	}
-	addr, err := addressing.Parse(req.Address)
+	addr, err := parseMailboxAddress(req.Address)
 	if err != nil {
-		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "%s", err.Error())
-	}
-	if addr.Postcode == "" {
-		// The activation letter travels by post: without a postcode no
-		// print centre can take it.
-		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "a mailbox address needs a postcode")
+		return Mailbox{}, err
 	}
 	if req.Email != "" {
 		if err := checkEmail(req.Email); err != nil {
@@ -62,34 +55,30 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 		return Mailbox{}, err
 	}
 	now := s.now()
-	code, err := newActivationCode()
-	if err != nil {
-		return Mailbox{}, err
-	}
 	m := Mailbox{
 		ID: uuid.NewString(), Kind: kind, HolderName: c.Identity.Name,
 		PersonalID: c.Identity.PersonalID, UNP: c.Identity.UNP, HolderKey: holderKey,
 		OwnerIdentity: c.Identity.ID, Address: req.Address, AddressJSON: addrJSON,
 		MatchKey: addr.MatchKey(), Postcode: addr.Postcode, Email: req.Email,
-		Status: StatusPending, CreatedAt: now,
+		Status: StatusPending, CreatedAt: now, AddressRules: AddressRules,
 	}
-	m.ActivationHash = activationHash(m.ID, code)
-	var doc Rendered
-	if s.cfg.Renderer != nil {
-		doc, err = s.cfg.Renderer.RenderActivation(ctx, PrintActivation{
-			ID: uuid.NewString(), MailboxID: m.ID, RecipientName: m.HolderName,
-			AddressLines: addr.Lines(), Code: code, Date: now,
-		})
-		if err != nil {
-			return Mailbox{}, fmt.Errorf("rendering the activation letter: %w", err)
-		}
+	// Refuse over the caps before rendering: the check is repeated under
+	// the holder's lock below, this one only spares the renderer.
+	if err := s.cfg.Store.View(ctx, func(tx Tx) error { return s.checkActivationCaps(ctx, tx, m, true) }); err != nil {
+		return Mailbox{}, err
 	}
-	job := PrintJob{
-		ID: uuid.NewString(), Kind: JobActivation, MailboxID: m.ID, Region: regionOf(addr.Postcode),
-		Postcode: addr.Postcode, RecipientName: m.HolderName, State: JobQueued, AvailableAt: now,
-		PDFSHA256: doc.SHA256, Pages: doc.Pages, Sheets: doc.Sheets, CreatedAt: now,
+	letter, err := s.newActivationLetter(ctx, m, addr)
+	if err != nil {
+		return Mailbox{}, err
 	}
+	m.ActivationHash = letter.hash
 	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		if err := tx.LockHolder(ctx, m.Kind, m.HolderKey); err != nil {
+			return err
+		}
+		if err := s.checkActivationCaps(ctx, tx, m, true); err != nil {
+			return err
+		}
 		if err := tx.CreateMailbox(ctx, m); err != nil {
 			if errors.Is(err, ErrConflict) {
 				return Errorf(ErrConflict, "mailbox_exists", "you already have a mailbox at this address")
@@ -99,24 +88,13 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 		if err := tx.BindCredential(ctx, credentialOf(m.ID, c.Identity, now)); err != nil {
 			return err
 		}
-		if doc.PDF != nil {
-			blob, err := s.sealBlob(job.ID, doc.PDF)
-			if err != nil {
-				return err
-			}
-			if err := tx.PutBlob(ctx, pdfBlobKey(job.ID), blob); err != nil {
-				return err
-			}
-		}
-		return tx.CreatePrintJob(ctx, job)
+		return s.queueActivationLetter(ctx, tx, letter)
 	})
 	if err != nil {
 		return Mailbox{}, err
 	}
-	if s.cfg.ActivationCodeSink != nil {
-		s.cfg.ActivationCodeSink(m.ID, code)
-	}
-	s.log.InfoContext(ctx, "mailbox registered", "mailbox", m.ID, "kind", m.Kind, "activation_job", job.ID)
+	s.sendActivationCode(m.ID, letter.code)
+	s.log.InfoContext(ctx, "mailbox registered", "mailbox", m.ID, "kind", m.Kind, "activation_job", letter.job.ID)
 	return m, nil
 }
 
@@ -202,7 +180,13 @@ func (s *Service) ActivateMailbox(ctx context.Context, c Caller, mailboxID, code
 	var wrong bool
 	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		var err error
-		m, err = s.ownMailbox(ctx, tx, c, mailboxID)
+		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
+			return err
+		}
+		// Count the attempt under the row lock: without it, concurrent
+		// wrong codes all read the same count and each evaluates a guess
+		// (PostgreSQL's READ COMMITTED does not serialize them).
+		m, err = tx.LockMailbox(ctx, mailboxID)
 		if err != nil {
 			return err
 		}

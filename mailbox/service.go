@@ -15,7 +15,8 @@ import (
 	"github.com/npes/npes/signing"
 )
 
-// Limits bound what one submission may carry (issue defaults).
+// Limits bound what one submission may carry and how much address proof
+// one holder may ask for (issue defaults). A zero field takes its default.
 type Limits struct {
 	MaxBodyBytes       int64
 	MaxAttachments     int
@@ -25,6 +26,15 @@ type Limits struct {
 	DefaultAcceptance  time.Duration // registered letters: time to accept or refuse
 	MaxAcceptance      time.Duration
 	MaxActivationTries int
+	// MaxPendingMailboxes caps one holder's mailboxes awaiting proof of
+	// address: each prints and posts a real activation letter.
+	MaxPendingMailboxes int
+	// MaxActivationLetters caps the activation letters of one mailbox: the
+	// first and every one sent again.
+	MaxActivationLetters int
+	// MaxActivationLettersPerDay caps the activation letters of all of one
+	// holder's mailboxes within 24 hours.
+	MaxActivationLettersPerDay int
 }
 
 // DefaultLimits are the limits of a fresh server.
@@ -38,7 +48,44 @@ func DefaultLimits() Limits {
 		DefaultAcceptance:  10 * 24 * time.Hour,
 		MaxAcceptance:      90 * 24 * time.Hour,
 		MaxActivationTries: 5,
+
+		MaxPendingMailboxes:        3,
+		MaxActivationLetters:       3,
+		MaxActivationLettersPerDay: 5,
 	}
+}
+
+// withDefaults fills every zero limit from DefaultLimits, so a
+// configuration may set some limits only.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	fill := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill64 := func(v *int64, def int64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fillDur := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill64(&l.MaxBodyBytes, d.MaxBodyBytes)
+	fill(&l.MaxAttachments, d.MaxAttachments)
+	fill64(&l.MaxAttachmentBytes, d.MaxAttachmentBytes)
+	fill(&l.MaxNameRunes, d.MaxNameRunes)
+	fill(&l.MaxSubjectRunes, d.MaxSubjectRunes)
+	fillDur(&l.DefaultAcceptance, d.DefaultAcceptance)
+	fillDur(&l.MaxAcceptance, d.MaxAcceptance)
+	fill(&l.MaxActivationTries, d.MaxActivationTries)
+	fill(&l.MaxPendingMailboxes, d.MaxPendingMailboxes)
+	fill(&l.MaxActivationLetters, d.MaxActivationLetters)
+	fill(&l.MaxActivationLettersPerDay, d.MaxActivationLettersPerDay)
+	return l
 }
 
 // Rendered is a printable document.
@@ -130,9 +177,7 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Sealer == nil || cfg.Keys == nil {
 		return nil, errors.New("mailbox: Store, Sealer and Keys are required")
 	}
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits()
-	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

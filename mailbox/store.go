@@ -101,9 +101,33 @@ type MailboxTx interface {
 	// mailbox at this delivery point (kind, holder key, match key).
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	GetMailbox(ctx context.Context, id string) (Mailbox, error)
+	// LockMailbox reads a mailbox and locks its row until commit, so that a
+	// read-modify-write of it (an activation attempt) is serialized across
+	// transactions and processes: a concurrent transaction waits and then
+	// reads the committed result.
+	LockMailbox(ctx context.Context, id string) (Mailbox, error)
 	// UpdateMailbox writes status, email, activation hash, attempts and
 	// activation time.
 	UpdateMailbox(ctx context.Context, m Mailbox) error
+	// ReaddressMailbox writes a mailbox's address (raw, normalized, match
+	// key, postcode) and address rules version with the fields
+	// UpdateMailbox writes. ErrConflict when the holder has another mailbox
+	// at the new match key.
+	ReaddressMailbox(ctx context.Context, m Mailbox) error
+	// MailboxesToRecheck lists up to limit mailboxes whose address was
+	// checked against rules older than the given version, by id.
+	MailboxesToRecheck(ctx context.Context, rules, limit int) ([]Mailbox, error)
+	// LockHolder serializes the transactions of one mailbox holder (kind,
+	// holder key) until commit, so that counting the holder's pending
+	// mailboxes and activation letters and adding one are atomic.
+	LockHolder(ctx context.Context, kind, holderKey string) error
+	// PendingMailboxes counts the holder's pending mailboxes.
+	PendingMailboxes(ctx context.Context, kind, holderKey string) (int, error)
+	// ActivationLetters counts the activation print jobs of a mailbox.
+	ActivationLetters(ctx context.Context, mailboxID string) (int, error)
+	// HolderActivationLetters counts the activation print jobs created
+	// after since for all mailboxes of the holder.
+	HolderActivationLetters(ctx context.Context, kind, holderKey string, since time.Time) (int, error)
 	// MailboxesByMatchKey lists every mailbox at a delivery point.
 	MailboxesByMatchKey(ctx context.Context, matchKey string) ([]Mailbox, error)
 	// BindCredential binds (or re-binds) an identity to a mailbox.

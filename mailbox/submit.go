@@ -335,7 +335,7 @@ func (s *Service) route(ctx context.Context, tx Tx, addr addressing.Address, nam
 	}
 	var active, pending []Mailbox
 	for _, m := range candidates {
-		if !holderMatches(m, name) {
+		if !holderMatches(m, name) || !sameDeliveryPoint(m, addr) {
 			continue
 		}
 		if m.Status == StatusActive {
@@ -353,6 +353,17 @@ func (s *Service) route(ctx context.Context, tx Tx, addr addressing.Address, nam
 		return RoutePrint, ReasonPendingAddress, "", nil
 	}
 	return RoutePrint, ReasonNoMailbox, "", nil
+}
+
+// sameDeliveryPoint compares what the match key leaves out: a letter
+// whose postcode, district or selsoviet differs from the mailbox's names
+// another delivery point (a namesake village, another post office).
+func sameDeliveryPoint(m Mailbox, addr addressing.Address) bool {
+	var ma addressing.Address
+	if err := json.Unmarshal(m.AddressJSON, &ma); err != nil {
+		return false
+	}
+	return addressing.SameLocality(ma, addr)
 }
 
 func holderMatches(m Mailbox, written string) bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +54,11 @@ type Config struct {
 	// BodyTimeouts bound how long a client may take to send a request
 	// body; the zero value means httpapi.DefaultBodyTimeouts.
 	BodyTimeouts httpapi.BodyTimeouts
-	// Limits of a submission; zero means mailbox.DefaultLimits.
+	// Limits of a submission and of address proof; a zero field means its
+	// mailbox.DefaultLimits value. The caps on pending mailboxes per holder
+	// and on activation letters per mailbox and per holder and day come from
+	// NPES_MAX_PENDING_MAILBOXES, NPES_MAX_ACTIVATION_LETTERS and
+	// NPES_MAX_ACTIVATION_LETTERS_PER_DAY.
 	Limits mailbox.Limits
 	// Renderer renders printed letters; nil means the default PDF renderer.
 	Renderer mailbox.Renderer
@@ -103,7 +108,26 @@ func FromEnv(getenv func(string) string) Config {
 		MailDomain:         or("NPES_MAIL_DOMAIN", DefaultMailDomain),
 		DevActivationCodes: getenv("NPES_DEV_ACTIVATION_CODES") != "",
 		ShutdownTimeout:    30 * time.Second,
+		Limits: mailbox.Limits{
+			MaxPendingMailboxes:        envCount(getenv, "NPES_MAX_PENDING_MAILBOXES"),
+			MaxActivationLetters:       envCount(getenv, "NPES_MAX_ACTIVATION_LETTERS"),
+			MaxActivationLettersPerDay: envCount(getenv, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY"),
+		},
 	}
+}
+
+// envCount reads a positive count; unset is 0 (the default), anything but
+// a positive decimal integer is -1, which fill refuses with the name.
+func envCount(getenv func(string) string, key string) int {
+	v := getenv(key)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // SplitList splits a comma-separated list, dropping empty items.
@@ -158,6 +182,18 @@ func (c *Config) fill() error {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{
+		{"NPES_MAX_PENDING_MAILBOXES (--max-pending-mailboxes)", c.Limits.MaxPendingMailboxes},
+		{"NPES_MAX_ACTIVATION_LETTERS (--max-activation-letters)", c.Limits.MaxActivationLetters},
+		{"NPES_MAX_ACTIVATION_LETTERS_PER_DAY (--max-activation-letters-per-day)", c.Limits.MaxActivationLettersPerDay},
+	} {
+		if l.v < 0 {
+			return fmt.Errorf("%s must be a positive integer", l.name)
+		}
 	}
 	return nil
 }

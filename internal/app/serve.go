@@ -113,6 +113,13 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		return err
 	}
 	s.Service = svc
+	// Before any request: a mailbox whose address fails today's rules must
+	// not receive mail on a proof that proved something else.
+	if n, err := svc.RecheckAddresses(ctx); err != nil {
+		return fmt.Errorf("rechecking mailbox addresses: %w", err)
+	} else if n > 0 {
+		s.cfg.Logger.Warn("mailboxes set pending: their addresses fail the address rules", "count", n, "rules", mailbox.AddressRules)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -113,8 +113,12 @@ type addressJSON struct {
 	Unit           string   `json:"unit"`
 	Rest           string   `json:"rest"`
 	Warnings       []string `json:"warnings"`
+	PosteRestante  bool     `json:"poste_restante"`
 	MatchKey       string   `json:"match_key"`
 	Error          *string  `json:"error"`
+	// MailboxError says why the address cannot be a mailbox's
+	// (addressing.ParseStrict); null when it can.
+	MailboxError *string `json:"mailbox_error"`
 }
 
 func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -136,7 +140,7 @@ func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout
 			status = exitInvalid
 		}
 		if *asJSON {
-			return enc.Encode(toJSON(a, err))
+			return enc.Encode(toJSON(raw, a, err))
 		}
 		if err == nil {
 			return writeAddressText(out, raw, a)
@@ -183,7 +187,7 @@ func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout
 	return status
 }
 
-func toJSON(a addressing.Address, err error) addressJSON {
+func toJSON(raw string, a addressing.Address, err error) addressJSON {
 	j := addressJSON{
 		Postcode:       a.Postcode,
 		Region:         a.Region,
@@ -197,7 +201,9 @@ func toJSON(a addressing.Address, err error) addressJSON {
 		Unit:           a.Unit,
 		Rest:           a.Rest,
 		Warnings:       a.Warnings,
+		PosteRestante:  a.PosteRestante,
 		MatchKey:       a.MatchKey(),
+		MailboxError:   mailboxError(raw, err),
 	}
 	if j.Warnings == nil {
 		j.Warnings = []string{}
@@ -208,6 +214,18 @@ func toJSON(a addressing.Address, err error) addressJSON {
 		j.MatchKey = ""
 	}
 	return j
+}
+
+// mailboxError is why a parsed address could not be a mailbox's, or nil.
+func mailboxError(raw string, err error) *string {
+	if err == nil {
+		_, err = addressing.ParseStrict(raw)
+	}
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	return &msg
 }
 
 // writeAddressText prints one address as "field: value" lines followed by
@@ -233,8 +251,14 @@ func writeAddressText(w io.Writer, raw string, a addressing.Address) error {
 	for _, warn := range a.Warnings {
 		field("warning", warn)
 	}
+	if a.PosteRestante {
+		field("poste restante", "yes")
+	}
 	field("match key", a.MatchKey())
 	field("envelope", strings.Join(a.Lines(), " / "))
+	if merr := mailboxError(raw, nil); merr != nil {
+		field("not a mailbox", *merr)
+	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err

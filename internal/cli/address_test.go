@@ -23,8 +23,8 @@ func runAddress(t *testing.T, stdin string, args ...string) run {
 	return run{code, out.String(), errOut.String()}
 }
 
-var jsonKeys = []string{"building", "district", "error", "house", "match_key", "postcode", "region",
-	"rest", "settlement", "settlement_type", "street", "street_type", "unit", "warnings"}
+var jsonKeys = []string{"building", "district", "error", "house", "mailbox_error", "match_key", "postcode",
+	"poste_restante", "region", "rest", "settlement", "settlement_type", "street", "street_type", "unit", "warnings"}
 
 // decodeLines decodes one JSON object per line and checks the key set.
 func decodeLines(t *testing.T, stdout string) []map[string]any {
@@ -195,5 +195,26 @@ func TestAddressParseCancelled(t *testing.T) {
 	code := cli.RunAddress(ctx, []string{"parse"}, strings.NewReader("г. Минск, ул. Ленина, 5\n"), &out, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "context canceled") {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestAddressParseMailbox: parse says whether an address could be a
+// mailbox's, and why not.
+func TestAddressParseMailbox(t *testing.T) {
+	t.Parallel()
+	r := runAddress(t, "", "parse", "--json", "220013, г. Минск, ул. Дорошевича, 8, кв. 9, до востребования", "до востребования, 220030, г. Минск")
+	objs := decodeLines(t, r.stdout)
+	if len(objs) != 2 {
+		t.Fatalf("parse = %+v", r)
+	}
+	if msg, _ := objs[0]["mailbox_error"].(string); !strings.Contains(msg, "poste restante is collected at the post office") {
+		t.Errorf("mailbox_error = %v", objs[0]["mailbox_error"])
+	}
+	if objs[1]["mailbox_error"] != nil || objs[1]["poste_restante"] != true || objs[1]["match_key"] != "BY-HM|minsk||||restante@220030" {
+		t.Errorf("poste restante: %v", objs[1])
+	}
+	r = runAddress(t, "", "parse", "220013, г. Минск, ул. Дорошевича, 8, кв. 9, у Петровых")
+	if !strings.Contains(r.stdout, "not a mailbox:") || !strings.Contains(r.stdout, "у Петровых") {
+		t.Errorf("text output does not say why the address is not a mailbox's: %s", r.stdout)
 	}
 }

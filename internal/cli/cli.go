@@ -47,7 +47,7 @@ func commands() map[string]command {
 		"ca":       {"internal CA: issue, revoke, list certificates", runCA},
 		"whoami":   {"ask the server who the credential is", runWhoami},
 		"address":  {"parse Belarusian postal addresses; S10 ids", runAddress},
-		"mailbox":  {"register, activate or show your mailboxes", runMailbox},
+		"mailbox":  {"register, activate, resend or show your mailboxes", runMailbox},
 		"admin":    {"operator actions: verify-address", runAdmin},
 		"send":     {"send a letter", runSend},
 		"inbox":    {"list received letters", runList("inbox")},
@@ -122,7 +122,8 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	}
 	fmt.Fprintln(w, "\nEnvironment (server): NPES_DATA, NPES_DATABASE_URL, NPES_HTTP_ADDR, NPES_HOSTNAMES,")
 	fmt.Fprintln(w, "NPES_MASTER_KEY_FILE, NPES_SMTP_ADDR, NPES_SMTPS_ADDR, NPES_SMTP_RELAY, NPES_MAIL_DOMAIN,")
-	fmt.Fprintln(w, "NPES_LOG_LEVEL, NPES_DEV_ACTIVATION_CODES. Client commands: NPES_SERVER, NPES_ID.")
+	fmt.Fprintln(w, "NPES_LOG_LEVEL, NPES_DEV_ACTIVATION_CODES, NPES_MAX_PENDING_MAILBOXES, NPES_MAX_ACTIVATION_LETTERS,")
+	fmt.Fprintln(w, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY. Client commands: NPES_SERVER, NPES_ID.")
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.

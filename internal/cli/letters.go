@@ -39,7 +39,7 @@ func printRaw(e *Env, raw []byte) error {
 
 func runMailbox(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("missing subcommand: register, activate or show")
+		return usagef("missing subcommand: register, activate, resend or show")
 	}
 	var o clientOpts
 	switch args[0] {
@@ -66,16 +66,23 @@ func runMailbox(ctx context.Context, e *Env, args []string) error {
 		if *code == "" {
 			return usagef("--code is required")
 		}
-		c, err := o.client()
+		mb, err := mailboxOrPending(ctx, o, *id)
 		if err != nil {
 			return err
 		}
-		if *id == "" {
-			if *id, err = pendingMailbox(ctx, c); err != nil {
-				return err
-			}
+		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activate", map[string]string{"code": *code})
+	case "resend":
+		fs := newFlags(e, "mailbox resend", "mailbox resend [--mailbox ID] --server URL --id DIR")
+		clientFlags(fs, e, &o)
+		id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox)")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
 		}
-		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+*id+"/activate", map[string]string{"code": *code})
+		mb, err := mailboxOrPending(ctx, o, *id)
+		if err != nil {
+			return err
+		}
+		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activation-letter", nil)
 	case "show":
 		fs := newFlags(e, "mailbox show", "mailbox show --server URL --id DIR")
 		clientFlags(fs, e, &o)
@@ -92,7 +99,20 @@ func runMailbox(ctx context.Context, e *Env, args []string) error {
 		}
 		return printRaw(e, raw)
 	}
-	return usagef("unknown subcommand %q: want register, activate or show", args[0])
+	return usagef("unknown subcommand %q: want register, activate, resend or show", args[0])
+}
+
+// mailboxOrPending is the mailbox named by --mailbox, else the caller's
+// only pending mailbox.
+func mailboxOrPending(ctx context.Context, o clientOpts, id string) (string, error) {
+	if id != "" {
+		return id, nil
+	}
+	c, err := o.client()
+	if err != nil {
+		return "", err
+	}
+	return pendingMailbox(ctx, c)
 }
 
 func pendingMailbox(ctx context.Context, c *client.Client) (string, error) {

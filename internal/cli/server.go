@@ -27,6 +27,13 @@ func serverFlags(fs *flag.FlagSet, e *Env, cfg *app.Config) {
 		return nil
 	})
 	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", cfg.MasterKeyFile, "content master key file (NPES_MASTER_KEY_FILE; default DATA/master.key)")
+	d := mailbox.DefaultLimits()
+	fs.IntVar(&cfg.Limits.MaxPendingMailboxes, "max-pending-mailboxes", cfg.Limits.MaxPendingMailboxes,
+		fmt.Sprintf("mailboxes one holder may have awaiting proof of address; 0 means %d (NPES_MAX_PENDING_MAILBOXES)", d.MaxPendingMailboxes))
+	fs.IntVar(&cfg.Limits.MaxActivationLetters, "max-activation-letters", cfg.Limits.MaxActivationLetters,
+		fmt.Sprintf("activation letters per mailbox, the first included; 0 means %d (NPES_MAX_ACTIVATION_LETTERS)", d.MaxActivationLetters))
+	fs.IntVar(&cfg.Limits.MaxActivationLettersPerDay, "max-activation-letters-per-day", cfg.Limits.MaxActivationLettersPerDay,
+		fmt.Sprintf("activation letters for one holder's mailboxes in 24 hours; 0 means %d (NPES_MAX_ACTIVATION_LETTERS_PER_DAY)", d.MaxActivationLettersPerDay))
 }
 
 func orDefault(v, def string) string {

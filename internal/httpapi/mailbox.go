@@ -106,6 +106,17 @@ func (s *server) activateMailbox(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.mailboxJSON(m))
 }
 
+// resendActivationLetter queues a new activation letter (202: it is
+// printed and posted later); its code replaces the old one.
+func (s *server) resendActivationLetter(w http.ResponseWriter, r *http.Request) {
+	m, err := s.Service.ResendActivationLetter(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, s.mailboxJSON(m))
+}
+
 func (s *server) verifyMailbox(w http.ResponseWriter, r *http.Request) {
 	m, err := s.Service.VerifyAddress(r.Context(), caller(r), chi.URLParam(r, "id"))
 	if err != nil {

@@ -86,6 +86,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/v1/mailboxes", s.registerMailbox)
 		r.Get("/v1/mailboxes/me", s.myMailboxes)
 		r.Post("/v1/mailboxes/{id}/activate", s.activateMailbox)
+		r.Post("/v1/mailboxes/{id}/activation-letter", s.resendActivationLetter)
 		r.Get("/v1/mailboxes/{id}/credentials", s.listCredentials)
 		r.Post("/v1/mailboxes/{id}/credentials", s.bindCredential)
 		r.Delete("/v1/mailboxes/{id}/credentials/{identity}", s.unbindCredential)

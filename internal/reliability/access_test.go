@@ -269,6 +269,8 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 		return ts, false, true
 	case "/v1/mailboxes/{id}/activate":
 		return mutating(mailboxTargets("/activate", jsonBody(map[string]string{"code": "ABCD-EFGH-JKLM"}))), false, true
+	case "/v1/mailboxes/{id}/activation-letter":
+		return mutating(mailboxTargets("/activation-letter", nil)), false, true
 	case "/v1/mailboxes/{id}/credentials":
 		if method == "GET" {
 			return mailboxTargets("/credentials", nil), false, true

@@ -9,14 +9,15 @@ import (
 )
 
 const mailboxColumns = `id, kind, holder_name, personal_id, unp, holder_key, owner_identity, address_raw,
-	address_json, match_key, postcode, email, status, activation_hash, attempts, created_at, activated_at`
+	address_json, match_key, postcode, email, status, activation_hash, attempts, created_at, activated_at,
+	address_rules`
 
 func scanMailbox(r interface{ Scan(...any) error }) (mailbox.Mailbox, error) {
 	var m mailbox.Mailbox
 	var created, activated int64
 	err := r.Scan(&m.ID, &m.Kind, &m.HolderName, &m.PersonalID, &m.UNP, &m.HolderKey, &m.OwnerIdentity,
 		&m.Address, &m.AddressJSON, &m.MatchKey, &m.Postcode, &m.Email, &m.Status, &m.ActivationHash,
-		&m.Attempts, &created, &activated)
+		&m.Attempts, &created, &activated, &m.AddressRules)
 	m.CreatedAt, m.ActivatedAt = FromMicros(created), FromMicros(activated)
 	return m, err
 }
@@ -24,16 +25,25 @@ func scanMailbox(r interface{ Scan(...any) error }) (mailbox.Mailbox, error) {
 // CreateMailbox implements mailbox.MailboxTx.
 func (t *Tx) CreateMailbox(ctx context.Context, m mailbox.Mailbox) error {
 	_, err := t.Q.Exec(ctx, `INSERT INTO mailboxes (`+mailboxColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		m.ID, m.Kind, m.HolderName, m.PersonalID, m.UNP, m.HolderKey, m.OwnerIdentity, m.Address,
 		m.AddressJSON, m.MatchKey, m.Postcode, m.Email, m.Status, m.ActivationHash, m.Attempts,
-		Micros(m.CreatedAt), Micros(m.ActivatedAt))
+		Micros(m.CreatedAt), Micros(m.ActivatedAt), m.AddressRules)
 	return err
 }
 
 // GetMailbox implements mailbox.MailboxTx.
 func (t *Tx) GetMailbox(ctx context.Context, id string) (mailbox.Mailbox, error) {
 	m, err := scanMailbox(t.Q.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1`, id))
+	if err != nil {
+		return m, fmt.Errorf("mailbox %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// LockMailbox implements mailbox.MailboxTx.
+func (t *Tx) LockMailbox(ctx context.Context, id string) (mailbox.Mailbox, error) {
+	m, err := scanMailbox(t.Q.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1`+t.D.ForUpdate, id))
 	if err != nil {
 		return m, fmt.Errorf("mailbox %s: %w", id, err)
 	}
@@ -49,6 +59,60 @@ func (t *Tx) UpdateMailbox(ctx context.Context, m mailbox.Mailbox) error {
 		err = fmt.Errorf("mailbox %s: %w", m.ID, mailbox.ErrNotFound)
 	}
 	return err
+}
+
+// ReaddressMailbox implements mailbox.MailboxTx.
+func (t *Tx) ReaddressMailbox(ctx context.Context, m mailbox.Mailbox) error {
+	n, err := t.Q.Exec(ctx, `UPDATE mailboxes SET address_raw = $2, address_json = $3, match_key = $4,
+		postcode = $5, status = $6, email = $7, activation_hash = $8, attempts = $9, activated_at = $10,
+		address_rules = $11 WHERE id = $1`,
+		m.ID, m.Address, m.AddressJSON, m.MatchKey, m.Postcode, m.Status, m.Email, m.ActivationHash,
+		m.Attempts, Micros(m.ActivatedAt), m.AddressRules)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("mailbox %s: %w", m.ID, mailbox.ErrNotFound)
+	}
+	return err
+}
+
+// MailboxesToRecheck implements mailbox.MailboxTx.
+func (t *Tx) MailboxesToRecheck(ctx context.Context, rules, limit int) ([]mailbox.Mailbox, error) {
+	return t.listMailboxes(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE address_rules < $1
+		ORDER BY id LIMIT $2`, rules, limit)
+}
+
+// LockHolder implements mailbox.MailboxTx. The no-op update of an existing
+// row takes its row lock on PostgreSQL; a concurrent first insert of the
+// same key waits on the unique index. SQLite write transactions are
+// exclusive already.
+func (t *Tx) LockHolder(ctx context.Context, kind, holderKey string) error {
+	_, err := t.Q.Exec(ctx, `INSERT INTO mailbox_holders (kind, holder_key) VALUES ($1, $2)
+		ON CONFLICT (kind, holder_key) DO UPDATE SET holder_key = excluded.holder_key`, kind, holderKey)
+	return err
+}
+
+// PendingMailboxes implements mailbox.MailboxTx.
+func (t *Tx) PendingMailboxes(ctx context.Context, kind, holderKey string) (int, error) {
+	var n int
+	err := t.Q.QueryRow(ctx, `SELECT count(*) FROM mailboxes WHERE kind = $1 AND holder_key = $2 AND status = $3`,
+		kind, holderKey, mailbox.StatusPending).Scan(&n)
+	return n, err
+}
+
+// ActivationLetters implements mailbox.MailboxTx.
+func (t *Tx) ActivationLetters(ctx context.Context, mailboxID string) (int, error) {
+	var n int
+	err := t.Q.QueryRow(ctx, `SELECT count(*) FROM print_jobs WHERE kind = 'activation' AND mailbox_id = $1`,
+		mailboxID).Scan(&n)
+	return n, err
+}
+
+// HolderActivationLetters implements mailbox.MailboxTx.
+func (t *Tx) HolderActivationLetters(ctx context.Context, kind, holderKey string, since time.Time) (int, error) {
+	var n int
+	err := t.Q.QueryRow(ctx, `SELECT count(*) FROM print_jobs j JOIN mailboxes m ON m.id = j.mailbox_id
+		WHERE j.kind = 'activation' AND m.kind = $1 AND m.holder_key = $2 AND j.created_at > $3`,
+		kind, holderKey, Micros(since)).Scan(&n)
+	return n, err
 }
 
 // MailboxesByMatchKey implements mailbox.MailboxTx.
