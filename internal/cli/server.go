@@ -14,6 +14,7 @@ import (
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/app"
+	"github.com/npes/npes/mailbox"
 )
 
 // serverFlags registers the flags shared by the commands that work on the
