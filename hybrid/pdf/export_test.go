@@ -36,9 +36,10 @@ func (r *Renderer) Sanitize(s string, multi bool) (string, int) {
 	return r.san.clean(s, singleLine)
 }
 
-// Wrap exposes the line breaker with a fixed-advance measure.
-func Wrap(text string, width float64, measure func(string) float64) []string {
-	return wrap(text, width, measure)
+// Wrap exposes the line breaker with the given advance per rune, in
+// units of width.
+func Wrap(text string, width float64, advance func(rune) int) []string {
+	return wrap(text, width, metric{units: advance, size: 1000})
 }
 
 // CompressPooled compresses each input with one pooled zlib writer, in

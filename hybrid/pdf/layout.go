@@ -130,11 +130,14 @@ func (d *doc) warn(format string, args ...any) {
 	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
 }
 
-func (d *doc) measure(style string, size float64) func(string) float64 {
-	return func(s string) float64 {
-		d.f.SetFont(fontFamily, style, size)
-		return d.f.GetStringWidth(s)
-	}
+// metric measures text in the given style and size. It selects that font
+// in the document, as measuring through gofpdf did: the font selected last
+// is the one gofpdf repeats at the top of each page, so this keeps the
+// bytes of a letter what they were.
+func (d *doc) metric(style string, size float64) metric {
+	d.f.SetFont(fontFamily, style, size)
+	_, fs := d.f.GetFontSize()
+	return metric{units: d.r.adv[style].rune, size: fs}
 }
 
 func (d *doc) newPage(top float64) *page {
@@ -165,11 +168,11 @@ func (d *doc) raw(p *page, ops string) {
 }
 
 // fit shortens s with an ellipsis until it is no wider than w.
-func fit(s string, w float64, measure func(string) float64) (string, bool) {
-	if measure(s) <= w {
+func fit(s string, w float64, m metric) (string, bool) {
+	if m.measure(s) <= w {
 		return s, false
 	}
-	head, _ := splitToWidth(s, w-measure("…"), measure)
+	head, _, _ := splitToWidth(s, w-m.measure("…"), m)
 	return strings.TrimRight(head, " ") + "…", true
 }
 
@@ -197,9 +200,9 @@ func (d *doc) envelope(e envelope) {
 	// Return line.
 	if sender := d.clean(e.sender, singleLine); sender != "" {
 		size := senderMaxSize
-		for ; size > senderMinSize && d.measure("", size)(sender) > textW; size -= 0.5 {
+		for ; size > senderMinSize && d.metric("", size).measure(sender) > textW; size -= 0.5 {
 		}
-		line, cut := fit(sender, textW, d.measure("", size))
+		line, cut := fit(sender, textW, d.metric("", size))
 		if cut {
 			d.warn("return address shortened to fit the window: %q", line)
 		}
@@ -241,7 +244,7 @@ func (d *doc) envelope(e envelope) {
 	y = infoY
 	for _, it := range info {
 		d.text(p, infoX, y, "", 7.5, it.label)
-		value, _ := fit(it.value, infoRight-infoX, d.measure("", 8.5))
+		value, _ := fit(it.value, infoRight-infoX, d.metric("", 8.5))
 		d.text(p, infoX, y+3.8, "", 8.5, value)
 		y += 9.5
 	}
@@ -254,7 +257,7 @@ func (d *doc) registered(p *page, tracking string) {
 		d.err = err
 		return
 	}
-	endW := d.measure("B", endorseSize)(endorseText)
+	endW := d.metric("B", endorseSize).measure(endorseText)
 	// Bars end one quiet zone before the field's right edge; the left
 	// quiet zone must clear the endorsement.
 	mod := barModuleMax
@@ -268,7 +271,7 @@ func (d *doc) registered(p *page, tracking string) {
 	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, endorseText)
 	d.raw(p, barsOps(bars, x0*ptPerMM, (pageH-barsTop)*ptPerMM, mod*ptPerMM, barsH*ptPerMM, barQuiet))
 	hri := s10HumanReadable(tracking)
-	hriW := d.measure("", hriSize)(hri)
+	hriW := d.metric("", hriSize).measure(hri)
 	d.text(p, x0+(barsW-hriW)/2, barsTop+barsH+0.4+d.asc*hriSize*mmPerPt, "", hriSize, hri)
 }
 
@@ -286,10 +289,10 @@ func (d *doc) fitAddress(lines []string) (float64, []string) {
 		if height(len(lines), size) > maxH {
 			continue
 		}
-		m := d.measure("", size)
+		m := d.metric("", size)
 		ok := true
 		for _, l := range lines {
-			if m(l) > textW {
+			if m.measure(l) > textW {
 				ok = false
 				break
 			}
@@ -307,7 +310,7 @@ func (d *doc) fitAddress(lines []string) (float64, []string) {
 		}
 		d.warn("address has %d lines, the window holds %d: the last lines were joined", joined, len(lines))
 	}
-	m := d.measure("", size)
+	m := d.metric("", size)
 	for i, l := range lines {
 		if short, cut := fit(l, textW, m); cut {
 			lines[i] = short
@@ -324,7 +327,7 @@ func (d *doc) subject(s string) {
 		return
 	}
 	d.y = firstTop + d.asc*bodySize*mmPerPt
-	d.flowLines(wrap(s, contentW, d.measure("B", bodySize)), "B", bodySize, bodyLead)
+	d.flowLines(wrap(s, contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
 	d.y += bodyLead // a blank line between subject and body
 }
 
@@ -337,7 +340,7 @@ func (d *doc) flow(text, style string, size, lead float64) {
 	if len(d.pages) == 1 && d.y == firstTop {
 		d.y = firstTop + d.asc*size*mmPerPt
 	}
-	d.flowLines(wrap(text, contentW, d.measure(style, size)), style, size, lead)
+	d.flowLines(wrap(text, contentW, d.metric(style, size)), style, size, lead)
 }
 
 func (d *doc) flowLines(lines []string, style string, size, lead float64) {
@@ -373,19 +376,19 @@ func (d *doc) attachmentList(atts []Attachment, in []*inspected) {
 	}
 	d.y += bodyLead
 	d.flowLines([]string{"Приложения:"}, "B", bodySize, bodyLead)
-	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.measure("", bodySize)), "", bodySize, bodyLead)
+	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
 // heading starts a new page for an attachment with its heading.
 func (d *doc) heading(k int, name string) {
 	d.newPage(nextTop + d.asc*bodySize*mmPerPt)
-	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.measure("B", bodySize)), "B", bodySize, bodyLead)
+	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
 }
 
 func (d *doc) textAttachment(k int, name, text string) {
 	d.heading(k, name)
 	d.y += bodyLead
-	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.measure("", bodySize)), "", bodySize, bodyLead)
+	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
 // imageAttachment places an image on its own page: at imageDPI, or
