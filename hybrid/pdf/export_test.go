@@ -73,3 +73,13 @@ func ParseGofpdf(b []byte) error {
 	_, err := parseGofpdf(b)
 	return err
 }
+
+// ImageDecodeBytes is the decoding cost CheckAttachment estimates for an
+// image attachment from its header.
+func ImageDecodeBytes(a Attachment) (int64, error) {
+	in, err := inspect(a)
+	if err != nil {
+		return 0, err
+	}
+	return in.cost, nil
+}

@@ -402,7 +402,7 @@ func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 	if s := math.Min(boxW/w, boxH/h); s < 1 {
 		w, h = w*s, h*s
 	}
-	data, typ, err := printableImage(in, w, h)
+	data, typ, err := printableImage(name, in, w, h)
 	if err != nil {
 		return fmt.Errorf("attachment %d: %w", k, err)
 	}
@@ -424,14 +424,21 @@ func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 // imageMaxDPI at its printed size, transparency flattened onto white
 // paper, 8 bits per channel (gofpdf reads neither 16-bit nor interlaced
 // PNG).
-func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
+//
+// The decoded image lives only during this call: at most one image is
+// decoded at a time, and what the document keeps is the encoded image at
+// print resolution.
+func printableImage(name string, in *inspected, wMM, hMM float64) ([]byte, string, error) {
 	tw := int(math.Ceil(wMM / 25.4 * imageMaxDPI))
 	th := int(math.Ceil(hMM / 25.4 * imageMaxDPI))
 	scale := in.w > tw || in.h > th
 	if in.jpeg != nil && !scale {
 		return in.jpeg, "JPG", nil
 	}
-	src := in.img
+	src, err := decodeImage(name, in)
+	if err != nil {
+		return nil, "", err
+	}
 	b := src.Bounds()
 	dr := b.Sub(b.Min)
 	if scale {
@@ -452,7 +459,7 @@ func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
 		draw.Draw(dst, dr, src, b.Min, draw.Over)
 	}
 	var buf bytes.Buffer
-	if in.jpeg != nil || isJPEGSource(in) {
+	if in.jpeg != nil || isJPEGSource(src) {
 		if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: imageJPEGQ}); err != nil {
 			return nil, "", err
 		}
@@ -467,8 +474,8 @@ func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
 
 // isJPEGSource reports whether the decoded image came from a JPEG (a CMYK
 // one, whose bytes were not kept): photos stay JPEG, drawings stay PNG.
-func isJPEGSource(in *inspected) bool {
-	switch in.img.(type) {
+func isJPEGSource(img image.Image) bool {
+	switch img.(type) {
 	case *image.YCbCr, *image.CMYK:
 		return true
 	}
