@@ -14,6 +14,7 @@ import (
 
 	"github.com/jung-kurt/gofpdf"
 	xdraw "golang.org/x/image/draw"
+	"golang.org/x/image/math/f64"
 )
 
 // Page geometry, in millimetres from the top-left corner of an A4 sheet
@@ -454,7 +455,15 @@ func printableImage(name string, in *inspected, wMM, hMM float64) ([]byte, strin
 		dst = rgba
 	}
 	if scale {
-		xdraw.BiLinear.Scale(dst, dr, src, b, xdraw.Over, nil)
+		// Transform, not Scale: Kernel.Scale first resamples every source
+		// row into a buffer of 32 bytes per destination column and source
+		// row — 250 MB for a 4000-pixel-high image — while Transform
+		// computes each destination pixel directly from the source, its
+		// filter widened by the reduction as Scale's is.
+		sx := float64(dr.Dx()) / float64(b.Dx())
+		sy := float64(dr.Dy()) / float64(b.Dy())
+		s2d := f64.Aff3{sx, 0, -sx * float64(b.Min.X), 0, sy, -sy * float64(b.Min.Y)}
+		xdraw.BiLinear.Transform(dst, s2d, src, b, xdraw.Over, nil)
 	} else {
 		draw.Draw(dst, dr, src, b.Min, draw.Over)
 	}
