@@ -109,10 +109,10 @@ func peakHeapGrowth(f func()) int64 {
 // process's heap.
 func TestRenderWorstCasesBoundedHeap(t *testing.T) {
 	const workers = 2
-	const budget = 288 << 20 // measured: about 200 MiB with 2 workers, 380 MiB without the pool (8)
-	png16 := zeroPNG(t, 2800, 2800, 16, 6)     // 60 MiB decoded: just within MaxImageDecodeBytes
-	bomb16 := zeroPNG(t, 5000, 5000, 16, 6)    // 191 MiB decoded: refused from the header
-	rgba8 := zeroPNG(t, 4000, 4000, 8, 6)      // 61 MiB decoded
+	const budget = 288 << 20                                                           // measured: about 200 MiB with 2 workers, 380 MiB without the pool (8)
+	png16 := zeroPNG(t, 2800, 2800, 16, 6)                                             // 60 MiB decoded: just within MaxImageDecodeBytes
+	bomb16 := zeroPNG(t, 5000, 5000, 16, 6)                                            // 191 MiB decoded: refused from the header
+	rgba8 := zeroPNG(t, 4000, 4000, 8, 6)                                              // 61 MiB decoded
 	progressive := []byte{0xFF, 0xD8, 0xFF, 0xC2, 0, 17, 8, 0x17, 0x70, 0x1F, 0x40, 3, // progressive 8000×6000
 		1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0}
 	camera := cameraJPEG(t, 6000, 4000)
