@@ -189,11 +189,11 @@ func TestPrintIfUnsignedRendersOutsideTransactions(t *testing.T) {
 	}
 }
 
-// expiryService is a Service on store with renderer r, an organization and
-// a citizen with active mailboxes, and a clock the test moves.
-func expiryService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mailbox.Service, *clock, mailbox.Caller) {
+// newTestService is a Service on store with renderer r (nil: none), its
+// clock at 2 November 2026, which the test moves, and the CA its callers'
+// certificates come from.
+func newTestService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mailbox.Service, *clock, *certs.CA) {
 	t.Helper()
-	ctx := t.Context()
 	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func expiryService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mail
 	}
 	keys, _ := mailbox.NewKeyring(make([]byte, 32))
 	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	caPEM, caKey, err := certs.CreateCA("expiry CA", clk.now().AddDate(0, -1, 0))
+	caPEM, caKey, err := certs.CreateCA("test CA", clk.now().AddDate(0, -1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +217,15 @@ func expiryService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mail
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
+	return svc, clk, ca
+}
+
+// expiryService is a Service on store with renderer r, an organization and
+// a citizen with active mailboxes, and a clock the test moves.
+func expiryService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mailbox.Service, *clock, mailbox.Caller) {
+	t.Helper()
+	ctx := t.Context()
+	svc, clk, ca := newTestService(t, store, r)
 	caller := func(req certs.Request) mailbox.Caller {
 		cred, err := ca.Issue(req, clk.now())
 		if err != nil {

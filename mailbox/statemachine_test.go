@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,7 +15,7 @@ import (
 	"time"
 
 	"github.com/npes/npes/certs"
-	"github.com/npes/npes/internal/store/sqlite"
+	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
@@ -39,33 +38,7 @@ var lifecycle = regexp.MustCompile(`^SubmissionAcceptance NotificationForAccepta
 // state agrees with the last event, and nothing happens twice.
 func TestRegisteredLetterStateMachine(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := signing.LoadSealer(edPEM, mlPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	caPEM, caKey, err := certs.CreateCA("state machine CA", clk.now().AddDate(0, -1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := certs.LoadCA(caPEM, caKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Certificate())
-	svc, err := mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool, Now: clk.now, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	svc, clk, ca := newTestService(t, storetest.NewSQLite(t), nil)
 
 	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) {
 		cred, err := ca.Issue(req, clk.now())
