@@ -189,11 +189,20 @@ func TestPrintIfUnsignedRendersOutsideTransactions(t *testing.T) {
 	}
 }
 
-// newTestService is a Service on store with renderer r (nil: none), its
-// clock at 2 November 2026, which the test moves, and the CA its callers'
-// certificates come from.
-func newTestService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mailbox.Service, *clock, *certs.CA) {
+// testWorld is a Service with a clock the test moves (from 2 November
+// 2026), an organization and a citizen with active mailboxes, and the
+// citizen's credential to sign with.
+type testWorld struct {
+	svc         *mailbox.Service
+	clk         *clock
+	org, person mailbox.Caller
+	personCred  certs.Credential
+}
+
+// newTestWorld builds a testWorld on store with renderer r (nil: none).
+func newTestWorld(t *testing.T, store mailbox.Store, r mailbox.Renderer) testWorld {
 	t.Helper()
+	ctx := t.Context()
 	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -203,92 +212,48 @@ func newTestService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mai
 		t.Fatal(err)
 	}
 	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	caPEM, caKey, err := certs.CreateCA("test CA", clk.now().AddDate(0, -1, 0))
+	w := testWorld{clk: &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}}
+	caPEM, caKey, err := certs.CreateCA("test CA", w.clk.now().AddDate(0, -1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ca, _ := certs.LoadCA(caPEM, caKey)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
-	svc, err := mailbox.NewService(mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
-		Renderer: r, Now: clk.now, TempDir: t.TempDir()})
+	w.svc, err = mailbox.NewService(mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
+		Renderer: r, Now: w.clk.now, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Close)
-	return svc, clk, ca
-}
-
-// expiryService is a Service on store with renderer r, an organization and
-// a citizen with active mailboxes, and a clock the test moves.
-func expiryService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mailbox.Service, *clock, mailbox.Caller) {
-	t.Helper()
-	ctx := t.Context()
-	svc, clk, ca := newTestService(t, store, r)
-	caller := func(req certs.Request) mailbox.Caller {
-		cred, err := ca.Issue(req, clk.now())
+	t.Cleanup(w.svc.Close)
+	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) {
+		cred, err := ca.Issue(req, w.clk.now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		id, _ := certs.IdentityFromCert(cred.Cert)
-		return mailbox.Caller{Identity: id}
+		return mailbox.Caller{Identity: id}, cred
 	}
-	operator := caller(certs.Request{Role: certs.RoleOperator, Name: "op"})
-	org := caller(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
-	person := caller(certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
+	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
+	w.org, _ = issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
+	w.person, w.personCred = issue(certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
 	for _, p := range []struct {
 		c    mailbox.Caller
 		addr string
-	}{{org, "220030, г. Минск, ул. Энгельса, 6"}, {person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
-		m, err := svc.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
+	}{{w.org, "220030, г. Минск, ул. Энгельса, 6"}, {w.person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
+		m, err := w.svc.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.VerifyAddress(ctx, operator, m.ID); err != nil {
+		if _, err := w.svc.VerifyAddress(ctx, operator, m.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return svc, clk, org
+	return w
 }
 
-// TestSubmitRendererBusy: a submission that must be rendered or checked
-// for print while the renderer is busy is refused as unavailable (HTTP 503
-// with Retry-After), with the renderer's code — not as an unprintable
-// letter, which would tell the sender to change a letter that is fine.
-func TestSubmitRendererBusy(t *testing.T) {
-	busy := mailbox.Errorf(mailbox.ErrUnavailable, "render_busy", "all renderers are busy")
-	for _, tc := range []struct {
-		name     string
-		render   error
-		check    error
-		wantCode string
-		wantKind error
-	}{
-		{"render busy", busy, nil, "render_busy", mailbox.ErrUnavailable},
-		{"attachment check busy", nil, busy, "render_busy", mailbox.ErrUnavailable},
-		{"unprintable", errors.New("attachment is not printable: bad"), nil, "unprintable", mailbox.ErrInvalid},
-		{"attachment unprintable", nil, errors.New("attachment is not printable: bad"), "unprintable_attachment", mailbox.ErrInvalid},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			store := &txCountingStore{Store: storetest.NewSQLite(t)}
-			r := &probeRenderer{store: store, err: tc.render, checkErr: tc.check}
-			svc, _, org := expiryService(t, store, r)
-			d, err := svc.NewDraft()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			if err := d.AddAttachment("scan.png", "image/png", strings.NewReader("\x89PNG\r\n\x1a\n")); err != nil {
-				t.Fatal(err)
-			}
-			// No mailbox at this address: the letter is printed.
-			_, _, err = svc.Submit(t.Context(), org, mailbox.Submission{RecipientName: "Петрову П.П.",
-				RecipientAddress: "г. Гомель, ул. Советская 1-1, 246050", Subject: "Уведомление", Body: "Текст"}, d)
-			var de *mailbox.Error
-			if !errors.As(err, &de) || de.Code != tc.wantCode || !errors.Is(err, tc.wantKind) {
-				t.Fatalf("submit: %v; want %s (%v)", err, tc.wantCode, tc.wantKind)
-			}
-		})
-	}
+// expiryService is newTestWorld's service, clock and organization.
+func expiryService(t *testing.T, store mailbox.Store, r mailbox.Renderer) (*mailbox.Service, *clock, mailbox.Caller) {
+	w := newTestWorld(t, store, r)
+	return w.svc, w.clk, w.org
 }

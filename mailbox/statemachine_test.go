@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
@@ -38,31 +37,8 @@ var lifecycle = regexp.MustCompile(`^SubmissionAcceptance NotificationForAccepta
 // state agrees with the last event, and nothing happens twice.
 func TestRegisteredLetterStateMachine(t *testing.T) {
 	ctx := context.Background()
-	svc, clk, ca := newTestService(t, storetest.NewSQLite(t), nil)
-
-	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) {
-		cred, err := ca.Issue(req, clk.now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := certs.IdentityFromCert(cred.Cert)
-		return mailbox.Caller{Identity: id}, cred
-	}
-	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
-	org, _ := issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
-	person, pcred := issue(certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
-	for _, p := range []struct {
-		c    mailbox.Caller
-		addr string
-	}{{org, "220030, г. Минск, ул. Энгельса, 6"}, {person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
-		m, err := svc.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.VerifyAddress(ctx, operator, m.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := newTestWorld(t, storetest.NewSQLite(t), nil)
+	svc, clk, org, person, pcred := w.svc, w.clk, w.org, w.person, w.personCred
 	kb, _ := pem.Decode(pcred.KeyPEM)
 	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
 	sign := func(v mailbox.LetterView, decision string) string {
