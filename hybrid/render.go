@@ -2,6 +2,7 @@ package hybrid
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/npes/npes/hybrid/pdf"
@@ -10,8 +11,18 @@ import (
 
 // Renderer adapts the PDF renderer to the core's mailbox.Renderer. Fonts are
 // parsed once, when it is built; it is safe for concurrent use.
+//
+// Renders run in a bounded pool: at most Workers at a time, each bounded
+// in memory by the pdf package's limits (MaxImageDecodeBytes, one image
+// decoded at a time), so the pool bounds the memory of all renders
+// together. A render waits at most Wait for a free worker, then fails with
+// the code render_busy (kind mailbox.ErrUnavailable: HTTP 503 with
+// Retry-After). Checking an attachment decodes or parses it, and takes a
+// worker as well.
 type Renderer struct {
-	pdf *pdf.Renderer
+	pdf   *pdf.Renderer
+	slots chan struct{}
+	wait  time.Duration
 	// Duplex prints on both sides of each sheet.
 	Duplex bool
 	// SenderLine is the operator's return address on activation letters.
@@ -20,13 +31,66 @@ type Renderer struct {
 
 var _ mailbox.Renderer = (*Renderer)(nil)
 
-// NewRenderer builds the renderer.
-func NewRenderer() (*Renderer, error) {
+// PoolOptions size the render pool.
+type PoolOptions struct {
+	// Workers is the number of renders that run at once; 0 means
+	// GOMAXPROCS (rendering is CPU-bound: more would only queue inside
+	// the scheduler while holding their memory).
+	Workers int
+	// Wait is how long a render waits for a worker before it fails as
+	// busy; 0 means DefaultRenderWait, negative means not at all.
+	Wait time.Duration
+}
+
+// DefaultRenderWait is how long a render waits for a worker by default:
+// a few renders' time on a busy server, well within a client's timeout.
+const DefaultRenderWait = 5 * time.Second
+
+// NewRenderer builds the renderer with the default pool.
+func NewRenderer() (*Renderer, error) { return NewPooledRenderer(PoolOptions{}) }
+
+// NewPooledRenderer builds the renderer with the given pool.
+func NewPooledRenderer(o PoolOptions) (*Renderer, error) {
 	r, err := pdf.NewRenderer()
 	if err != nil {
 		return nil, err
 	}
-	return &Renderer{pdf: r}, nil
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case o.Wait == 0:
+		o.Wait = DefaultRenderWait
+	case o.Wait < 0:
+		o.Wait = 0
+	}
+	return &Renderer{pdf: r, slots: make(chan struct{}, o.Workers), wait: o.Wait}, nil
+}
+
+// acquire takes a worker, waiting at most r.wait; release gives it back.
+func (r *Renderer) acquire(ctx context.Context) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	release = func() { <-r.slots }
+	select {
+	case r.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if r.wait > 0 {
+		t := time.NewTimer(r.wait)
+		defer t.Stop()
+		select {
+		case r.slots <- struct{}{}:
+			return release, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil, mailbox.Errorf(mailbox.ErrUnavailable, "render_busy",
+		"all %d renderers are busy; retry later", cap(r.slots))
 }
 
 func result(res pdf.Result) mailbox.Rendered {
@@ -36,9 +100,11 @@ func result(res pdf.Result) mailbox.Rendered {
 // RenderLetter implements mailbox.Renderer. Dates are printed in Minsk
 // time, and only the letter's own date is used (deterministic output).
 func (r *Renderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mailbox.Rendered, error) {
-	if err := ctx.Err(); err != nil {
+	release, err := r.acquire(ctx)
+	if err != nil {
 		return mailbox.Rendered{}, err
 	}
+	defer release()
 	atts := make([]pdf.Attachment, len(l.Attachments))
 	for i, a := range l.Attachments {
 		atts[i] = pdf.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
@@ -53,9 +119,11 @@ func (r *Renderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mai
 
 // RenderActivation implements mailbox.Renderer.
 func (r *Renderer) RenderActivation(ctx context.Context, a mailbox.PrintActivation) (mailbox.Rendered, error) {
-	if err := ctx.Err(); err != nil {
+	release, err := r.acquire(ctx)
+	if err != nil {
 		return mailbox.Rendered{}, err
 	}
+	defer release()
 	res, err := r.pdf.RenderActivation(pdf.Activation{
 		ID: a.ID, RecipientName: a.RecipientName, AddressLines: a.AddressLines, Code: a.Code,
 		MailboxID: a.MailboxID, Date: minsk(a.Date), SenderLine: r.OperatorLine, Duplex: r.Duplex,
@@ -65,6 +133,11 @@ func (r *Renderer) RenderActivation(ctx context.Context, a mailbox.PrintActivati
 
 // CheckAttachment implements mailbox.Renderer.
 func (r *Renderer) CheckAttachment(name, contentType string, data []byte) error {
+	release, err := r.acquire(context.Background())
+	if err != nil {
+		return err
+	}
+	defer release()
 	return pdf.CheckAttachment(pdf.Attachment{Name: name, ContentType: contentType, Data: data})
 }
 

@@ -194,17 +194,29 @@ func (s *Service) verifyStatement(ctx context.Context, tx Tx, l Letter, jws stri
 // row lock with a state check, so it fires exactly once even with several
 // processes sweeping at the same time, and survives restarts (the deadline
 // is stored).
+//
+// Nothing is rendered inside a transaction: a print-if-unsigned letter is
+// selected, rendered with no transaction open, and recorded in a new
+// transaction that first re-checks it is still awaiting acceptance past
+// its deadline (expireRendered). A render holds no row lock and no
+// database connection however long it takes.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	done := 0
 	for {
 		var n int
+		var toRender *Letter
 		err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
+			n, toRender = 0, nil
 			due, err := tx.DueLetters(ctx, s.now(), 1)
 			if err != nil || len(due) == 0 {
 				return err
 			}
 			n = 1
-			return s.expire(ctx, tx, due[0])
+			if due[0].State == StateAwaitingAcceptance && due[0].PrintIfUnsigned > 0 {
+				toRender = &due[0]
+				return nil
+			}
+			return s.expire(ctx, tx, due[0], nil)
 		})
 		if err != nil {
 			return done, err
@@ -212,13 +224,77 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 		if n == 0 {
 			return done, nil
 		}
+		if toRender != nil {
+			expired, err := s.expireRendered(ctx, *toRender)
+			if err != nil {
+				return done, err
+			}
+			if !expired {
+				continue // answered or expired by another sweeper meanwhile
+			}
+		}
 		done++
 	}
 }
 
-func (s *Service) expire(ctx context.Context, tx Tx, l Letter) error {
+// printRender is a print-if-unsigned letter's render, made before the
+// transaction that records it: the document, or why it cannot be printed.
+type printRender struct {
+	doc Rendered
+	err error // an *Error: unprintable
+}
+
+// expireRendered renders the due print-if-unsigned letter l outside any
+// transaction, then expires it and queues its print in one transaction if
+// it is still awaiting acceptance past its deadline. It reports false, and
+// the render is discarded, if the letter changed meanwhile (accepted,
+// refused, or expired by another sweeper).
+func (s *Service) expireRendered(ctx context.Context, l Letter) (bool, error) {
+	addr, err := loadAddress(l.RecipientJSON)
+	if err != nil {
+		return false, err
+	}
+	var body string
+	var atts []PrintAttachment
+	if err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		body, atts, err = s.loadPrintContent(ctx, tx, l)
+		return err
+	}); err != nil {
+		return false, err
+	}
+	var pr printRender
+	pr.doc, pr.err = s.render(ctx, l, addr, body, atts)
+	if pr.err != nil {
+		var de *Error
+		if !errors.As(pr.err, &de) || renderBusy(pr.err) {
+			return false, pr.err // not the letter's fault: the next sweep renders it again
+		}
+	}
+	body, atts = "", nil // the content is not needed while recording
+	expired := false
+	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		expired = false
+		cur, err := tx.GetLetter(ctx, l.ID, true)
+		if err != nil {
+			return err
+		}
+		if cur.State != StateAwaitingAcceptance || s.now().Before(cur.Deadline) {
+			return nil
+		}
+		expired = true
+		return s.expire(ctx, tx, cur, &pr)
+	})
+	return expired && err == nil, err
+}
+
+// expire records the expiry of l; a print-if-unsigned letter comes with
+// its render (pr), which is queued for print.
+func (s *Service) expire(ctx context.Context, tx Tx, l Letter, pr *printRender) error {
 	if l.State != StateAwaitingAcceptance {
 		return nil
+	}
+	if l.PrintIfUnsigned > 0 && pr == nil {
+		return errors.New("mailbox: a print-if-unsigned letter expires with its render")
 	}
 	now := s.now()
 	if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventAcceptanceRejectionExpiry, Route: l.Route, Time: now,
@@ -227,23 +303,18 @@ func (s *Service) expire(ctx context.Context, tx Tx, l Letter) error {
 	}
 	l.State = StateExpired
 	if l.PrintIfUnsigned > 0 {
-		addr, err := loadAddress(l.RecipientJSON)
-		if err != nil {
-			return err
-		}
-		body, atts, err := s.loadPrintContent(ctx, tx, l)
-		if err != nil {
-			return err
-		}
-		if err := s.relayToPrint(ctx, tx, &l, addr, body, atts, ReasonPrintIfUnsigned); err != nil {
-			var de *Error
-			if !errors.As(err, &de) {
-				return err
-			}
+		if pr.err != nil {
 			// Unprintable now (it was checked at submission; a renderer
 			// change could still refuse): keep the expiry, log loudly.
-			s.log.ErrorContext(ctx, "print-if-unsigned failed", "letter", l.ID, "err", err)
-			l.State = StateExpired
+			s.log.ErrorContext(ctx, "print-if-unsigned failed", "letter", l.ID, "err", pr.err)
+		} else {
+			addr, err := loadAddress(l.RecipientJSON)
+			if err != nil {
+				return err
+			}
+			if err := s.relayToPrint(ctx, tx, &l, addr, pr.doc, ReasonPrintIfUnsigned); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {

@@ -8,15 +8,13 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/npes/npes/certs"
-	"github.com/npes/npes/internal/store/sqlite"
+	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
@@ -39,57 +37,8 @@ var lifecycle = regexp.MustCompile(`^SubmissionAcceptance NotificationForAccepta
 // state agrees with the last event, and nothing happens twice.
 func TestRegisteredLetterStateMachine(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := signing.LoadSealer(edPEM, mlPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	caPEM, caKey, err := certs.CreateCA("state machine CA", clk.now().AddDate(0, -1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := certs.LoadCA(caPEM, caKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Certificate())
-	svc, err := mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool, Now: clk.now, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-
-	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) {
-		cred, err := ca.Issue(req, clk.now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := certs.IdentityFromCert(cred.Cert)
-		return mailbox.Caller{Identity: id}, cred
-	}
-	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
-	org, _ := issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
-	person, pcred := issue(certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
-	for _, p := range []struct {
-		c    mailbox.Caller
-		addr string
-	}{{org, "220030, г. Минск, ул. Энгельса, 6"}, {person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
-		m, err := svc.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.VerifyAddress(ctx, operator, m.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := newTestWorld(t, storetest.NewSQLite(t), nil)
+	svc, clk, org, person, pcred := w.svc, w.clk, w.org, w.person, w.personCred
 	kb, _ := pem.Decode(pcred.KeyPEM)
 	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
 	sign := func(v mailbox.LetterView, decision string) string {

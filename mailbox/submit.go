@@ -392,6 +392,9 @@ func (s *Service) checkPrintable(l *Letter, addr addressing.Address, d *Draft) e
 			return err
 		}
 		if err := s.cfg.Renderer.CheckAttachment(a.Name, a.ContentType, data); err != nil {
+			if renderBusy(err) {
+				return err
+			}
 			return Errorf(ErrInvalid, "unprintable_attachment", "attachment %q cannot be printed: %v", a.Name, err)
 		}
 	}
@@ -436,10 +439,17 @@ func (s *Service) render(ctx context.Context, l Letter, addr addressing.Address,
 		SenderLine: l.SenderName + ", " + l.SenderAddress, RecipientName: l.RecipientName,
 		AddressLines: addr.Lines(), Subject: l.Subject, Body: body, Date: l.CreatedAt, Attachments: atts})
 	if err != nil {
+		if renderBusy(err) || ctx.Err() != nil {
+			return Rendered{}, err
+		}
 		return Rendered{}, Errorf(ErrInvalid, "unprintable", "the letter cannot be printed: %v", err)
 	}
 	return doc, nil
 }
+
+// renderBusy reports a renderer that could not take the work now (its pool
+// is full): the letter is fine, the client retries later.
+func renderBusy(err error) bool { return errors.Is(err, ErrUnavailable) }
 
 func (s *Service) newLetterJob(l Letter, addr addressing.Address, doc Rendered) *PrintJob {
 	now := s.now()
@@ -455,14 +465,11 @@ func (s *Service) relayEvidence(job PrintJob, reason string, now time.Time) sign
 		PDFSHA256: job.PDFSHA256, Time: now, Details: map[string]string{"print_job": job.ID, "region": job.Region}}
 }
 
-// relayToPrint renders a stored letter, queues its print job and records
-// RelayToNonERDS with the PDF's digest, in the caller's transaction
-// (print-if-unsigned after the deadline).
-func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addressing.Address, body string, atts []PrintAttachment, reason string) error {
-	doc, err := s.render(ctx, *l, addr, body, atts)
-	if err != nil {
-		return err
-	}
+// relayToPrint queues the print job of a stored letter rendered as doc
+// (before the caller's transaction began) and records RelayToNonERDS with
+// the PDF's digest, in the caller's transaction (print-if-unsigned after
+// the deadline).
+func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addressing.Address, doc Rendered, reason string) error {
 	job := s.newLetterJob(*l, addr, doc)
 	if doc.PDF != nil {
 		blob, err := s.sealBlob(job.ID, doc.PDF)
@@ -480,6 +487,6 @@ func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addre
 	if l.RouteReason == "" {
 		l.RouteReason = reason
 	}
-	_, err = s.record(ctx, tx, l, s.relayEvidence(*job, reason, s.now()))
+	_, err := s.record(ctx, tx, l, s.relayEvidence(*job, reason, s.now()))
 	return err
 }

@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -29,10 +30,12 @@ const (
 // needs so nothing is parsed twice.
 type inspected struct {
 	kind attKind
-	text string      // attText: the raw UTF-8 text
-	img  image.Image // attImage: decoded image (nil for a JPEG passed through)
-	jpeg []byte      // attImage: JPEG data embeddable as is
-	w, h int         // attImage: pixel size
+	text string // attText: the raw UTF-8 text
+	data []byte // attImage: the file, decoded only when its page is laid out
+	mt   string // attImage: image/jpeg or image/png
+	jpeg []byte // attImage: JPEG data embeddable as is
+	w, h int    // attImage: pixel size
+	cost int64  // attImage: bytes decoding it allocates, from the header
 	pdf  *model.Context
 }
 
@@ -46,15 +49,23 @@ type inspected struct {
 //     content: JavaScript, actions run on opening (/OpenAction other than
 //     a plain go-to) or on events (/AA), Launch, ImportData, SubmitForm,
 //     GoToR/GoToE and RichMedia actions, embedded files, XFA forms;
-//   - image/jpeg and image/png: decodable, at most MaxImageSide per side
-//     and MaxImagePixels in all (checked from the header before decoding,
-//     so a decompression bomb is refused without allocating it);
+//   - image/jpeg and image/png: decodable, at most MaxImageSide per side,
+//     MaxImagePixels in all, and at most MaxImageDecodeBytes of memory to
+//     decode — checked from the header before decoding (bit depth,
+//     interlacing, progressive coding and chroma subsampling included),
+//     so a decompression bomb is refused without allocating it;
 //   - text/plain: valid UTF-8 (charset utf-8 or us-ascii when given), at
 //     most MaxTextAttachmentBytes.
 //
 // The declared type must match the content's signature.
 func CheckAttachment(a Attachment) error {
-	_, err := inspect(a)
+	in, err := inspect(a)
+	if err != nil || in.kind != attImage {
+		return err
+	}
+	// Decodable: decoded once, within the budget checked above, and
+	// dropped; rendering decodes it again when it lays out its page.
+	_, err = decodeImage(a.Name, in)
 	return err
 }
 
@@ -114,7 +125,9 @@ func inspectImage(a Attachment, mt string) (*inspected, error) {
 	if !bytes.HasPrefix(a.Data, sig) {
 		return nil, unprintable("%q: content is not %s", a.Name, mt)
 	}
-	// Header first: a small file can declare a huge canvas.
+	// Header first: a small file can declare a huge canvas, and nothing
+	// is decoded here. The image is decoded when its page is laid out,
+	// one image at a time (decodeImage).
 	var cfg image.Config
 	var err error
 	if mt == "image/jpeg" {
@@ -130,23 +143,183 @@ func inspectImage(a Attachment, mt string) (*inspected, error) {
 		return nil, unprintable("%q: image is %d×%d pixels (limit %d per side, %d in all)",
 			a.Name, cfg.Width, cfg.Height, MaxImageSide, MaxImagePixels)
 	}
-	var img image.Image
+	var cost int64
 	if mt == "image/jpeg" {
-		img, err = jpeg.Decode(bytes.NewReader(a.Data))
+		cost, err = jpegDecodeBytes(a.Data, cfg)
 	} else {
-		img, err = png.Decode(bytes.NewReader(a.Data))
+		cost, err = pngDecodeBytes(a.Data, cfg)
 	}
 	if err != nil {
 		return nil, unprintable("%q: malformed %s: %v", a.Name, mt, err)
 	}
-	in := &inspected{kind: attImage, img: img, w: cfg.Width, h: cfg.Height}
+	if cost > MaxImageDecodeBytes {
+		return nil, unprintable("%q: image is %d×%d pixels and would take %d MiB to decode (limit %d MiB)",
+			a.Name, cfg.Width, cfg.Height, (cost+1<<20-1)>>20, MaxImageDecodeBytes>>20)
+	}
+	in := &inspected{kind: attImage, data: a.Data, mt: mt, w: cfg.Width, h: cfg.Height, cost: cost}
 	if mt == "image/jpeg" && (cfg.ColorModel == color.YCbCrModel || cfg.ColorModel == color.GrayModel) {
-		// Gray and YCbCr JPEGs are embedded as they are (DCTDecode);
-		// CMYK ones are re-encoded, as Adobe's inverted CMYK would print
-		// as a negative in some RIPs.
+		// Gray and YCbCr JPEGs are embedded as they are (DCTDecode)
+		// unless they must be downsampled; CMYK ones are re-encoded, as
+		// Adobe's inverted CMYK would print as a negative in some RIPs.
 		in.jpeg = a.Data
 	}
 	return in, nil
+}
+
+// decodeImage decodes an inspected image; its size was checked against
+// MaxImageDecodeBytes from the header.
+func decodeImage(name string, in *inspected) (image.Image, error) {
+	var img image.Image
+	var err error
+	if in.mt == "image/jpeg" {
+		img, err = jpeg.Decode(bytes.NewReader(in.data))
+	} else {
+		img, err = png.Decode(bytes.NewReader(in.data))
+	}
+	if err != nil {
+		return nil, unprintable("%q: malformed %s: %v", name, in.mt, err)
+	}
+	return img, nil
+}
+
+// pngDecodeBytes is the memory image/png allocates to decode a PNG with
+// this header: the image in the type it decodes the colour type to, and
+// for an Adam7-interlaced one (PNG §8.2) the seven pass images as well,
+// which together are as large again.
+func pngDecodeBytes(data []byte, cfg image.Config) (int64, error) {
+	// Signature (8), IHDR length and type (8), width, height (8), bit
+	// depth, colour type, compression, filter, interlace method.
+	if len(data) < 29 {
+		return 0, errors.New("short IHDR")
+	}
+	var bpp int64
+	switch cfg.ColorModel {
+	case color.GrayModel:
+		bpp = 1
+	case color.Gray16Model:
+		bpp = 2
+	case color.RGBAModel, color.NRGBAModel:
+		bpp = 4
+	case color.RGBA64Model, color.NRGBA64Model:
+		bpp = 8
+	default:
+		if _, ok := cfg.ColorModel.(color.Palette); !ok {
+			return 0, fmt.Errorf("unknown colour model %T", cfg.ColorModel)
+		}
+		bpp = 1
+	}
+	n := int64(cfg.Width) * int64(cfg.Height) * bpp
+	if data[28] == 1 {
+		n *= 2
+	}
+	return n, nil
+}
+
+// jpegDecodeBytes is the memory image/jpeg allocates to decode a JPEG
+// with this header (ITU-T T.81 §B.2.2, the frame header): the component
+// planes, whole MCUs of 8×8 samples per component; for a progressive
+// frame (SOF2) also the coefficients of every block, 64 int32 each, kept
+// until the last scan — five times the planes; for four components (CMYK)
+// or RGB-coded JPEGs the converted 4-byte-per-pixel image besides.
+func jpegDecodeBytes(data []byte, cfg image.Config) (int64, error) {
+	f, err := jpegFrameOf(data)
+	if err != nil {
+		return 0, err
+	}
+	hmax, vmax := 1, 1
+	for _, c := range f.comps {
+		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
+	}
+	mxx := (int64(cfg.Width) + 8*int64(hmax) - 1) / (8 * int64(hmax))
+	myy := (int64(cfg.Height) + 8*int64(vmax) - 1) / (8 * int64(vmax))
+	var blocks int64
+	for _, c := range f.comps {
+		blocks += mxx * myy * int64(c.h) * int64(c.v)
+	}
+	n := blocks * 64
+	if f.progressive {
+		n += blocks * 64 * 4
+	}
+	if len(f.comps) == 4 || f.rgb {
+		n += int64(cfg.Width) * int64(cfg.Height) * 4
+	}
+	return n, nil
+}
+
+type jpegFrame struct {
+	progressive bool
+	rgb         bool // decoded to RGBA, as image/jpeg does for RGB-coded JPEGs
+	comps       []struct{ h, v int }
+}
+
+// jpegFrameOf reads the marker segments (T.81 §B.1.1.4) up to the first
+// scan: the frame header, and what image/jpeg decides the colour coding
+// by — JFIF (APP0) means YCbCr; otherwise an Adobe APP14 with transform 0,
+// or components named R, G, B, mean RGB.
+func jpegFrameOf(data []byte) (jpegFrame, error) {
+	var f jpegFrame
+	var jfif, adobeRGB, sof bool
+	var ids []byte
+	for i := 2; ; { // after SOI
+		for i+1 < len(data) && data[i] == 0xFF && data[i+1] == 0xFF {
+			i++ // fill bytes (T.81 §B.1.1.2)
+		}
+		if i+2 > len(data) || data[i] != 0xFF {
+			return f, errors.New("no scan after the frame header")
+		}
+		marker := data[i+1]
+		if marker == 0x01 || marker >= 0xD0 && marker <= 0xD7 {
+			i += 2 // TEM and RSTn carry no length
+			continue
+		}
+		if marker == 0xDA || marker == 0xD9 { // SOS, EOI
+			break
+		}
+		if i+4 > len(data) {
+			return f, errors.New("truncated marker segment")
+		}
+		length := int(data[i+2])<<8 | int(data[i+3])
+		if length < 2 || i+2+length > len(data) {
+			return f, errors.New("truncated marker segment")
+		}
+		seg := data[i+4 : i+2+length]
+		switch {
+		case marker == 0xE0 && bytes.HasPrefix(seg, []byte("JFIF\x00")):
+			jfif = true
+		case marker == 0xEE && len(seg) >= 12 && bytes.HasPrefix(seg, []byte("Adobe")):
+			adobeRGB = seg[11] == 0
+		case marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
+			// SOFn: precision, height, width, component count, then
+			// per component an id, sampling factors and a table.
+			if sof {
+				return f, errors.New("multiple frame headers")
+			}
+			sof = true
+			if len(seg) < 6 {
+				return f, errors.New("short frame header")
+			}
+			nc := int(seg[5])
+			if nc < 1 || len(seg) < 6+3*nc {
+				return f, errors.New("short frame header")
+			}
+			f.progressive = marker == 0xC2
+			for k := range nc {
+				hv := seg[6+3*k+1]
+				h, v := int(hv>>4), int(hv&0x0F)
+				if h < 1 || h > 4 || v < 1 || v > 4 {
+					return f, errors.New("bad sampling factor")
+				}
+				f.comps = append(f.comps, struct{ h, v int }{h, v})
+				ids = append(ids, seg[6+3*k])
+			}
+		}
+		i += 2 + length
+	}
+	if !sof {
+		return f, errors.New("no frame header")
+	}
+	f.rgb = len(ids) == 3 && !jfif && (adobeRGB || string(ids) == "RGB")
+	return f, nil
 }
 
 // pdfConfig is pdfcpu's built-in default configuration — the one its

@@ -1,6 +1,8 @@
 package pdf_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +76,28 @@ func BenchmarkRenderNaive(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchRender(b, r, 1)
+}
+
+// BenchmarkWrapNoSpaces renders a body of size bytes without a space, the
+// worst case of line breaking: every line is cut out of one long word.
+// Line breaking is linear, so 1 MiB costs about 16 times 64 KiB.
+func BenchmarkWrapNoSpaces(b *testing.B) {
+	r, err := pdf.NewRenderer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			l := benchLetter(1)
+			l.Body = strings.Repeat("абвгдеёжзийклмнопрстуфхцчшщъыьэюяABCDEFGHIJ0123456789", size/80)
+			b.ReportAllocs()
+			for b.Loop() {
+				// Both sizes print (about 15 and 240 pages); wrapping
+				// dominates the quadratic breaker's time.
+				if _, err := r.Render(l); err != nil && !errors.Is(err, pdf.ErrTooLong) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -36,9 +36,10 @@ func (r *Renderer) Sanitize(s string, multi bool) (string, int) {
 	return r.san.clean(s, singleLine)
 }
 
-// Wrap exposes the line breaker with a fixed-advance measure.
-func Wrap(text string, width float64, measure func(string) float64) []string {
-	return wrap(text, width, measure)
+// Wrap exposes the line breaker with the given advance per rune, in
+// units of width.
+func Wrap(text string, width float64, advance func(rune) int) []string {
+	return wrap(text, width, metric{units: advance, size: 1000})
 }
 
 // CompressPooled compresses each input with one pooled zlib writer, in
@@ -71,4 +72,14 @@ var ErrFastFonts = errFastFonts
 func ParseGofpdf(b []byte) error {
 	_, err := parseGofpdf(b)
 	return err
+}
+
+// ImageDecodeBytes is the decoding cost CheckAttachment estimates for an
+// image attachment from its header.
+func ImageDecodeBytes(a Attachment) (int64, error) {
+	in, err := inspect(a)
+	if err != nil {
+		return 0, err
+	}
+	return in.cost, nil
 }

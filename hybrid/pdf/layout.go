@@ -14,6 +14,7 @@ import (
 
 	"github.com/jung-kurt/gofpdf"
 	xdraw "golang.org/x/image/draw"
+	"golang.org/x/image/math/f64"
 )
 
 // Page geometry, in millimetres from the top-left corner of an A4 sheet
@@ -130,11 +131,14 @@ func (d *doc) warn(format string, args ...any) {
 	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
 }
 
-func (d *doc) measure(style string, size float64) func(string) float64 {
-	return func(s string) float64 {
-		d.f.SetFont(fontFamily, style, size)
-		return d.f.GetStringWidth(s)
-	}
+// metric measures text in the given style and size. It selects that font
+// in the document, as measuring through gofpdf did: the font selected last
+// is the one gofpdf repeats at the top of each page, so this keeps the
+// bytes of a letter what they were.
+func (d *doc) metric(style string, size float64) metric {
+	d.f.SetFont(fontFamily, style, size)
+	_, fs := d.f.GetFontSize()
+	return metric{units: d.r.adv[style].rune, size: fs}
 }
 
 func (d *doc) newPage(top float64) *page {
@@ -165,11 +169,11 @@ func (d *doc) raw(p *page, ops string) {
 }
 
 // fit shortens s with an ellipsis until it is no wider than w.
-func fit(s string, w float64, measure func(string) float64) (string, bool) {
-	if measure(s) <= w {
+func fit(s string, w float64, m metric) (string, bool) {
+	if m.measure(s) <= w {
 		return s, false
 	}
-	head, _ := splitToWidth(s, w-measure("…"), measure)
+	head, _, _ := splitToWidth(s, w-m.measure("…"), m)
 	return strings.TrimRight(head, " ") + "…", true
 }
 
@@ -197,9 +201,9 @@ func (d *doc) envelope(e envelope) {
 	// Return line.
 	if sender := d.clean(e.sender, singleLine); sender != "" {
 		size := senderMaxSize
-		for ; size > senderMinSize && d.measure("", size)(sender) > textW; size -= 0.5 {
+		for ; size > senderMinSize && d.metric("", size).measure(sender) > textW; size -= 0.5 {
 		}
-		line, cut := fit(sender, textW, d.measure("", size))
+		line, cut := fit(sender, textW, d.metric("", size))
 		if cut {
 			d.warn("return address shortened to fit the window: %q", line)
 		}
@@ -241,7 +245,7 @@ func (d *doc) envelope(e envelope) {
 	y = infoY
 	for _, it := range info {
 		d.text(p, infoX, y, "", 7.5, it.label)
-		value, _ := fit(it.value, infoRight-infoX, d.measure("", 8.5))
+		value, _ := fit(it.value, infoRight-infoX, d.metric("", 8.5))
 		d.text(p, infoX, y+3.8, "", 8.5, value)
 		y += 9.5
 	}
@@ -254,7 +258,7 @@ func (d *doc) registered(p *page, tracking string) {
 		d.err = err
 		return
 	}
-	endW := d.measure("B", endorseSize)(endorseText)
+	endW := d.metric("B", endorseSize).measure(endorseText)
 	// Bars end one quiet zone before the field's right edge; the left
 	// quiet zone must clear the endorsement.
 	mod := barModuleMax
@@ -268,7 +272,7 @@ func (d *doc) registered(p *page, tracking string) {
 	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, endorseText)
 	d.raw(p, barsOps(bars, x0*ptPerMM, (pageH-barsTop)*ptPerMM, mod*ptPerMM, barsH*ptPerMM, barQuiet))
 	hri := s10HumanReadable(tracking)
-	hriW := d.measure("", hriSize)(hri)
+	hriW := d.metric("", hriSize).measure(hri)
 	d.text(p, x0+(barsW-hriW)/2, barsTop+barsH+0.4+d.asc*hriSize*mmPerPt, "", hriSize, hri)
 }
 
@@ -286,10 +290,10 @@ func (d *doc) fitAddress(lines []string) (float64, []string) {
 		if height(len(lines), size) > maxH {
 			continue
 		}
-		m := d.measure("", size)
+		m := d.metric("", size)
 		ok := true
 		for _, l := range lines {
-			if m(l) > textW {
+			if m.measure(l) > textW {
 				ok = false
 				break
 			}
@@ -307,7 +311,7 @@ func (d *doc) fitAddress(lines []string) (float64, []string) {
 		}
 		d.warn("address has %d lines, the window holds %d: the last lines were joined", joined, len(lines))
 	}
-	m := d.measure("", size)
+	m := d.metric("", size)
 	for i, l := range lines {
 		if short, cut := fit(l, textW, m); cut {
 			lines[i] = short
@@ -324,7 +328,7 @@ func (d *doc) subject(s string) {
 		return
 	}
 	d.y = firstTop + d.asc*bodySize*mmPerPt
-	d.flowLines(wrap(s, contentW, d.measure("B", bodySize)), "B", bodySize, bodyLead)
+	d.flowLines(wrap(s, contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
 	d.y += bodyLead // a blank line between subject and body
 }
 
@@ -337,7 +341,7 @@ func (d *doc) flow(text, style string, size, lead float64) {
 	if len(d.pages) == 1 && d.y == firstTop {
 		d.y = firstTop + d.asc*size*mmPerPt
 	}
-	d.flowLines(wrap(text, contentW, d.measure(style, size)), style, size, lead)
+	d.flowLines(wrap(text, contentW, d.metric(style, size)), style, size, lead)
 }
 
 func (d *doc) flowLines(lines []string, style string, size, lead float64) {
@@ -373,19 +377,19 @@ func (d *doc) attachmentList(atts []Attachment, in []*inspected) {
 	}
 	d.y += bodyLead
 	d.flowLines([]string{"Приложения:"}, "B", bodySize, bodyLead)
-	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.measure("", bodySize)), "", bodySize, bodyLead)
+	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
 // heading starts a new page for an attachment with its heading.
 func (d *doc) heading(k int, name string) {
 	d.newPage(nextTop + d.asc*bodySize*mmPerPt)
-	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.measure("B", bodySize)), "B", bodySize, bodyLead)
+	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
 }
 
 func (d *doc) textAttachment(k int, name, text string) {
 	d.heading(k, name)
 	d.y += bodyLead
-	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.measure("", bodySize)), "", bodySize, bodyLead)
+	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
 // imageAttachment places an image on its own page: at imageDPI, or
@@ -399,7 +403,7 @@ func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 	if s := math.Min(boxW/w, boxH/h); s < 1 {
 		w, h = w*s, h*s
 	}
-	data, typ, err := printableImage(in, w, h)
+	data, typ, err := printableImage(name, in, w, h)
 	if err != nil {
 		return fmt.Errorf("attachment %d: %w", k, err)
 	}
@@ -421,14 +425,21 @@ func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 // imageMaxDPI at its printed size, transparency flattened onto white
 // paper, 8 bits per channel (gofpdf reads neither 16-bit nor interlaced
 // PNG).
-func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
+//
+// The decoded image lives only during this call: at most one image is
+// decoded at a time, and what the document keeps is the encoded image at
+// print resolution.
+func printableImage(name string, in *inspected, wMM, hMM float64) ([]byte, string, error) {
 	tw := int(math.Ceil(wMM / 25.4 * imageMaxDPI))
 	th := int(math.Ceil(hMM / 25.4 * imageMaxDPI))
 	scale := in.w > tw || in.h > th
 	if in.jpeg != nil && !scale {
 		return in.jpeg, "JPG", nil
 	}
-	src := in.img
+	src, err := decodeImage(name, in)
+	if err != nil {
+		return nil, "", err
+	}
 	b := src.Bounds()
 	dr := b.Sub(b.Min)
 	if scale {
@@ -444,12 +455,20 @@ func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
 		dst = rgba
 	}
 	if scale {
-		xdraw.BiLinear.Scale(dst, dr, src, b, xdraw.Over, nil)
+		// Transform, not Scale: Kernel.Scale first resamples every source
+		// row into a buffer of 32 bytes per destination column and source
+		// row — 250 MB for a 4000-pixel-high image — while Transform
+		// computes each destination pixel directly from the source, its
+		// filter widened by the reduction as Scale's is.
+		sx := float64(dr.Dx()) / float64(b.Dx())
+		sy := float64(dr.Dy()) / float64(b.Dy())
+		s2d := f64.Aff3{sx, 0, -sx * float64(b.Min.X), 0, sy, -sy * float64(b.Min.Y)}
+		xdraw.BiLinear.Transform(dst, s2d, src, b, xdraw.Over, nil)
 	} else {
 		draw.Draw(dst, dr, src, b.Min, draw.Over)
 	}
 	var buf bytes.Buffer
-	if in.jpeg != nil || isJPEGSource(in) {
+	if in.jpeg != nil || isJPEGSource(src) {
 		if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: imageJPEGQ}); err != nil {
 			return nil, "", err
 		}
@@ -464,8 +483,8 @@ func printableImage(in *inspected, wMM, hMM float64) ([]byte, string, error) {
 
 // isJPEGSource reports whether the decoded image came from a JPEG (a CMYK
 // one, whose bytes were not kept): photos stay JPEG, drawings stay PNG.
-func isJPEGSource(in *inspected) bool {
-	switch in.img.(type) {
+func isJPEGSource(img image.Image) bool {
+	switch img.(type) {
 	case *image.YCbCr, *image.CMYK:
 		return true
 	}

@@ -34,8 +34,16 @@ const (
 	// MaxPDFPages bounds the pages of one attached PDF.
 	MaxPDFPages = 100
 	// MaxImagePixels bounds width×height of an attached JPEG/PNG. 25 Mpx
-	// admits a 6000×4000 camera image; decoding it needs at most ~100 MB.
+	// admits a 6000×4000 camera image.
 	MaxImagePixels = 25_000_000
+	// MaxImageDecodeBytes bounds the memory decoding one attached image
+	// takes, as its header says (CheckAttachment): a 24 Mpx baseline JPEG
+	// with 4:2:0 chroma needs 36 MiB, an 8-bit RGBA PNG 4 bytes a pixel;
+	// 16-bit, interlaced and progressive images need two to five times
+	// more and are admitted at correspondingly fewer pixels. Decoding is
+	// followed by downsampling to at most 300 dpi at the printed size,
+	// and images are decoded one at a time.
+	MaxImageDecodeBytes = 64 << 20
 	// MaxImageSide bounds either side of an attached image, so a 1×25M
 	// strip cannot pass the pixel limit.
 	MaxImageSide = 20_000

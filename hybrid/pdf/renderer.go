@@ -21,6 +21,7 @@ type Renderer struct {
 	share *fontShare // nil: fonts are loaded per document (fallback, and the benchmark baseline)
 	cache *fontCache // nil: gofpdf subsets the fonts of every document (fallback)
 	san   sanitizer
+	adv   map[string]*advances // by style
 }
 
 // fontMode selects how documents get their fonts.
@@ -60,7 +61,7 @@ func newRenderer(mode fontMode) (*Renderer, error) {
 			return nil, fmt.Errorf("embedded fonts lack %q", r)
 		}
 	}
-	r := &Renderer{faces: faces, san: sanitizer{cov: cov, compose: composeTable()}}
+	r := &Renderer{faces: faces, san: sanitizer{cov: cov, compose: composeTable()}, adv: fontAdvances(faces)}
 	if mode >= fontsShared {
 		fs, err := newFontShare(faces)
 		switch {

@@ -1,6 +1,7 @@
 package pdf
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -162,15 +163,82 @@ func composeTable() map[[2]rune]rune {
 	return m
 }
 
-// wrap breaks text into lines no wider than width, as measured by measure
-// (advance widths are additive: gofpdf applies no kerning). Paragraphs are
-// separated by '\n'; an empty paragraph is an empty line. Lines break at
-// spaces; a word wider than a line is broken between characters. U+00A0
-// never breaks.
-func wrap(text string, width float64, measure func(string) float64) []string {
+// advances are the advance widths of one font face in glyph units (1/1000
+// em), rune by rune, exactly as gofpdf's GetStringSymbolWidth sums them.
+// gofpdf applies no kerning, so widths are additive: a string's width is
+// the sum of its runes', and layout measures text without calling into
+// gofpdf (whose every call converts the whole string to runes).
+type advances struct {
+	bmp   []int32 // U+0000..U+FFFF
+	above int     // any rune above U+FFFF (the sanitizer replaces them before layout)
+}
+
+// fontAdvances reads the advance widths of every face from a document
+// with the fonts loaded.
+func fontAdvances(faces []fontFace) map[string]*advances {
+	f := newGofpdf()
+	for _, fc := range faces {
+		f.AddUTF8FontFromBytes(fontFamily, fc.style, bytes.Clone(fc.ttf))
+	}
+	out := make(map[string]*advances, len(faces))
+	for _, fc := range faces {
+		f.SetFont(fontFamily, fc.style, bodySize)
+		a := &advances{bmp: make([]int32, 0x10000)}
+		for r := range a.bmp {
+			a.bmp[r] = int32(f.GetStringSymbolWidth(string(rune(r))))
+		}
+		// U+10000 itself indexes one past gofpdf's width table (DESIGN
+		// §10); every rune above it gets the font's missing width.
+		a.above = f.GetStringSymbolWidth(string(rune(0x10001)))
+		out[fc.style] = a
+	}
+	return out
+}
+
+func (a *advances) rune(r rune) int {
+	if r >= 0 && int(r) < len(a.bmp) {
+		return int(a.bmp[r])
+	}
+	return a.above
+}
+
+// metric measures text set in one face at one size.
+type metric struct {
+	units func(rune) int // advance of a rune, in glyph units
+	size  float64        // font size in user units (mm), as gofpdf's GetFontSize reports it
+}
+
+// runes returns the advance of s in glyph units. Invalid UTF-8 counts as
+// U+FFFD, as in gofpdf's []rune conversion.
+func (m metric) runes(s string) int {
+	n := 0
+	for _, r := range s {
+		n += m.units(r)
+	}
+	return n
+}
+
+// width converts glyph units to millimetres with gofpdf's own expression
+// (GetStringWidth), so a measured line is exactly as wide as gofpdf says.
+func (m metric) width(units int) float64 { return float64(units) * m.size / 1000 }
+
+// measure returns the width of s in millimetres.
+func (m metric) measure(s string) float64 { return m.width(m.runes(s)) }
+
+// wrap breaks text into lines no wider than width, as measured by m.
+// Paragraphs are separated by '\n'; an empty paragraph is an empty line.
+// Lines break at spaces; a word wider than a line is broken between
+// characters. U+00A0 never breaks.
+//
+// It runs in time linear in the length of text: every rune is measured a
+// bounded number of times, and the rest of a long word being broken is
+// never measured again (its width is the word's less the cut head's, in
+// exact integer glyph units). A 1 MiB body without a space used to take
+// tens of seconds, re-measuring the rest of the word for every line.
+func wrap(text string, width float64, m metric) []string {
 	var lines []string
-	spaceW := measure(" ")
-	for _, para := range strings.Split(text, "\n") {
+	spaceW := m.measure(" ")
+	for para := range strings.SplitSeq(text, "\n") {
 		if strings.TrimSpace(para) == "" {
 			lines = append(lines, "")
 			continue
@@ -178,7 +246,7 @@ func wrap(text string, width float64, measure func(string) float64) []string {
 		body := strings.TrimLeft(para, " ")
 		indent := para[:len(para)-len(body)]
 		var line strings.Builder
-		lineW := measure(indent)
+		lineW := m.measure(indent)
 		if lineW > width/2 {
 			indent, lineW = "", 0 // absurd indentation would leave no room for text
 		}
@@ -190,8 +258,9 @@ func wrap(text string, width float64, measure func(string) float64) []string {
 			lineW = 0
 			empty = true
 		}
-		for _, w := range strings.Split(body, " ") {
-			ww := measure(w)
+		for w := range strings.SplitSeq(body, " ") {
+			wu := m.runes(w)
+			ww := m.width(wu)
 			if !empty {
 				// An empty w is the second of two spaces: it widens the
 				// gap, as the sender typed it.
@@ -207,11 +276,11 @@ func wrap(text string, width float64, measure func(string) float64) []string {
 				continue // no leading spaces on a continuation line
 			}
 			for lineW+ww > width {
-				head, rest := splitToWidth(w, width-lineW, measure)
+				head, rest, hu := splitToWidth(w, width-lineW, m)
 				line.WriteString(head)
 				emit()
-				w = rest
-				ww = measure(w)
+				w, wu = rest, wu-hu
+				ww = m.width(wu)
 			}
 			if w == "" {
 				continue
@@ -228,15 +297,16 @@ func wrap(text string, width float64, measure func(string) float64) []string {
 }
 
 // splitToWidth returns the longest prefix of w (at least one rune) no
-// wider than width, and the rest.
-func splitToWidth(w string, width float64, measure func(string) float64) (string, string) {
-	acc := 0.0
+// wider than width, the rest, and the prefix's advance in glyph units. It
+// reads only the prefix and one rune more.
+func splitToWidth(w string, width float64, m metric) (head, rest string, units int) {
+	acc := 0
 	for i, r := range w {
-		cw := measure(string(r))
-		if acc+cw > width && i > 0 {
-			return w[:i], w[i:]
+		cu := m.units(r)
+		if m.width(acc+cu) > width && i > 0 {
+			return w[:i], w[i:], acc
 		}
-		acc += cw
+		acc += cu
 	}
-	return w, ""
+	return w, "", acc
 }

@@ -55,7 +55,7 @@ func TestSanitize(t *testing.T) {
 func TestWrap(t *testing.T) {
 	t.Parallel()
 	// Every rune is 1 unit wide.
-	measure := func(s string) float64 { return float64(utf8.RuneCountInString(s)) }
+	measure := func(rune) int { return 1 }
 	for _, tc := range []struct {
 		name  string
 		in    string
@@ -76,6 +76,38 @@ func TestWrap(t *testing.T) {
 	} {
 		if got := pdf.Wrap(tc.in, tc.width, measure); strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("%s: wrap(%q, %v) = %q, want %q", tc.name, tc.in, tc.width, got, tc.want)
+		}
+	}
+}
+
+// TestWrapLinear holds line breaking to linear work: however the text is
+// made — one word without a space, words just wider than a line, many
+// short words, many paragraphs — every rune is measured a bounded number
+// of times. A breaker that re-measures the rest of a long word for every
+// line it cuts does quadratic work (a 1 MiB body took 30 s).
+func TestWrapLinear(t *testing.T) {
+	t.Parallel()
+	const n = 200_000
+	for _, tc := range []struct {
+		name  string
+		text  string
+		width float64
+	}{
+		{"one word", strings.Repeat("ж", n), 60},
+		{"narrow line", strings.Repeat("ж", n), 1},
+		{"words wider than a line", strings.Repeat(strings.Repeat("w", 61)+" ", n/62), 60},
+		{"short words", strings.Repeat("ab ", n/3), 60},
+		{"paragraphs", strings.Repeat("слово\n", n/6), 60},
+		{"double spaces", strings.Repeat("a  ", n/3), 60},
+	} {
+		calls := 0
+		lines := pdf.Wrap(tc.text, tc.width, func(rune) int { calls++; return 1 })
+		runes := utf8.RuneCountInString(tc.text)
+		if calls > 3*runes+10 {
+			t.Errorf("%s: %d runes measured %d times (want at most 3 per rune)", tc.name, runes, calls)
+		}
+		if len(lines) == 0 {
+			t.Errorf("%s: no lines", tc.name)
 		}
 	}
 }
