@@ -2,13 +2,19 @@ package app_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,8 +195,8 @@ func TestRevocationCutsKeptAliveConnections(t *testing.T) {
 			}
 
 			r = k.get(b.base + "/v1/whoami")
-			if r.err == nil || r.reused {
-				t.Fatalf("request after the cut: %+v; want a new connection refused at the handshake", r)
+			if a, _ := certs.RemoteAlert(r.err); a != certs.AlertCertificateRevoked || r.reused {
+				t.Fatalf("request after the cut: error %v, reused=%v; want a new connection refused at the handshake with the alert certificate_revoked", r.err, r.reused)
 			}
 			if r := bystander.get(b.base + "/v1/whoami"); r.err != nil || r.status != 200 || !r.reused {
 				t.Fatalf("other certificate after the revocation: %+v; want 200 on its kept-alive connection", r)
@@ -224,5 +230,108 @@ func TestConnMaxLifetime(t *testing.T) {
 		if r.err != nil || r.status != 200 || r.reused != s.reused || r.close != s.closes {
 			t.Fatalf("%s: %+v; want 200, reused=%v, close=%v", s.name, r, s.reused, s.closes)
 		}
+	}
+}
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A revoked certificate is refused at the SMTP handshakes (implicit TLS and
+// STARTTLS) with the alert certificate_revoked, and the server logs the
+// refusal with the serial.
+func TestSMTPRevokedHandshake(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	b := setupWith(t, "", func(c *app.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	cred := b.issue(t, person, time.Now())
+	b.revoke(t, cred)
+	if err := b.srv.RefreshRevocations(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	serial := certs.FormatSerial(cred.Cert.SerialNumber)
+	cfg := b.clientTLS(t, &cred)
+	cfg.ServerName = "127.0.0.1"
+
+	// greeting reads a reply of the server; over TLS 1.3 the client hears
+	// of its refused certificate only when it reads.
+	greeting := func(c net.Conn) error {
+		_, _, err := textproto.NewConn(c).ReadResponse(220)
+		return err
+	}
+	implicit := func() error {
+		c, err := tls.Dial("tcp", b.srv.SMTPSAddr.String(), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return greeting(c)
+	}
+	starttls := func() error {
+		nc, err := net.Dial("tcp", b.srv.SMTPAddr.String())
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		tc := textproto.NewConn(nc)
+		if _, _, err := tc.ReadResponse(220); err != nil {
+			t.Fatalf("STARTTLS listener greeting: %v", err)
+		}
+		if _, err := tc.Cmd("EHLO client.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tc.ReadResponse(250); err != nil {
+			t.Fatalf("EHLO: %v", err)
+		}
+		if _, err := tc.Cmd("STARTTLS"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tc.ReadResponse(220); err != nil {
+			t.Fatalf("STARTTLS: %v", err)
+		}
+		c := tls.Client(nc, cfg)
+		if err := c.Handshake(); err != nil {
+			return err
+		}
+		if _, err := c.Write([]byte("EHLO client.example\r\n")); err != nil {
+			return err
+		}
+		_, _, err = textproto.NewConn(c).ReadResponse(250)
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		dial func() error
+	}{{"implicit TLS", implicit}, {"STARTTLS", starttls}} {
+		err := c.dial()
+		if a, _ := certs.RemoteAlert(err); a != certs.AlertCertificateRevoked {
+			t.Errorf("%s with a revoked certificate: %v; want the alert certificate_revoked", c.name, err)
+		}
+	}
+	// The refusal is logged before the alert is sent.
+	var refusals int
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "the client certificate is revoked") && strings.Contains(line, serial) {
+			refusals++
+		}
+	}
+	if refusals != 2 {
+		t.Fatalf("%d log lines name the refused revoked certificate %s, want 2 (one per listener); log:\n%s", refusals, serial, logs)
 	}
 }

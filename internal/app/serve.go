@@ -21,6 +21,7 @@ import (
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/internal/httpapi"
+	"github.com/npes/npes/internal/tlsalert"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -47,6 +48,9 @@ type Server struct {
 	httpSrv *http.Server
 	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
 	tlsConfig *tls.Config
+	// alerts wraps every listener so that a revoked certificate hears
+	// the TLS alert certificate_revoked.
+	alerts *tlsalert.Rewriter
 	listener  net.Listener
 	done      chan struct{}
 	bgCancel  context.CancelFunc
@@ -117,8 +121,12 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
 	// Certificates are judged by the server's clock, the same clock that
-	// dates evidence and deadlines, so the two never disagree.
-	tlsCfg := certs.ServerTLSConfig(serverCert, pool, s.rev, certs.WithClock(s.cfg.Now), certs.WithRefusalHook(s.logRefusal))
+	// dates evidence and deadlines, so the two never disagree. A revoked
+	// certificate is refused with the alert certificate_revoked, which
+	// crypto/tls alone cannot send: every listener is wrapped by s.alerts
+	// and uses its config.
+	s.alerts = tlsalert.New(func(err error) bool { return errors.Is(err, certs.ErrRevoked) })
+	tlsCfg := s.alerts.Config(certs.ServerTLSConfig(serverCert, pool, s.rev, certs.WithClock(s.cfg.Now), certs.WithRefusalHook(s.logRefusal)))
 	s.tlsConfig = tlsCfg
 	svc, err := s.newService(pool, s.rev)
 	if err != nil {
@@ -174,7 +182,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		ConnContext: httpapi.ConnContext(s.cfg.Now),
 	}
 	go func() {
-		err := s.httpSrv.Serve(tls.NewListener(ln, tlsCfg))
+		err := s.httpSrv.Serve(tls.NewListener(s.alerts.Listener(ln), tlsCfg))
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(err)
 		}

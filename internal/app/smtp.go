@@ -47,7 +47,7 @@ func (s *Server) startSMTP(ctx context.Context) error {
 				return nil, fmt.Errorf("listening on %s: %w", addr, err)
 			}
 			lns = append(lns, ln)
-			return ln, nil
+			return s.alerts.Listener(ln), nil
 		}
 		var starttls, implicit net.Listener
 		if s.cfg.SMTPAddr != "off" {
