@@ -44,13 +44,13 @@ type Server struct {
 	// rev is the revoked set that the handshakes, every authenticated
 	// request, SMTP's MAIL and acceptance signatures consult.
 	rev *revocations
+	// alerts wraps every listener so that a revoked certificate hears
+	// the TLS alert certificate_revoked.
+	alerts *tlsalert.Rewriter
 
 	httpSrv *http.Server
 	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
 	tlsConfig *tls.Config
-	// alerts wraps every listener so that a revoked certificate hears
-	// the TLS alert certificate_revoked.
-	alerts *tlsalert.Rewriter
 	listener  net.Listener
 	done      chan struct{}
 	bgCancel  context.CancelFunc
