@@ -16,10 +16,7 @@ func sealed(t *testing.T, suite uint16, secret []byte, seq uint64, inner []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := bytes.Clone(iv)
-	for i := range 8 {
-		nonce[len(nonce)-1-i] ^= byte(seq >> (8 * i))
-	}
+	nonce := recordNonce(iv, seq)
 	hdr := []byte{recordApplicationData, 3, 3, 0, 0}
 	binary.BigEndian.PutUint16(hdr[3:], uint16(len(inner)+aead.Overhead()))
 	return aead.Seal(hdr, nonce, inner, hdr)
@@ -31,10 +28,7 @@ func opened(t *testing.T, suite uint16, secret []byte, seq uint64, rec []byte) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := bytes.Clone(iv)
-	for i := range 8 {
-		nonce[len(nonce)-1-i] ^= byte(seq >> (8 * i))
-	}
+	nonce := recordNonce(iv, seq)
 	pt, err := aead.Open(nil, nonce, rec[recordHeaderLen:], rec[:recordHeaderLen])
 	if err != nil {
 		t.Fatalf("opening the rewritten record: %v", err)

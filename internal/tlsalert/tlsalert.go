@@ -222,12 +222,8 @@ func (c *conn) reseal(rec []byte) bool {
 		return false
 	}
 	hdr, body := rec[:recordHeaderLen], rec[recordHeaderLen:]
-	nonce := make([]byte, len(iv))
 	for seq := uint64(0); seq < maxSeq; seq++ {
-		copy(nonce, iv)
-		for i := range 8 {
-			nonce[len(nonce)-1-i] ^= byte(seq >> (8 * i))
-		}
+		nonce := recordNonce(iv, seq)
 		pt, err := aead.Open(nil, nonce, body, hdr)
 		if err != nil {
 			continue
@@ -241,6 +237,16 @@ func (c *conn) reseal(rec []byte) bool {
 		return true
 	}
 	return false
+}
+
+// recordNonce is the per-record nonce: the IV XORed with the 64-bit
+// sequence number, left-padded (RFC 8446 §5.3).
+func recordNonce(iv []byte, seq uint64) []byte {
+	nonce := bytes.Clone(iv)
+	for i := range 8 {
+		nonce[len(nonce)-1-i] ^= byte(seq >> (8 * i))
+	}
+	return nonce
 }
 
 // trafficKey derives the record protection key and IV of a TLS 1.3
