@@ -158,8 +158,8 @@ func TestRevocationCutsKeptAliveConnections(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, url(t))
-			cred := b.issue(t, person, time.Now())
-			other := b.issue(t, person, time.Now())
+			cred := b.issue(t, person, b.clock.Now())
+			other := b.issue(t, person, b.clock.Now())
 			k := b.keptAlive(t, &cred)
 			bystander := b.keptAlive(t, &other)
 			raw := b.dialRaw(t, &cred)
@@ -212,7 +212,7 @@ func TestConnMaxLifetime(t *testing.T) {
 	t.Parallel()
 	const lifetime = 10 * time.Minute
 	b := setupWith(t, "", func(c *app.Config) { c.ConnMaxLifetime = lifetime })
-	cred := b.issue(t, person, time.Now())
+	cred := b.issue(t, person, b.clock.Now())
 	k := b.keptAlive(t, &cred)
 	steps := []struct {
 		name           string
@@ -260,7 +260,7 @@ func TestSMTPRevokedHandshake(t *testing.T) {
 	b := setupWith(t, "", func(c *app.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	cred := b.issue(t, person, time.Now())
+	cred := b.issue(t, person, b.clock.Now())
 	b.revoke(t, cred)
 	if err := b.srv.RefreshRevocations(t.Context()); err != nil {
 		t.Fatal(err)
