@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -185,6 +188,30 @@ func ClientTLSConfig(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
 		Certificates: []tls.Certificate{pair},
 		RootCAs:      roots,
 	}, nil
+}
+
+// AlertCertificateRevoked is the TLS alert certificate_revoked (RFC 8446
+// §6.2), which npes servers send when they refuse a revoked client
+// certificate at the handshake.
+const AlertCertificateRevoked tls.AlertError = 44
+
+// RemoteAlert returns the TLS alert that the peer sent, if err reports one.
+// crypto/tls reports a received alert as a *net.OpError with Op "remote
+// error" around its unexported alert type, a uint8 (tls.AlertError is used
+// only with QUIC), so the value is read by its kind.
+func RemoteAlert(err error) (tls.AlertError, bool) {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return 0, false
+	}
+	var ae tls.AlertError
+	if errors.As(op.Err, &ae) {
+		return ae, true
+	}
+	if v := reflect.ValueOf(op.Err); v.Kind() == reflect.Uint8 {
+		return tls.AlertError(v.Uint()), true
+	}
+	return 0, false
 }
 
 // TLSCertificate returns the credential as a tls.Certificate (for a server's

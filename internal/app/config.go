@@ -34,6 +34,11 @@ type Config struct {
 	MasterKeyFile string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
+	// ConnMaxLifetime is how long one API connection serves requests
+	// before the server closes it after a response, so clients handshake
+	// again (NPES_CONN_MAX_LIFETIME, a Go duration; zero means
+	// httpapi.DefaultConnMaxLifetime, 10 minutes).
+	ConnMaxLifetime time.Duration
 
 	// SMTPAddr is the STARTTLS submission listener (NPES_SMTP_ADDR, default
 	// 127.0.0.1:2525); "off" disables it.
@@ -73,6 +78,28 @@ type Config struct {
 	Out io.Writer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// envErr is an NPES_* value FromEnv could not parse; Start reports it
+	// unless a flag replaced the value.
+	envErr error
+}
+
+// SetConnMaxLifetime sets ConnMaxLifetime from a flag, which wins over
+// NPES_CONN_MAX_LIFETIME, even an unparsable one.
+func (c *Config) SetConnMaxLifetime(d time.Duration) {
+	c.ConnMaxLifetime, c.envErr = d, nil
+}
+
+// checkServe validates what only the server uses, so that a bad serve
+// setting does not stop `npes ca revoke` or `npes init`.
+func (c *Config) checkServe() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if c.ConnMaxLifetime < time.Second {
+		return fmt.Errorf("connection lifetime %s is shorter than the minimum of 1s", c.ConnMaxLifetime)
+	}
+	return nil
 }
 
 // Default values of the configuration.
@@ -96,7 +123,7 @@ func FromEnv(getenv func(string) string) Config {
 		}
 		return def
 	}
-	return Config{
+	c := Config{
 		DataDir:            or("NPES_DATA", DefaultDataDir),
 		DatabaseURL:        getenv("NPES_DATABASE_URL"),
 		HTTPAddr:           or("NPES_HTTP_ADDR", DefaultHTTPAddr),
@@ -114,6 +141,28 @@ func FromEnv(getenv func(string) string) Config {
 			MaxActivationLettersPerDay: envCount(getenv, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY"),
 		},
 	}
+	if v := getenv("NPES_CONN_MAX_LIFETIME"); v != "" {
+		d, err := ParseLifetime(v)
+		if err != nil {
+			c.envErr = fmt.Errorf("NPES_CONN_MAX_LIFETIME: %w", err)
+		}
+		c.ConnMaxLifetime = d
+	}
+	return c
+}
+
+// ParseLifetime parses a connection lifetime: a Go duration ("10m",
+// "90s") of at least a second. Anything shorter would make every client
+// handshake before nearly every request.
+func ParseLifetime(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 10m or 90s", s)
+	}
+	if d < time.Second {
+		return 0, fmt.Errorf("%q is shorter than the minimum of 1s", s)
+	}
+	return d, nil
 }
 
 // envCount reads a positive count; unset is 0 (the default), anything but
@@ -142,6 +191,9 @@ func SplitList(s string) []string {
 }
 
 func (c *Config) fill() error {
+	if c.ConnMaxLifetime == 0 {
+		c.ConnMaxLifetime = httpapi.DefaultConnMaxLifetime
+	}
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}

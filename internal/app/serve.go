@@ -21,6 +21,7 @@ import (
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/internal/httpapi"
+	"github.com/npes/npes/internal/tlsalert"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -40,6 +41,12 @@ type Server struct {
 	SMTPSAddr net.Addr
 
 	smtp smtpRuntime
+	// rev is the revoked set that the handshakes, every authenticated
+	// request, SMTP's MAIL and acceptance signatures consult.
+	rev *revocations
+	// alerts wraps every listener so that a revoked certificate hears
+	// the TLS alert certificate_revoked.
+	alerts *tlsalert.Rewriter
 
 	httpSrv *http.Server
 	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
@@ -61,6 +68,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkServe(); err != nil {
+		return nil, err
+	}
 	d, created, err := Initialize(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -72,13 +82,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, Data: d, Store: st, done: make(chan struct{})}
+	rev, err := startRevocations(ctx, st, revocationTTL, cfg.Now, cfg.Logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, Data: d, Store: st, rev: rev, done: make(chan struct{})}
 	if err := s.startHTTP(ctx); err != nil {
+		rev.stop()
 		st.Close()
 		return nil, err
 	}
 	if err := s.startSMTP(ctx); err != nil {
 		_ = s.httpSrv.Close()
+		rev.stop()
 		st.Close()
 		return nil, err
 	}
@@ -103,12 +120,15 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
-	rev := newRevocations(s.Store, revocationTTL, s.cfg.Now)
 	// Certificates are judged by the server's clock, the same clock that
-	// dates evidence and deadlines, so the two never disagree.
-	tlsCfg := certs.ServerTLSConfig(serverCert, pool, rev, certs.WithClock(s.cfg.Now))
+	// dates evidence and deadlines, so the two never disagree. A revoked
+	// certificate is refused with the alert certificate_revoked, which
+	// crypto/tls alone cannot send: every listener is wrapped by s.alerts
+	// and uses its config.
+	s.alerts = tlsalert.New(func(err error) bool { return errors.Is(err, certs.ErrRevoked) })
+	tlsCfg := s.alerts.Config(certs.ServerTLSConfig(serverCert, pool, s.rev, certs.WithClock(s.cfg.Now), certs.WithRefusalHook(s.logRefusal)))
 	s.tlsConfig = tlsCfg
-	svc, err := s.newService(pool, rev)
+	svc, err := s.newService(pool, s.rev)
 	if err != nil {
 		return err
 	}
@@ -135,6 +155,10 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger)),
 		MailDomain: s.cfg.MailDomain,
 		RateLimit:  s.cfg.RateLimit,
+		// The handshake checked revocation once; every request checks
+		// again, so a kept-alive connection ends with its certificate.
+		Revocations:     s.rev,
+		ConnMaxLifetime: s.cfg.ConnMaxLifetime,
 		// A body must arrive in time too: ReadHeaderTimeout below covers
 		// only the headers.
 		BodyTimeouts: s.cfg.BodyTimeouts,
@@ -155,9 +179,10 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		// certificates): log them at debug level through slog.
 		ErrorLog:    slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext: httpapi.ConnContext(s.cfg.Now),
 	}
 	go func() {
-		err := s.httpSrv.Serve(tls.NewListener(ln, tlsCfg))
+		err := s.httpSrv.Serve(tls.NewListener(s.alerts.Listener(ln), tlsCfg))
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(err)
 		}
@@ -190,12 +215,35 @@ func (s *Server) shutdown(ctx context.Context) error {
 	defer cancel()
 	err := errors.Join(s.httpSrv.Shutdown(ctx), s.stopSMTP(ctx))
 	s.stopBackground()
+	s.rev.stop()
 	if s.Service != nil {
 		s.Service.Close()
 	}
 	s.once.Do(func() { close(s.done) })
 	return errors.Join(err, s.Store.Close())
 }
+
+// logRefusal logs a client certificate refused at a handshake, on the API
+// or the SMTP listeners: the client hears only a TLS alert, and a revoked
+// credential still in use is something an operator must see.
+func (s *Server) logRefusal(err error) {
+	if errors.Is(err, certs.ErrRevoked) {
+		s.cfg.Logger.Warn("TLS handshake refused: the client certificate is revoked", "err", err)
+		return
+	}
+	s.cfg.Logger.Info("TLS handshake refused: client certificate", "err", err)
+}
+
+// RefreshRevocations reloads the revoked set from the store now and waits
+// for the reload (within ctx): when it returns nil, a revocation committed
+// before the call is refused at every later handshake and request. The
+// server reloads by itself every half second; this is for tests and tools
+// that must not depend on that timing.
+func (s *Server) RefreshRevocations(ctx context.Context) error { return s.rev.Refresh(ctx) }
+
+// RevocationSetAge is how old the revoked set in use is, by the server's
+// clock (for a gauge such as npes_revocation_set_age_seconds).
+func (s *Server) RevocationSetAge() time.Duration { return s.rev.Age() }
 
 // CredentialPath is a helper for printing where a credential lives.
 func CredentialPath(dir string) string {

@@ -30,7 +30,7 @@ func (s *Server) startSMTP(ctx context.Context) error {
 			Service: s.Service, Store: s.Store, TLSConfig: s.tlsConfig,
 			// The handshake checks revocation; MAIL checks again, for
 			// connections opened before a revocation.
-			Revocations: newRevocations(s.Store, revocationTTL, s.cfg.Now),
+			Revocations: s.rev,
 			Domain:      s.cfg.MailDomain, Logger: s.cfg.Logger, Now: s.cfg.Now,
 		})
 		if err != nil {
@@ -47,7 +47,7 @@ func (s *Server) startSMTP(ctx context.Context) error {
 				return nil, fmt.Errorf("listening on %s: %w", addr, err)
 			}
 			lns = append(lns, ln)
-			return ln, nil
+			return s.alerts.Listener(ln), nil
 		}
 		var starttls, implicit net.Listener
 		if s.cfg.SMTPAddr != "off" {

@@ -80,7 +80,7 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 
 func runServe(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR] [--smtp-addr ADDR] [--smtps-addr ADDR] [--smtp-relay HOST:PORT] [--mail-domain DOMAIN]")
+	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR] [--smtp-addr ADDR] [--smtps-addr ADDR] [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--conn-max-lifetime D]")
 	serverFlags(fs, e, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "mTLS API listen address (NPES_HTTP_ADDR)")
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", cfg.SMTPAddr, `SMTP submission listen address, STARTTLS required; "off" disables it (NPES_SMTP_ADDR)`)
@@ -88,6 +88,14 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	fs.StringVar(&cfg.SMTPRelay, "smtp-relay", cfg.SMTPRelay, "host:port of the SMTP relay for notification emails; empty disables them (NPES_SMTP_RELAY)")
 	fs.StringVar(&cfg.MailDomain, "mail-domain", cfg.MailDomain, "mail domain of mailbox addresses <mailbox-id>@DOMAIN (NPES_MAIL_DOMAIN)")
 	fs.BoolVar(&cfg.DevActivationCodes, "dev-activation-codes", cfg.DevActivationCodes, "development only: log mailbox activation codes instead of relying on the printed letter (NPES_DEV_ACTIVATION_CODES)")
+	fs.Func("conn-max-lifetime", "close an API connection after a response once it is this old, so clients handshake again; a duration of at least 1s (NPES_CONN_MAX_LIFETIME; default 10m)", func(v string) error {
+		d, err := app.ParseLifetime(v)
+		if err != nil {
+			return err
+		}
+		cfg.SetConnMaxLifetime(d)
+		return nil
+	})
 	level := fs.String("log-level", orDefault(e.Getenv("NPES_LOG_LEVEL"), "info"), "debug, info, warn or error (NPES_LOG_LEVEL)")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -31,8 +31,31 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Code == codeCertificateRevoked {
+		return fmt.Sprintf("certificate revoked (HTTP %d %s): %s", e.Status, e.Code, e.Message)
+	}
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
+
+// Unwrap makes errors.Is(err, ErrCertificateRevoked) hold for the API's
+// answer to a revoked certificate.
+func (e *APIError) Unwrap() error {
+	if e.Code == codeCertificateRevoked {
+		return ErrCertificateRevoked
+	}
+	return nil
+}
+
+// codeCertificateRevoked is the API's error code for a request made with a
+// revoked certificate (openapi.yaml).
+const codeCertificateRevoked = "certificate_revoked"
+
+// ErrCertificateRevoked: the server refused the credential because its
+// certificate is revoked, either at the handshake (TLS alert
+// certificate_revoked) or on a connection opened before the revocation
+// (HTTP 401 certificate_revoked). Retrying cannot help: the holder needs a
+// new credential.
+var ErrCertificateRevoked = errors.New("certificate revoked")
 
 // New builds a client for serverURL using the credential in credDir. An empty
 // credDir means no client certificate (public routes only); the CA is then
@@ -82,6 +105,10 @@ func (c *Client) Do(ctx context.Context, method, path string, contentType string
 func (c *Client) DoRequest(req *http.Request) ([]byte, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if a, _ := certs.RemoteAlert(err); a == certs.AlertCertificateRevoked {
+			return nil, fmt.Errorf("%s %s: %w: the server refused the credential's certificate with the TLS alert certificate_revoked; a new credential is needed",
+				req.Method, req.URL.Path, ErrCertificateRevoked)
+		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()

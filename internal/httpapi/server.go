@@ -43,6 +43,15 @@ type Deps struct {
 	// BodyTimeouts bound the time to send a request body (zero value: no
 	// limit; the server uses DefaultBodyTimeouts).
 	BodyTimeouts BodyTimeouts
+	// Revocations is asked on every request that presents a certificate,
+	// so a certificate revoked while its connection stays open is refused
+	// on that connection's next request (401 certificate_revoked, and the
+	// connection is closed). Nil leaves the check to the handshake alone.
+	Revocations certs.RevocationChecker
+	// ConnMaxLifetime closes a connection after the first response once it
+	// is that old (zero: no limit; the server uses
+	// DefaultConnMaxLifetime). It needs ConnContext on the http.Server.
+	ConnMaxLifetime time.Duration
 }
 
 type server struct {
@@ -60,7 +69,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	s := &server{Deps: d, log: d.Logger}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.bodyDeadline, s.identify, s.rateLimit)
+	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.connLifetime, s.bodyDeadline, s.identify, s.rateLimit)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, "not_found", "no such route")
 	})
@@ -185,7 +194,10 @@ type ctxKey struct{}
 // identify reads the identity from a certificate that crypto/tls verified at
 // the handshake (VerifiedChains non-empty: the chain, the clientAuth usage and
 // revocation were checked there). A certificate that was presented but not
-// verified never reaches this point: the handshake fails.
+// verified never reaches this point: the handshake fails. Revocation is
+// checked again here, on every request, because a kept-alive connection
+// outlives the handshake: a revoked certificate must not keep reading post
+// (or unbind its owner's credential) for as long as it keeps sending.
 func (s *server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
@@ -194,11 +206,46 @@ func (s *server) identify(next http.Handler) http.Handler {
 				writeErrorCode(w, http.StatusForbidden, "bad_certificate", err.Error())
 				return
 			}
+			if !s.stillGood(w, r, &id) {
+				return
+			}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &id))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// stillGood checks the certificate of a request against the current revoked
+// set and answers the request itself when it may not go on: 401
+// certificate_revoked, closing the connection (whatever the client sends on
+// it next would be refused too), or 503 when the set cannot be had.
+func (s *server) stillGood(w http.ResponseWriter, r *http.Request, id *certs.Identity) bool {
+	if s.Revocations == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), certs.DefaultRevocationTimeout)
+	defer cancel()
+	revoked, err := s.Revocations.IsRevoked(ctx, id.Serial)
+	switch {
+	case err != nil:
+		s.log.WarnContext(r.Context(), "revocation status unavailable", "serial", id.Serial, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "the certificate's revocation status cannot be checked now")
+		return false
+	case revoked:
+		s.log.WarnContext(r.Context(), "request with a revoked certificate refused; closing its connection",
+			"serial", id.Serial, "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+		w.Header().Set("Connection", "close")
+		writeErrorCode(w, http.StatusUnauthorized, codeCertificateRevoked, "the client certificate has been revoked")
+		return false
+	}
+	return true
+}
+
+// codeCertificateRevoked is the API error code of a request made with a
+// revoked certificate (openapi.yaml); the SMTP gateway's reply and the CLI
+// use the same words.
+const codeCertificateRevoked = "certificate_revoked"
 
 func identityFrom(ctx context.Context) *certs.Identity {
 	id, _ := ctx.Value(ctxKey{}).(*certs.Identity)

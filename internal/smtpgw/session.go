@@ -142,7 +142,10 @@ func (s *session) checkCertificate(ctx context.Context) error {
 			return refuse(ErrBusy, 451, enhTempSystem, "Cannot check the certificate's revocation now, try again later")
 		}
 		if revoked {
-			return refuse(ErrNoCertificate, 535, smtp.EnhancedCode{5, 7, 8}, "The client certificate is revoked")
+			// The API's error code for the same refusal, in the reply and
+			// in the log line of the refusal, so both name it alike.
+			return refuse(fmt.Errorf("%w: certificate_revoked", ErrNoCertificate), 535, smtp.EnhancedCode{5, 7, 8},
+				"certificate_revoked: The client certificate is revoked")
 		}
 	}
 	return nil
