@@ -35,6 +35,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,10 +66,27 @@ type Limits struct {
 	TransactionTimeout time.Duration
 	// CommitTimeout bounds the submission to the core after DATA.
 	CommitTimeout time.Duration
+	// GreetingTimeout bounds the time from accepting a connection to an
+	// EHLO over TLS with a client certificate: the implicit-TLS handshake
+	// (before the greeting), the first EHLO, STARTTLS and the EHLO after it.
+	// A client that is not authenticated by then is cut off, whatever it
+	// sends meanwhile (NOOPs do not extend it).
+	GreetingTimeout time.Duration
+	// IdleTimeout bounds the wait for the next command of an authenticated
+	// client outside a transaction. Inside one (MAIL to the reply to DATA)
+	// CommandTimeout applies, as RFC 5321 §4.5.3.2 asks.
+	IdleTimeout time.Duration
 	// MaxConnections caps connections in total; MaxConnectionsPerIdentity
-	// caps the sessions of one client certificate.
+	// caps the sessions of one client certificate; MaxConnectionsPerIP caps
+	// the connections of one source address (an IPv6 source counts by its
+	// /64, which one host usually holds whole). The per-IP cap is checked
+	// at accept, before the TLS handshake, so one source cannot fill the
+	// total and lock everyone else out. Its default equals the per-identity
+	// cap: one organization's MTA behind one address may use all of its
+	// sessions.
 	MaxConnections            int
 	MaxConnectionsPerIdentity int
+	MaxConnectionsPerIP       int
 }
 
 // DefaultLimits derives the gateway's limits from the core's: a message must
@@ -85,8 +103,11 @@ func DefaultLimits(core mailbox.Limits) Limits {
 		CommandTimeout:            5 * time.Minute,
 		TransactionTimeout:        15 * time.Minute,
 		CommitTimeout:             2 * time.Minute,
+		GreetingTimeout:           15 * time.Second,
+		IdleTimeout:               time.Minute,
 		MaxConnections:            512,
 		MaxConnectionsPerIdentity: 32,
+		MaxConnectionsPerIP:       32,
 	}
 }
 
@@ -114,8 +135,11 @@ func (l *Limits) fill(def Limits) {
 	setD(&l.CommandTimeout, def.CommandTimeout)
 	setD(&l.TransactionTimeout, def.TransactionTimeout)
 	setD(&l.CommitTimeout, def.CommitTimeout)
+	setD(&l.GreetingTimeout, def.GreetingTimeout)
+	setD(&l.IdleTimeout, def.IdleTimeout)
 	set(&l.MaxConnections, def.MaxConnections)
 	set(&l.MaxConnectionsPerIdentity, def.MaxConnectionsPerIdentity)
+	set(&l.MaxConnectionsPerIP, def.MaxConnectionsPerIP)
 }
 
 // Config wires a Server.
@@ -153,6 +177,7 @@ type Server struct {
 	mu          sync.Mutex
 	conns       map[*trackedConn]struct{}
 	perIdentity map[string]int
+	perIP       map[netip.Prefix]int
 	draining    bool
 }
 
@@ -177,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 	lim.fill(DefaultLimits(cfg.Service.Limits()))
 	s := &Server{
 		cfg: cfg, lim: lim, log: cfg.Logger.With("component", "smtp"),
-		conns: map[*trackedConn]struct{}{}, perIdentity: map[string]int{},
+		conns: map[*trackedConn]struct{}{}, perIdentity: map[string]int{}, perIP: map[netip.Prefix]int{},
 	}
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = cfg.Hostname
@@ -246,22 +271,71 @@ func (s *Server) isDraining() bool {
 	return s.draining
 }
 
-// admit counts a new connection against MaxConnections.
-func (s *Server) admit(c net.Conn) (*trackedConn, bool) {
+// admit counts a new connection against MaxConnections and
+// MaxConnectionsPerIP, and starts its greeting deadline.
+func (s *Server) admit(c net.Conn) (*trackedConn, error) {
+	src := sourceOf(c.RemoteAddr())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draining || len(s.conns) >= s.lim.MaxConnections {
-		return nil, false
+	switch {
+	case s.draining:
+		return nil, errRefusedDraining
+	case len(s.conns) >= s.lim.MaxConnections:
+		return nil, errRefusedTotal
+	case src.IsValid() && s.perIP[src] >= s.lim.MaxConnectionsPerIP:
+		return nil, errRefusedPerIP
 	}
-	t := &trackedConn{Conn: c, srv: s}
+	t := &trackedConn{Conn: c, srv: s, src: src, greetBy: time.Now().Add(s.lim.GreetingTimeout)}
+	// The implicit-TLS handshake happens before go-smtp sets any deadline
+	// of its own: bound it, and everything until authentication, here.
+	_ = c.SetDeadline(t.greetBy)
 	s.conns[t] = struct{}{}
-	return t, true
+	if src.IsValid() {
+		s.perIP[src]++
+	}
+	return t, nil
 }
+
+var (
+	errRefusedDraining = errors.New("shutting down")
+	errRefusedTotal    = errors.New("connection cap reached")
+	errRefusedPerIP    = errors.New("connection cap of the source address reached")
+)
 
 func (s *Server) release(t *trackedConn) {
 	s.mu.Lock()
 	delete(s.conns, t)
+	if t.src.IsValid() {
+		if s.perIP[t.src]--; s.perIP[t.src] <= 0 {
+			delete(s.perIP, t.src)
+		}
+	}
 	s.mu.Unlock()
+}
+
+// sourceOf is the unit a per-IP cap counts: the address of an IPv4 (or
+// IPv4-mapped) source, the /64 of an IPv6 one (RFC 4291 §2.5.4: the
+// interface identifier is 64 bits, and a host is commonly given the whole
+// prefix). An address that is not IP (a test pipe) is not counted.
+func sourceOf(a net.Addr) netip.Prefix {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ip = ip.Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
 }
 
 // acquireIdentity counts a session against MaxConnectionsPerIdentity.
@@ -283,9 +357,11 @@ func (s *Server) releaseIdentity(id string) {
 	}
 }
 
-// capListener refuses connections beyond MaxConnections at once, so a flood
-// cannot queue unbounded work; a refused plaintext client is told 421
-// (RFC 5321 §3.8), a TLS one just sees the connection close.
+// capListener refuses connections beyond MaxConnections at once, or beyond
+// MaxConnectionsPerIP from one source, so a flood cannot queue unbounded
+// work nor one source hold every slot; a refused plaintext client is told
+// 421 (RFC 5321 §3.8), a TLS one just sees the connection close (answering
+// would cost it a handshake).
 type capListener struct {
 	net.Listener
 	srv       *Server
@@ -298,10 +374,11 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		t, ok := l.srv.admit(c)
-		if ok {
+		t, err := l.srv.admit(c)
+		if err == nil {
 			return t, nil
 		}
+		l.srv.log.Info("smtp: connection refused", "remote", c.RemoteAddr().String(), "reason", err.Error())
 		go func() {
 			if l.plaintext {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -314,17 +391,54 @@ func (l *capListener) Accept() (net.Conn, error) {
 
 // trackedConn is a counted connection; busy is set while a transaction is
 // in progress, so Shutdown spares it until its reply.
+//
+// It also shortens go-smtp's deadlines (go-smtp sets ReadTimeout, the
+// command timeout, before every command line): until the client is
+// authenticated no deadline reaches past greetBy, and between transactions
+// no read deadline reaches past IdleTimeout. An idle or unauthenticated
+// client thus holds its slot for seconds, not for the command timeout.
 type trackedConn struct {
 	net.Conn
-	srv  *Server
-	once sync.Once
-	busy atomic.Bool
+	srv     *Server
+	src     netip.Prefix
+	greetBy time.Time
+	once    sync.Once
+	busy    atomic.Bool
+	authed  atomic.Bool
 }
 
 func (t *trackedConn) Close() error {
 	err := t.Conn.Close()
 	t.once.Do(func() { t.srv.release(t) })
 	return err
+}
+
+// clamp shortens a deadline go-smtp asks for; the zero time (none) counts
+// as the latest.
+func (t *trackedConn) clamp(d time.Time, read bool) time.Time {
+	limit := time.Time{}
+	switch {
+	case !t.authed.Load():
+		limit = t.greetBy
+	case read && !t.busy.Load():
+		limit = time.Now().Add(t.srv.lim.IdleTimeout)
+	}
+	if !limit.IsZero() && (d.IsZero() || d.After(limit)) {
+		return limit
+	}
+	return d
+}
+
+func (t *trackedConn) SetReadDeadline(d time.Time) error {
+	return t.Conn.SetReadDeadline(t.clamp(d, true))
+}
+
+func (t *trackedConn) SetWriteDeadline(d time.Time) error {
+	return t.Conn.SetWriteDeadline(t.clamp(d, false))
+}
+
+func (t *trackedConn) SetDeadline(d time.Time) error {
+	return errors.Join(t.SetReadDeadline(d), t.SetWriteDeadline(d))
 }
 
 // tracked finds the counted connection under a go-smtp connection (which is
@@ -359,13 +473,15 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 			c.Reject() // 421 4.4.5 and close
 			return nil, &smtp.SMTPError{Code: 421, EnhancedCode: enhTempBusy, Message: "Too many connections"}
 		}
-	} else {
-		// A connection without a certificate may say EHLO and STARTTLS,
-		// nothing else: it gets one command timeout, not an open-ended
-		// slot kept alive with NOOPs.
-		nc := c.Conn()
-		sess.unauth = time.AfterFunc(s.lim.CommandTimeout, func() { _ = nc.Close() })
+		if sess.tc != nil {
+			// From here on the idle and command timeouts apply instead of
+			// the greeting deadline.
+			sess.tc.authed.Store(true)
+		}
 	}
+	// A connection without a certificate may say EHLO and STARTTLS, nothing
+	// else, and only until its greeting deadline (trackedConn): it never
+	// gets an open-ended slot kept alive with NOOPs.
 	return sess, nil
 }
 

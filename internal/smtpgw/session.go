@@ -26,9 +26,6 @@ type session struct {
 	tc   *trackedConn // nil only if the listener is not ours
 	tls  bool
 	id   *certs.Identity
-	// unauth closes a connection that has no certificate after one command
-	// timeout.
-	unauth *time.Timer
 
 	// mu guards closeAfter and released; the transaction's fields below
 	// belong to the connection's goroutine.
@@ -343,9 +340,6 @@ func (s *session) Logout() error {
 	s.mu.Unlock()
 	if released {
 		return nil
-	}
-	if s.unauth != nil {
-		s.unauth.Stop()
 	}
 	if s.id != nil {
 		s.srv.releaseIdentity(s.id.ID)
