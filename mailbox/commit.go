@@ -245,6 +245,11 @@ func (s *Service) seal(l *Letter, ev signing.Evidence, index uint64) (signing.En
 	ev.Tracking = l.Tracking
 	ev.Sender = signing.Party{Mailbox: l.SenderMailbox, Name: l.SenderName, Address: l.SenderAddress}
 	ev.Recipient = signing.Party{Mailbox: l.RecipientMailbox, Name: l.RecipientName, Address: l.RecipientAddress}
+	if l.RecipientByMailbox {
+		// The sender gets every evidence record: it names the recipient as
+		// the sender did, by mailbox id only (see LetterView).
+		ev.Recipient = signing.Party{Mailbox: l.RecipientMailbox}
+	}
 	ev.Prev = l.LastEvidence
 	ev.LogIndex = index
 	payload, err := json.Marshal(ev)

@@ -128,6 +128,17 @@ func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterVi
 		Notification: l.NotificationID, Attachments: len(l.Attachments),
 		ContentVisible: contentVisible(l, folder),
 	}
+	if folder == "sent" {
+		// What a sender learns of the recipient is what they supplied: a
+		// letter addressed to a mailbox id shows only that id, never the
+		// holder's name or registered address; and a route reason says
+		// nothing of pending mailboxes (letters stored before senderReason
+		// applied at submission included).
+		v.RouteReason = senderReason(v.RouteReason)
+		if l.RecipientByMailbox {
+			v.Recipient.Name, v.Recipient.Address = "", ""
+		}
+	}
 	if !l.Deadline.IsZero() {
 		d := l.Deadline
 		v.Deadline = &d

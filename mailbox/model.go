@@ -102,22 +102,26 @@ type Letter struct {
 	RecipientKey      string // match key
 	RecipientPostcode string
 	RecipientMailbox  string // set when routed electronically
-	Registered        bool
-	Subject           string
-	Route             string
-	RouteReason       string
-	State             string
-	Deadline          time.Time // registered electronic letters
-	PrintIfUnsigned   time.Duration
-	ContentJSON       []byte // the evidence "content" object (digests)
-	ContentDigest     string // hex SHA-256 of ContentJSON
-	ContentKey        []byte // wrapped data key
-	Attachments       []AttachmentMeta
-	CreatedAt         time.Time
-	ReadAt            time.Time
-	LastEvidence      string // hex SHA-256 of the letter's last evidence leaf
-	EvidenceCount     int
-	NotificationID    string // evidence id of NotificationForAcceptance
+	// RecipientByMailbox: the sender named the recipient by mailbox id
+	// only (SMTP); RecipientName and RecipientAddress are then the holder's,
+	// which the sender must not learn from the letter (see senderView).
+	RecipientByMailbox bool
+	Registered         bool
+	Subject            string
+	Route              string
+	RouteReason        string
+	State              string
+	Deadline           time.Time // registered electronic letters
+	PrintIfUnsigned    time.Duration
+	ContentJSON        []byte // the evidence "content" object (digests)
+	ContentDigest      string // hex SHA-256 of ContentJSON
+	ContentKey         []byte // wrapped data key
+	Attachments        []AttachmentMeta
+	CreatedAt          time.Time
+	ReadAt             time.Time
+	LastEvidence       string // hex SHA-256 of the letter's last evidence leaf
+	EvidenceCount      int
+	NotificationID     string // evidence id of NotificationForAcceptance
 }
 
 // AttachmentMeta describes one attachment. Part numbers start at 1; part 0

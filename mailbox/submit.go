@@ -38,7 +38,9 @@ type Submission struct {
 	// RecipientMailbox, when set (SMTP to <mailbox-id>@domain), names the
 	// recipient's mailbox directly: an active mailbox at the written
 	// delivery point receives the letter even if another holder of the same
-	// name lives there.
+	// name lives there. RecipientName and RecipientAddress are then the
+	// holder's, for routing and print only: what the sender sees of the
+	// letter (views, evidence) names the recipient by this id alone.
 	RecipientMailbox string
 }
 
@@ -91,7 +93,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	// before any work; otherwise the routing decision is made (just before
 	// the commit, and recorded as made) and the parties' notification
 	// addresses are read.
-	var senderEmail, recipientEmail, earlier string
+	var senderEmail, recipientEmail, earlier, decision string
 	err = s.cfg.Store.View(ctx, func(tx Tx) error {
 		sender, err := s.senderMailbox(ctx, tx, c, sub.FromMailbox)
 		if err != nil {
@@ -116,7 +118,12 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 				route, reason, recipient = RouteElectronic, "", m.ID
 			}
 		}
-		l.Route, l.RouteReason, l.RecipientMailbox = route, reason, recipient
+		// A pending mailbox is the holder's business until its address is
+		// proven: the sender (view, receipt, evidence) is told no-mailbox,
+		// as if there were none; the operator's log keeps the decision.
+		decision = reason
+		l.Route, l.RouteReason, l.RecipientMailbox = route, senderReason(reason), recipient
+		l.RecipientByMailbox = sub.RecipientMailbox != ""
 		if recipient != "" {
 			m, err := tx.GetMailbox(ctx, recipient)
 			if err != nil {
@@ -193,7 +200,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		// A concurrent retry with the same key committed first.
 		return s.replay(ctx, c, sub, reqHash)
 	}
-	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", l.RouteReason, "registered", l.Registered)
+	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", decision, "registered", l.Registered)
 	// The reply is built from what was just committed: no read-back.
 	v := s.viewOf(*l, "sent", nil)
 	v.Evidence = make([]EvidenceBrief, len(it.events))
@@ -364,6 +371,16 @@ func sameDeliveryPoint(m Mailbox, addr addressing.Address) bool {
 		return false
 	}
 	return addressing.SameLocality(ma, addr)
+}
+
+// senderReason is the route reason a sender may learn: whether someone has
+// a mailbox at the address that is still pending is not theirs to know
+// (their letter is printed either way).
+func senderReason(reason string) string {
+	if reason == ReasonPendingAddress {
+		return ReasonNoMailbox
+	}
+	return reason
 }
 
 func holderMatches(m Mailbox, written string) bool {

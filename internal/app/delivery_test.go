@@ -151,14 +151,14 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 		}
 	})
 
-	t.Run("pending mailbox goes to print with its reason", func(t *testing.T) {
+	t.Run("pending mailbox goes to print, reported to the sender as no-mailbox", func(t *testing.T) {
 		pending := b.party(t, certs.Request{Role: certs.RolePerson, Name: "Ковалёва Анна Сергеевна", PersonalID: "4150690B002PB1"})
 		pending.mustJSON("POST", "/v1/mailboxes", map[string]string{"address": "230025, г. Гродно, ул. Ожешко, 3, кв. 7"}, nil, 201)
 		_, sent, data := org.send(map[string]any{
 			"recipient": map[string]string{"name": "Ковалевой Анне Сергеевне", "address": "г. Гродно, ул. Ожешко, д.3, кв.7, 230025"},
 			"subject":   "x", "body": "y",
 		}, "")
-		if sent.RouteReason != "pending-address" {
+		if sent.Route != "print" || sent.RouteReason != "no-mailbox" {
 			t.Fatalf("send: %s", data)
 		}
 	})

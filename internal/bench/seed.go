@@ -22,13 +22,14 @@ import (
 )
 
 // The letters and evidence columns as the store's migrations define them
-// (internal/store/*/migrations/00002_core.sql). A change there that this
+// (internal/store/*/migrations/00002_core.sql, 00008). A change there that this
 // list misses makes `seed` fail loudly, and its test with it.
 func seedLetterColumns() []string {
 	return []string{"id", "tracking", "sender_mailbox", "sender_name", "sender_address", "recipient_name",
 		"recipient_address", "recipient_json", "recipient_key", "recipient_postcode", "recipient_mailbox", "registered",
 		"subject", "route", "route_reason", "state", "deadline", "print_if_unsigned", "content_json", "content_digest",
-		"content_key", "attachments_json", "created_at", "read_at", "last_evidence", "evidence_count", "notification_id"}
+		"content_key", "attachments_json", "created_at", "read_at", "last_evidence", "evidence_count", "notification_id",
+		"recipient_by_mailbox"}
 }
 
 func seedEvidenceColumns() []string {
@@ -41,7 +42,8 @@ func seedEvidenceColumns() []string {
 const pageQuery = `SELECT id, tracking, sender_mailbox, sender_name, sender_address, recipient_name,
 	recipient_address, recipient_json, recipient_key, recipient_postcode, recipient_mailbox, registered,
 	subject, route, route_reason, state, deadline, print_if_unsigned, content_json, content_digest,
-	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id FROM letters WHERE recipient_mailbox IN ($1) AND recipient_mailbox <> '' AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`
+	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id,
+	recipient_by_mailbox FROM letters WHERE recipient_mailbox IN ($1) AND recipient_mailbox <> '' AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`
 
 // evidenceQuery is the store's EvidenceOf, which the API runs for every
 // letter of a page.
@@ -269,20 +271,23 @@ type seedRow struct {
 	lastEvidence                                                                            string
 	evidenceCount                                                                           int64
 	notificationID                                                                          string
+	recipientByMailbox                                                                      int64
 }
 
 func (r *seedRow) dest() []any {
 	return []any{&r.id, &r.tracking, &r.senderMailbox, &r.senderName, &r.senderAddress, &r.recipientName,
 		&r.recipientAddress, &r.recipientJSON, &r.recipientKey, &r.recipientPostcode, &r.recipientMailbox, &r.registered,
 		&r.subject, &r.route, &r.routeReason, &r.state, &r.deadline, &r.printIfUnsigned, &r.contentJSON, &r.contentDigest,
-		&r.contentKey, &r.attachmentsJSON, &r.createdAt, &r.readAt, &r.lastEvidence, &r.evidenceCount, &r.notificationID}
+		&r.contentKey, &r.attachmentsJSON, &r.createdAt, &r.readAt, &r.lastEvidence, &r.evidenceCount, &r.notificationID,
+		&r.recipientByMailbox}
 }
 
 func (r *seedRow) values() []any {
 	return []any{r.id, r.tracking, r.senderMailbox, r.senderName, r.senderAddress, r.recipientName,
 		r.recipientAddress, r.recipientJSON, r.recipientKey, r.recipientPostcode, r.recipientMailbox, r.registered,
 		r.subject, r.route, r.routeReason, r.state, r.deadline, r.printIfUnsigned, r.contentJSON, r.contentDigest,
-		r.contentKey, r.attachmentsJSON, r.createdAt, r.readAt, r.lastEvidence, r.evidenceCount, r.notificationID}
+		r.contentKey, r.attachmentsJSON, r.createdAt, r.readAt, r.lastEvidence, r.evidenceCount, r.notificationID,
+		r.recipientByMailbox}
 }
 
 // seedLetters generates and inserts the letters, then the heavy mailbox's

@@ -73,7 +73,6 @@ var (
 	enhBadDestMbox  = smtp.EnhancedCode{5, 1, 1}
 	enhBadDestSys   = smtp.EnhancedCode{5, 1, 2}
 	enhBadDestAddr  = smtp.EnhancedCode{5, 1, 3}
-	enhMboxDisabled = smtp.EnhancedCode{5, 2, 1}
 	enhTooBig       = smtp.EnhancedCode{5, 3, 4}
 	enhMedia        = smtp.EnhancedCode{5, 6, 0}
 	enhMediaUnsupp  = smtp.EnhancedCode{5, 6, 1}

@@ -167,7 +167,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return nil
 	}
 	if !looksLikeUUID(local) {
-		return s.reply("rcpt", refuse(ErrRecipient, 550, enhBadDestMbox, "No such mailbox <%s>", truncate(to, 100)))
+		return s.reply("rcpt", refuse(ErrRecipient, 550, enhBadDestMbox, "No such mailbox <%s>", truncate(addr, 100)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.lim.CommandTimeout)
 	defer cancel()
@@ -177,13 +177,13 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		m, err = tx.GetMailbox(ctx, strings.ToLower(local))
 		return err
 	})
+	// A mailbox that is not active yet is answered exactly as one that does
+	// not exist: a sender learns nothing of someone else's pending mailbox.
 	switch {
-	case errors.Is(err, mailbox.ErrNotFound):
-		return s.reply("rcpt", refuse(ErrRecipient, 550, enhBadDestMbox, "No such mailbox <%s>", addr))
-	case err != nil:
+	case err != nil && !errors.Is(err, mailbox.ErrNotFound):
 		return s.reply("rcpt", err)
-	case m.Status != mailbox.StatusActive:
-		return s.reply("rcpt", refuse(ErrRecipient, 550, enhMboxDisabled, "Mailbox <%s> is not active", addr))
+	case err != nil || m.Status != mailbox.StatusActive:
+		return s.reply("rcpt", refuse(ErrRecipient, 550, enhBadDestMbox, "No such mailbox <%s>", addr))
 	}
 	s.rcpt = &recipient{address: addr, mailbox: &m}
 	return nil

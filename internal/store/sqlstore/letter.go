@@ -13,21 +13,23 @@ import (
 const letterColumns = `id, tracking, sender_mailbox, sender_name, sender_address, recipient_name,
 	recipient_address, recipient_json, recipient_key, recipient_postcode, recipient_mailbox, registered,
 	subject, route, route_reason, state, deadline, print_if_unsigned, content_json, content_digest,
-	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id`
+	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id,
+	recipient_by_mailbox`
 
 func scanLetter(r interface{ Scan(...any) error }) (mailbox.Letter, error) {
 	var l mailbox.Letter
-	var registered int
+	var registered, byMailbox int
 	var deadline, piu, created, read int64
 	var atts []byte
 	err := r.Scan(&l.ID, &l.Tracking, &l.SenderMailbox, &l.SenderName, &l.SenderAddress, &l.RecipientName,
 		&l.RecipientAddress, &l.RecipientJSON, &l.RecipientKey, &l.RecipientPostcode, &l.RecipientMailbox, &registered,
 		&l.Subject, &l.Route, &l.RouteReason, &l.State, &deadline, &piu, &l.ContentJSON, &l.ContentDigest,
-		&l.ContentKey, &atts, &created, &read, &l.LastEvidence, &l.EvidenceCount, &l.NotificationID)
+		&l.ContentKey, &atts, &created, &read, &l.LastEvidence, &l.EvidenceCount, &l.NotificationID,
+		&byMailbox)
 	if err != nil {
 		return l, err
 	}
-	l.Registered = registered != 0
+	l.Registered, l.RecipientByMailbox = registered != 0, byMailbox != 0
 	l.Deadline, l.CreatedAt, l.ReadAt = FromMicros(deadline), FromMicros(created), FromMicros(read)
 	l.PrintIfUnsigned = time.Duration(piu) * time.Microsecond
 	if len(atts) > 0 {
@@ -52,7 +54,7 @@ func (t *Tx) CreateLetter(ctx context.Context, l mailbox.Letter) error {
 
 // CreateLetters implements mailbox.LetterTx with multi-row INSERTs.
 func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
-	const ncols = 27
+	const ncols = 28
 	args := make([]any, 0, ncols*len(ls))
 	for _, l := range ls {
 		atts, err := json.Marshal(l.Attachments)
@@ -62,7 +64,8 @@ func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
 		args = append(args, l.ID, l.Tracking, l.SenderMailbox, l.SenderName, l.SenderAddress, l.RecipientName,
 			l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
 			l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
-			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID)
+			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID,
+			boolInt(l.RecipientByMailbox))
 	}
 	return t.insertRows(ctx, "letters", letterColumns, ncols, args)
 }
