@@ -292,6 +292,10 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		if r.Reason == "" || len(r.Reason) > 500 {
 			return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_reason", "a reason of 1..500 characters is required")
 		}
+		// The reason is sealed into evidence the sender reads.
+		if err := mailbox.CheckText("reason", r.Reason, 500, true); err != nil {
+			return false, err
+		}
 		if j.State != mailbox.JobLeased {
 			return false, mailbox.Errorf(mailbox.ErrConflict, "bad_state", "the job is %s", j.State)
 		}

@@ -67,12 +67,13 @@ var printableTypes = map[string]bool{"application/pdf": true, "image/png": true,
 
 // AddAttachment streams one attachment into the draft.
 func (d *Draft) AddAttachment(name, contentType string, r io.Reader) error {
-	if err := checkFileName(name); err != nil {
+	name, err := AttachmentName(name)
+	if err != nil {
 		return err
 	}
 	for _, p := range d.parts {
-		if p.meta.Name == name {
-			return Errorf(ErrInvalid, "duplicate_attachment", "two attachments are named %q", name)
+		if SameFileName(p.meta.Name, name) {
+			return Errorf(ErrInvalid, "duplicate_attachment", "two attachments are named %q and %q: one file on a case-insensitive file system", p.meta.Name, name)
 		}
 	}
 	if len(d.parts) >= d.limits.MaxAttachments {
@@ -190,18 +191,6 @@ func validUTF8Stream(carry, data []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return bytes.Clone(b[cut:]), true
-}
-
-// checkFileName refuses names that could escape a directory or spoof
-// display when the recipient saves the file (`npes read --out DIR`).
-func checkFileName(name string) error {
-	if err := checkText("attachment_name", name, 255, true); err != nil {
-		return err
-	}
-	if len(name) > 255 || name == "." || name == ".." || strings.ContainsAny(name, `/\:*?"<>|`) || strings.HasPrefix(name, ".") {
-		return Errorf(ErrInvalid, "bad_attachment_name", "attachment name %q is not a plain file name", name)
-	}
-	return nil
 }
 
 // stagedChunks calls fn with each sealed chunk of an attachment.

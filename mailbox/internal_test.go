@@ -142,12 +142,12 @@ func TestCheckText(t *testing.T) {
 
 func TestCheckFileName(t *testing.T) {
 	for _, n := range []string{"счёт.pdf", "scan 01.png", "a_b-c.txt"} {
-		if err := checkFileName(n); err != nil {
+		if _, err := AttachmentName(n); err != nil {
 			t.Errorf("%q refused: %v", n, err)
 		}
 	}
 	for _, n := range []string{"", ".", "..", "../x", `a\b`, "a/b", ".hidden", "C:x", "a\u202eb.exe", "x\ny"} {
-		if err := checkFileName(n); err == nil {
+		if _, err := AttachmentName(n); err == nil {
 			t.Errorf("%q accepted", n)
 		}
 	}

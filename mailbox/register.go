@@ -41,6 +41,14 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 	if len(req.Address) > 1000 {
 		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "address is too long")
 	}
+	// The address as written and the holder's name from the certificate
+	// become the mailbox's, shown to correspondents and sealed in evidence.
+	if err := checkText("address", req.Address, 1000, true); err != nil {
+		return Mailbox{}, err
+	}
+	if err := checkText("holder_name", c.Identity.Name, s.cfg.Limits.MaxNameRunes, false); err != nil {
+		return Mailbox{}, err
+	}
 	addr, err := parseMailboxAddress(req.Address)
 	if err != nil {
 		return Mailbox{}, err

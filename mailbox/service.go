@@ -5,11 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/signing"
@@ -226,37 +223,3 @@ type Caller struct {
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
-
-// checkText validates a short single-line text: a name, a subject, a file
-// name. Control and bidirectional-formatting characters are refused: they
-// enable header injection and "Trojan Source"-style spoofing (CVE-2021-42574)
-// in whatever displays the text later.
-func checkText(field, v string, maxRunes int, required bool) error {
-	if required && strings.TrimSpace(v) == "" {
-		return Errorf(ErrInvalid, "missing_"+field, "%s is required", field)
-	}
-	if !utf8.ValidString(v) {
-		return Errorf(ErrInvalid, "bad_"+field, "%s is not valid UTF-8", field)
-	}
-	if n := utf8.RuneCountInString(v); n > maxRunes {
-		return Errorf(ErrInvalid, "bad_"+field, "%s is too long (%d characters, at most %d)", field, n, maxRunes)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) || isBidiControl(r) || r == '\u2028' || r == '\u2029' {
-			return Errorf(ErrInvalid, "bad_"+field, "%s contains a control or bidirectional formatting character (U+%04X)", field, r)
-		}
-	}
-	return nil
-}
-
-// isBidiControl reports the Unicode bidirectional formatting characters
-// (UAX #9: embeddings, overrides, isolates, marks).
-func isBidiControl(r rune) bool {
-	switch {
-	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
-		return true
-	case r == '\u200E', r == '\u200F', r == '\u061C':
-		return true
-	}
-	return false
-}

@@ -233,11 +233,13 @@ func (s *Service) checkSubmission(sub *Submission) error {
 	if err := checkText("recipient_name", sub.RecipientName, lim.MaxNameRunes, true); err != nil {
 		return err
 	}
-	if strings.TrimSpace(sub.RecipientAddress) == "" {
-		return Errorf(ErrInvalid, "missing_address", "recipient address is required")
-	}
 	if len(sub.RecipientAddress) > 1000 {
 		return Errorf(ErrInvalid, "bad_address", "recipient address is too long")
+	}
+	// The address as written is stored, sealed and shown: one line, no
+	// controls (the parser takes commas where people break lines).
+	if err := checkText("address", sub.RecipientAddress, 1000, true); err != nil {
+		return err
 	}
 	if err := checkText("subject", sub.Subject, lim.MaxSubjectRunes, false); err != nil {
 		return err

@@ -38,7 +38,8 @@ var allowedModules = map[string][]string{
 	"addressing": {},
 	"signing":    {"github.com/cloudflare/circl", "golang.org/x/mod/sumdb/note", "github.com/transparency-dev/merkle", module + "/signing"},
 	"certs":      {module + "/signing"},
-	"mailbox":    {module + "/addressing", module + "/signing", module + "/certs", "github.com/google/uuid"},
+	// x/text's norm: NFC of attachment names (mailbox/text.go).
+	"mailbox":    {module + "/addressing", module + "/signing", module + "/certs", "github.com/google/uuid", "golang.org/x/text/unicode/norm"},
 	"hybrid/pdf": {"github.com/jung-kurt/gofpdf", "github.com/boombuler/barcode", "github.com/pdfcpu/pdfcpu", "golang.org/x/image", module + "/hybrid/pdf"},
 	"hybrid":     {module + "/mailbox", module + "/addressing", module + "/signing", module + "/hybrid/pdf", "github.com/google/uuid"},
 }

@@ -28,9 +28,10 @@ import (
 	"github.com/npes/npes/signing"
 )
 
-// printJSON writes the API's reply unchanged (--json) or nothing.
+// printRaw writes the API's JSON reply (--json), with the characters a
+// terminal would interpret escaped (jsonTermSafe); the JSON means the same.
 func printRaw(e *Env, raw []byte) error {
-	_, err := e.Stdout.Write(raw)
+	_, err := e.Stdout.Write(jsonTermSafe(raw))
 	if err == nil && !bytes.HasSuffix(raw, []byte("\n")) {
 		_, err = io.WriteString(e.Stdout, "\n")
 	}
@@ -324,7 +325,8 @@ func runList(folder string) func(context.Context, *Env, []string) error {
 			if folder == "sent" {
 				who = l.Recipient.Name
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.CreatedAt.Local().Format("2006-01-02 15:04"), who, l.Subject, l.State, l.Tracking)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", termSafe(l.ID, false), l.CreatedAt.Local().Format("2006-01-02 15:04"),
+				termSafe(who, false), termSafe(l.Subject, false), termSafe(l.State, false), termSafe(l.Tracking, false))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -378,32 +380,32 @@ func runRead(ctx context.Context, e *Env, args []string) error {
 		if o.json {
 			return printRaw(e, raw)
 		}
-		fmt.Fprintln(e.Stdout, content.Body)
+		fmt.Fprintln(e.Stdout, termSafe(content.Body, true))
 		for i, a := range content.Attachments {
-			fmt.Fprintf(e.Stdout, "[attachment %d] %s (%s, %d bytes)\n", i+1, a.Name, a.ContentType, a.Size)
+			fmt.Fprintf(e.Stdout, "[attachment %d] %s (%s, %d bytes)\n", i+1, termSafe(a.Name, false), termSafe(a.ContentType, false), a.Size)
 		}
 		return nil
+	}
+	// The server refuses unsafe names; check again here, by the same rule:
+	// the client must not trust the server with its file system.
+	if err := checkOutNames(content.Attachments); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(*out, "body.txt"), []byte(content.Body), 0o600); err != nil {
+	if err := writePrivate(filepath.Join(*out, mailbox.BodyFileName), []byte(content.Body)); err != nil {
 		return err
 	}
 	for i, a := range content.Attachments {
-		// The server refuses names with separators; check again here: the
-		// client must not trust the server with its file system.
-		if a.Name != filepath.Base(a.Name) || a.Name == "." || a.Name == ".." || a.Name == "body.txt" {
-			return fmt.Errorf("attachment %d has an unsafe name %q", i+1, a.Name)
-		}
 		data, err := c.Do(ctx, "GET", fmt.Sprintf("/v1/letters/%s/attachments/%d", id, i+1), "", nil)
 		if err != nil {
 			return err
 		}
 		if signing.DigestHex(data) != a.SHA256 {
-			return fmt.Errorf("attachment %q: digest mismatch", a.Name)
+			return fmt.Errorf("attachment %q: digest mismatch", termSafe(a.Name, false))
 		}
-		if err := os.WriteFile(filepath.Join(*out, a.Name), data, 0o600); err != nil {
+		if err := writePrivate(filepath.Join(*out, a.Name), data); err != nil {
 			return err
 		}
 	}
@@ -512,7 +514,7 @@ func runEvidence(ctx context.Context, e *Env, args []string) error {
 		if err := json.Unmarshal(pb, &p); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", i+1, p.Event, p.Time.Format(time.RFC3339), p.LogIndex, p.Reason)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", i+1, termSafe(string(p.Event), false), p.Time.Format(time.RFC3339), p.LogIndex, termSafe(p.Reason, false))
 	}
 	return tw.Flush()
 }
@@ -540,7 +542,7 @@ func runBundle(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, raw, 0o644); err != nil {
+	if err := writePrivate(*out, raw); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "wrote %s (%d bytes); check it offline with `npes verify %s`\n", *out, len(raw), *out)
