@@ -3,7 +3,11 @@ package mailbox_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,6 +26,10 @@ var hostile = map[string]string{
 }
 
 func newHygieneService(t *testing.T) (*mailbox.Service, mailbox.Caller) {
+	return newHygieneServiceWith(t, nil)
+}
+
+func newHygieneServiceWith(t *testing.T, modify func(*mailbox.Config)) (*mailbox.Service, mailbox.Caller) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{})
@@ -32,9 +40,11 @@ func newHygieneService(t *testing.T) (*mailbox.Service, mailbox.Caller) {
 	edPEM, mlPEM, _ := signing.GenerateOperatorKeys()
 	sealer, _ := signing.LoadSealer(edPEM, mlPEM)
 	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	svc, err := mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys,
-		Now: func() time.Time { return now }, TempDir: t.TempDir()})
+	cfg := mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Now: func() time.Time { return hygieneNow }, TempDir: t.TempDir()}
+	if modify != nil {
+		modify(&cfg)
+	}
+	svc, err := mailbox.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +60,8 @@ func newHygieneService(t *testing.T) (*mailbox.Service, mailbox.Caller) {
 	}
 	return svc, sender
 }
+
+var hygieneNow = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
@@ -148,5 +160,86 @@ func TestAttachmentNames(t *testing.T) {
 		err = d.AddAttachment(pair[1], "application/pdf", bytes.NewReader([]byte("%PDF-1.4\n")))
 		d.Close()
 		wantCode(t, err, "duplicate_attachment")
+	}
+}
+
+// TestBindCredentialRefusals: only a valid, unrevoked end-entity client
+// certificate of the same holder becomes a mailbox credential; each
+// refusal has its own code.
+func TestBindCredentialRefusals(t *testing.T) {
+	ctx := context.Background()
+	caPEM, caKeyPEM, err := certs.CreateCA("binding CA", hygieneNow.AddDate(0, -1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := certs.LoadCA(caPEM, caKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(caKeyPEM)
+	caKey, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := map[string]bool{}
+	svc, _ := newHygieneServiceWith(t, func(c *mailbox.Config) {
+		c.Trust = ca.Pool()
+		c.Revocations = certs.RevocationCheckerFunc(func(_ context.Context, serial string) (bool, error) { return revoked[serial], nil })
+	})
+	req := certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"}
+	issue := func() *x509.Certificate {
+		cred, err := ca.Issue(req, hygieneNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred.Cert
+	}
+	// reissue signs a copy of a good certificate (same holder attributes)
+	// with other extended key usages, as a foreign or careless CA would.
+	reissue := func(eku []x509.ExtKeyUsage, isCA bool) *x509.Certificate {
+		good := issue()
+		tmpl := *good
+		tmpl.ExtKeyUsage, tmpl.UnknownExtKeyUsage = eku, nil
+		tmpl.IsCA, tmpl.BasicConstraintsValid = isCA, true
+		tmpl.SerialNumber = new(big.Int).Add(good.SerialNumber, big.NewInt(1))
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca.Certificate(), good.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	holderCert := issue()
+	holderID, _ := certs.IdentityFromCert(holderCert)
+	holder := mailbox.Caller{Identity: holderID}
+	m, err := svc.RegisterMailbox(ctx, holder, mailbox.RegisterRequest{Address: "220013, г. Минск, ул. Дорошевича, д. 8, кв. 5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedCert := issue()
+	revoked[certs.FormatSerial(revokedCert.SerialNumber)] = true
+
+	for _, tc := range []struct {
+		name, code string
+		cert       *x509.Certificate
+	}{
+		{"revoked", "certificate_revoked", revokedCert},
+		{"no extended key usage", "no_extended_key_usage", reissue(nil, false)},
+		{"server only", "server_certificate", reissue([]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, false)},
+		{"any usage", "wrong_key_usage", reissue([]x509.ExtKeyUsage{x509.ExtKeyUsageAny}, false)},
+		{"e-mail protection only", "wrong_key_usage", reissue([]x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}, false)},
+		{"a CA certificate", "not_end_entity", reissue([]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := svc.BindCredential(ctx, holder, m.ID, tc.cert)
+			wantCode(t, err, tc.code)
+		})
+	}
+	// The same holder's good certificate is bound.
+	if _, err := svc.BindCredential(ctx, holder, m.ID, issue()); err != nil {
+		t.Fatalf("a good certificate: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -282,12 +283,27 @@ func (s *Service) ownMailbox(ctx context.Context, tx Tx, c Caller, id string) (M
 // token) to one of the caller's mailboxes. The certificate must chain to a
 // trusted CA and belong to the same holder.
 func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string, cert *x509.Certificate) (Credential, error) {
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: s.cfg.Trust, CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return Credential{}, Errorf(ErrInvalid, "bad_certificate", "the certificate does not chain to a trusted CA: %v", err)
+	if err := checkClientCertificate(cert); err != nil {
+		return Credential{}, err
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: s.cfg.Trust, CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return Credential{}, Errorf(ErrInvalid, "bad_certificate", "the certificate does not chain to a trusted CA for client authentication: %v", err)
 	}
 	id, err := certs.IdentityFromCert(cert)
 	if err != nil {
 		return Credential{}, Errorf(ErrInvalid, "bad_certificate", "%v", err)
+	}
+	// A bound credential signs acceptances for the mailbox: a revoked one
+	// must not become one (the same check the handshake and each
+	// acceptance make).
+	if s.cfg.Revocations != nil {
+		revoked, err := s.cfg.Revocations.IsRevoked(ctx, id.Serial)
+		if err != nil {
+			return Credential{}, fmt.Errorf("checking the revocation of serial %s: %w", id.Serial, err)
+		}
+		if revoked {
+			return Credential{}, Errorf(ErrInvalid, "certificate_revoked", "the certificate (serial %s) is revoked", id.Serial)
+		}
 	}
 	if id.Role != c.Identity.Role || id.PersonalID != c.Identity.PersonalID || id.UNP != c.Identity.UNP {
 		return Credential{}, Errorf(ErrForbidden, "other_holder", "the certificate belongs to another holder")
@@ -300,6 +316,25 @@ func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string
 		return tx.BindCredential(ctx, cred)
 	})
 	return cred, err
+}
+
+// checkClientCertificate refuses certificates that are not end-entity
+// client certificates. x509.Verify treats a leaf without extendedKeyUsage
+// (or with anyExtendedKeyUsage) as good for every usage (RFC 5280
+// §4.2.1.12); npes wants clientAuth stated, as at the TLS handshake
+// (certs.ServerTLSConfig), since a bound credential logs in and signs.
+func checkClientCertificate(cert *x509.Certificate) error {
+	switch {
+	case cert.IsCA:
+		return Errorf(ErrInvalid, "not_end_entity", "the certificate is a CA certificate, not a holder's")
+	case slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth):
+		return nil
+	case len(cert.ExtKeyUsage) == 0 && len(cert.UnknownExtKeyUsage) == 0:
+		return Errorf(ErrInvalid, "no_extended_key_usage", "the certificate states no extended key usage; it must state clientAuth")
+	case slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageServerAuth):
+		return Errorf(ErrInvalid, "server_certificate", "the certificate is for TLS servers (serverAuth), not for client authentication")
+	}
+	return Errorf(ErrInvalid, "wrong_key_usage", "the certificate's extended key usage does not include clientAuth")
 }
 
 // UnbindCredential ends a binding. A holder cannot unbind the credential
