@@ -6,6 +6,7 @@ package hybrid
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -158,6 +159,61 @@ func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int6
 		return err
 	})
 	return pdf, j, err
+}
+
+// RelayEvidence returns, to the holder of a letter job's current lease, the
+// signed RelayToNonERDS evidence that committed the operator to the job's
+// PDF digest, so the print centre checks the document against the
+// evidence itself and not only against the lease (which a tampered
+// database or a rogue front end could rewrite along with the document).
+func (q *Queue) RelayEvidence(ctx context.Context, c mailbox.Caller, id string, token int64) ([]byte, error) {
+	var out []byte
+	err := q.store.View(ctx, func(tx mailbox.Tx) error {
+		j, err := q.job(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		if j.State != mailbox.JobLeased || !holds(j, c, token) {
+			return staleLease()
+		}
+		none := mailbox.Errorf(mailbox.ErrNotFound, "no_evidence", "the job has no RelayToNonERDS evidence")
+		if j.Kind != mailbox.JobLetter {
+			return none
+		}
+		evs, err := tx.EvidenceOf(ctx, j.LetterID)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Event != string(signing.EventRelayToNonERDS) {
+				continue
+			}
+			ev, err := unverifiedEvidence(e.Envelope)
+			if err != nil {
+				return fmt.Errorf("letter %s evidence %s: %w", j.LetterID, e.ID, err)
+			}
+			if ev.Details["print_job"] == j.ID {
+				out = e.Envelope
+				return nil
+			}
+		}
+		return none
+	})
+	return out, err
+}
+
+// unverifiedEvidence reads the payload of an envelope this server stored
+// (the print centre verifies the signature).
+func unverifiedEvidence(envelope []byte) (*signing.Evidence, error) {
+	env, err := signing.ParseEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return signing.ParseEvidence(payload)
 }
 
 // Outcomes a print centre reports for a leased job.

@@ -121,7 +121,7 @@ func TestAttachmentNames(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"счёт.pdf", "счёт.pdf"},
 		{"scan 01.png", "scan 01.png"},
-		{"e\u0301te\u0301.txt", "été.txt"},        // decomposed → NFC
+		{"e\u0301te\u0301.txt", "été.txt"}, // decomposed → NFC
 		{"Отчёт 2026-01.pdf", "Отчёт 2026-01.pdf"},
 		{"½ ставки.txt", "½ ставки.txt"},
 	} {

@@ -86,6 +86,21 @@ func (s *server) printPDF(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(pdf)
 }
 
+func (s *server) printEvidence(w http.ResponseWriter, r *http.Request) {
+	token, err := leaseToken(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	env, err := s.Print.RelayEvidence(r.Context(), caller(r), chi.URLParam(r, "id"), token)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(env)
+}
+
 func (s *server) printReport(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

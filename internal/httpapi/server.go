@@ -113,6 +113,7 @@ func NewHandler(d Deps) http.Handler {
 
 		r.Post("/v1/print/leases", s.printLease)
 		r.Get("/v1/print/jobs/{id}/pdf", s.printPDF)
+		r.Get("/v1/print/jobs/{id}/evidence", s.printEvidence)
 		r.Post("/v1/print/jobs/{id}/printed", s.printReport("printed"))
 		r.Post("/v1/print/jobs/{id}/failed", s.printReport("failed"))
 		r.Post("/v1/print/jobs/{id}/posted", s.printReport("posted"))

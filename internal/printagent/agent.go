@@ -1,7 +1,8 @@
 // Package printagent is the print centre's side of the hybrid print path
 // (DESIGN.md §6, `npes print-agent`): it leases print jobs of the centre's
 // regions, downloads each PDF and checks it against the digest in the lease
-// (the digest the RelayToNonERDS evidence carries), hands it to a printer (a
+// and in the letter's RelayToNonERDS evidence (verified with the operator's
+// keys from /v1/keys), hands it to a printer (a
 // spool directory or a CUPS queue through lp), reports printed and posted
 // under the lease's fencing token, and keeps the day's posting manifest in
 // the spool directory.
@@ -61,6 +62,7 @@ import (
 
 	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/internal/client"
+	"github.com/npes/npes/signing"
 )
 
 // Defaults of Options.
@@ -182,6 +184,8 @@ type agent struct {
 	manifestAt   time.Time // when
 	postedSince  bool      // posted anything since
 	manifestOnce bool      // written at least once in this run
+
+	keys signing.JWKS // the operator's evidence keys, fetched once per run
 }
 
 // Run runs the print agent until ctx is done (finishing the job in hand
@@ -524,14 +528,75 @@ func (a *agent) downloadStep(ctx context.Context, log *slog.Logger, j *job) erro
 		return err
 	}
 	sum := sha256.Sum256(pdf)
-	if got := hex.EncodeToString(sum[:]); got != j.PDFSHA256 {
+	got := hex.EncodeToString(sum[:])
+	if got != j.PDFSHA256 {
 		log.Error("PDF digest mismatch: not printing", "got", got, "want", j.PDFSHA256)
 		return a.fail(ctx, log, j, fmt.Sprintf("downloaded PDF has SHA-256 %s, the lease says %s", got, j.PDFSHA256))
+	}
+	if j.Kind == kindLetter {
+		reason, err := a.checkRelayEvidence(ctx, j, got)
+		if err != nil {
+			if gone(err) {
+				return a.drop(log, j, "evidence refused: "+err.Error())
+			}
+			return err
+		}
+		if reason != "" {
+			log.Error("PDF does not match the letter's evidence: not printing", "reason", reason)
+			return a.fail(ctx, log, j, reason)
+		}
 	}
 	if err := writeFileAtomic(a.workFile(j), pdf, 0o600); err != nil {
 		return fmt.Errorf("printagent: saving %s: %w", j.ID, err)
 	}
 	return a.record(j, StepDownloaded, false, "")
+}
+
+// kindLetter is the print job kind of letters (activation letters carry no
+// letter evidence).
+const kindLetter = "letter"
+
+// checkRelayEvidence checks the downloaded PDF's digest against the
+// letter's RelayToNonERDS evidence, the operator's signed commitment to the
+// document (DESIGN §6), and not only against the lease. It returns a
+// reason to refuse the job, or an error of the exchange itself.
+func (a *agent) checkRelayEvidence(ctx context.Context, j *job, digest string) (string, error) {
+	if len(a.keys.Keys) == 0 {
+		raw, err := a.c.Do(ctx, "GET", "/v1/keys", "", nil)
+		if err != nil {
+			return "", err
+		}
+		if a.keys, err = signing.ParseJWKS(raw); err != nil {
+			return "", errTransient{fmt.Errorf("printagent: the operator keys: %w", err)}
+		}
+	}
+	req, err := a.c.NewRequest(ctx, "GET", "/v1/print/jobs/"+j.ID+"/evidence", "", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("X-Lease-Token", fmt.Sprint(j.LeaseToken))
+	env, err := a.c.DoRequest(req)
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Code == "no_evidence" {
+		return "the letter has no RelayToNonERDS evidence for this job: nothing vouches for the document", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	payload, err := signing.VerifyEnvelope(env, a.keys)
+	if err != nil {
+		return fmt.Sprintf("the RelayToNonERDS evidence does not verify with the operator's keys: %v", err), nil
+	}
+	ev, err := signing.ParseEvidence(payload)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the RelayToNonERDS evidence is malformed: %v", err), nil
+	case ev.Event != signing.EventRelayToNonERDS || ev.Letter != j.LetterID || ev.Details["print_job"] != j.ID:
+		return fmt.Sprintf("the evidence served (%s of letter %s, job %s) is not this job's RelayToNonERDS", ev.Event, ev.Letter, ev.Details["print_job"]), nil
+	case ev.PDFSHA256 != digest:
+		return fmt.Sprintf("downloaded PDF has SHA-256 %s, the RelayToNonERDS evidence says %s", digest, ev.PDFSHA256), nil
+	}
+	return "", nil
 }
 
 // intentStep journals (fsynced) that the hand-off is about to happen.
