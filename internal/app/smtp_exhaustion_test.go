@@ -108,38 +108,25 @@ func TestSMTPGreetingAndIdleTimeouts(t *testing.T) {
 			}
 		}
 	}
-	t.Run("silent before the greeting (implicit TLS, no handshake)", func(t *testing.T) {
-		c, err := net.Dial("tcp", implicit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		closedBy(t, c, "")
-	})
-	t.Run("silent before EHLO", func(t *testing.T) {
-		c, err := net.Dial("tcp", starttls)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		closedBy(t, c, "")
-	})
-	t.Run("NOOPs without STARTTLS", func(t *testing.T) {
-		c, err := net.Dial("tcp", starttls)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		closedBy(t, c, "NOOP\r\n")
-	})
-	t.Run("NOOPs over TLS without a certificate", func(t *testing.T) {
-		c, err := tls.Dial("tcp", implicit, b.tlsFor(t, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		closedBy(t, c, "NOOP\r\n")
-	})
+	for _, tc := range []struct {
+		name      string
+		dial      func() (net.Conn, error)
+		keepAlive string
+	}{
+		{"silent before the greeting (implicit TLS, no handshake)", func() (net.Conn, error) { return net.Dial("tcp", implicit) }, ""},
+		{"silent before EHLO", func() (net.Conn, error) { return net.Dial("tcp", starttls) }, ""},
+		{"NOOPs without STARTTLS", func() (net.Conn, error) { return net.Dial("tcp", starttls) }, "NOOP\r\n"},
+		{"NOOPs over TLS without a certificate", func() (net.Conn, error) { return tls.Dial("tcp", implicit, b.tlsFor(t, nil)) }, "NOOP\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			closedBy(t, c, tc.keepAlive)
+		})
+	}
 	t.Run("authenticated, idle between transactions", func(t *testing.T) {
 		r := b.raw(t, &p.org.cred, idle)
 		r.cmd("EHLO client.example", "250")

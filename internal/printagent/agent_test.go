@@ -247,23 +247,7 @@ func TestDigestMismatchIsNeverPrinted(t *testing.T) {
 			if err := printagent.Run(t.Context(), o); err != nil {
 				t.Fatal(err)
 			}
-			if files := spoolPDFs(t, o.Spool); !slices.Equal(files, []string{good.Tracking + ".pdf"}) {
-				t.Fatalf("spool %v, want only %s", files, good.Tracking)
-			}
-			var job mailbox.PrintJob
-			err = h.srv.Store.View(t.Context(), func(tx mailbox.Tx) error {
-				jobs, err := tx.PrintJobsOfLetter(t.Context(), bad.ID)
-				if len(jobs) == 1 {
-					job = jobs[0]
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if job.State != mailbox.JobQueued || job.Attempts != 1 || !strings.Contains(job.LastError, "SHA-256") {
-				t.Fatalf("bad job: state %s, attempts %d, error %q; want queued again after a failed attempt naming the digest", job.State, job.Attempts, job.LastError)
-			}
+			h.refusedOnce(t, o.Spool, good, bad, "SHA-256")
 			// The printed one matches the digest in its lease and evidence.
 			data, err := os.ReadFile(filepath.Join(o.Spool, good.Tracking+".pdf"))
 			if err != nil {

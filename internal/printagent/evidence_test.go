@@ -107,23 +107,31 @@ func TestPDFCheckedAgainstEvidence(t *testing.T) {
 			if err := printagent.Run(t.Context(), o); err != nil {
 				t.Fatal(err)
 			}
-			if files := spoolPDFs(t, o.Spool); !slices.Equal(files, []string{good.Tracking + ".pdf"}) {
-				t.Fatalf("spool %v, want only %s", files, good.Tracking)
-			}
-			var job mailbox.PrintJob
-			err = h.srv.Store.View(t.Context(), func(tx mailbox.Tx) error {
-				jobs, err := tx.PrintJobsOfLetter(t.Context(), swapped.ID)
-				if len(jobs) == 1 {
-					job = jobs[0]
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if job.State != mailbox.JobQueued || job.Attempts != 1 || !strings.Contains(job.LastError, "RelayToNonERDS") {
-				t.Fatalf("swapped job: state %s, attempts %d, error %q; want queued again after a failed attempt naming the evidence", job.State, job.Attempts, job.LastError)
-			}
+			h.refusedOnce(t, o.Spool, good, swapped, "RelayToNonERDS")
 		})
+	}
+}
+
+// refusedOnce checks that the agent printed only printed, and reported
+// refused's single job failed once (queued again for another attempt) with
+// a reason that mentions why.
+func (h *harness) refusedOnce(t *testing.T, spool string, printed, refused sent, why string) {
+	t.Helper()
+	if files := spoolPDFs(t, spool); !slices.Equal(files, []string{printed.Tracking + ".pdf"}) {
+		t.Fatalf("spool %v, want only %s", files, printed.Tracking)
+	}
+	var job mailbox.PrintJob
+	err := h.srv.Store.View(t.Context(), func(tx mailbox.Tx) error {
+		jobs, err := tx.PrintJobsOfLetter(t.Context(), refused.ID)
+		if len(jobs) == 1 {
+			job = jobs[0]
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != mailbox.JobQueued || job.Attempts != 1 || !strings.Contains(job.LastError, why) {
+		t.Fatalf("refused job: state %s, attempts %d, error %q; want queued again after a failed attempt naming %s", job.State, job.Attempts, job.LastError, why)
 	}
 }
