@@ -249,9 +249,9 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 		return mutating(letterTargets("/accept", recipient, decision(mailbox.DecisionAccept))), false, true
 	case "/v1/letters/{id}/refuse":
 		return mutating(letterTargets("/refuse", recipient, decision(mailbox.DecisionRefuse))), false, true
-	case "/v1/print/jobs/{id}/pdf":
-		// Only a leased job has a document to fetch.
-		return jobTargets("/pdf", nil, func(j printJob) map[string]string {
+	case "/v1/print/jobs/{id}/pdf", "/v1/print/jobs/{id}/evidence":
+		// Only a leased job has a document (and its evidence) to fetch.
+		return jobTargets(strings.TrimPrefix(path, "/v1/print/jobs/{id}"), nil, func(j printJob) map[string]string {
 			return map[string]string{"X-Lease-Token": fmt.Sprint(j.LeaseToken)}
 		})[:1], false, true
 	case "/v1/print/jobs/{id}/printed", "/v1/print/jobs/{id}/failed", "/v1/print/jobs/{id}/posted":
