@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // RateLimit configures per-client token buckets (OWASP ASVS 5.0 §2.4 /
@@ -22,22 +24,28 @@ type RateLimit struct {
 // print agent (three requests per job).
 var DefaultRateLimit = RateLimit{PerSecond: 500, Burst: 1000}
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+// client is one identity's limiter and when it last asked.
+type client struct {
+	lim  *rate.Limiter
+	last time.Time
 }
 
+// limiter keeps one token bucket (golang.org/x/time/rate) per client. The
+// clock is injected: every call passes the time explicitly (AllowN and
+// ReserveN take it), so tests and the server's clock agree.
 type limiter struct {
 	cfg RateLimit
 	now func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[string]*client
 	sweep   time.Time
 }
 
 func newLimiter(cfg RateLimit, now func() time.Time) *limiter {
-	return &limiter{cfg: cfg, now: now, buckets: map[string]*bucket{}}
+	// A burst below one would refuse every request forever.
+	cfg.Burst = max(cfg.Burst, 1)
+	return &limiter{cfg: cfg, now: now, buckets: map[string]*client{}}
 }
 
 // allow takes a token for key; when none is left it says how long until one
@@ -46,29 +54,32 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	// Forget idle clients now and then so the map stays bounded.
+	// Forget idle clients now and then so the map stays bounded. A client
+	// idle for longer than a full refill has a full bucket, so forgetting it
+	// changes nothing.
 	if now.Sub(l.sweep) > time.Minute {
 		full := time.Duration(float64(l.cfg.Burst) / l.cfg.PerSecond * float64(time.Second))
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > full {
+		for k, c := range l.buckets {
+			if now.Sub(c.last) > full {
 				delete(l.buckets, k)
 			}
 		}
 		l.sweep = now
 	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: float64(l.cfg.Burst), last: now}
-		l.buckets[key] = b
+	c := l.buckets[key]
+	if c == nil {
+		c = &client{lim: rate.NewLimiter(rate.Limit(l.cfg.PerSecond), l.cfg.Burst)}
+		l.buckets[key] = c
 	}
-	b.tokens = math.Min(float64(l.cfg.Burst), b.tokens+now.Sub(b.last).Seconds()*l.cfg.PerSecond)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+	c.last = now
+	r := c.lim.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		// Refused: give the token back, so a client that keeps asking
+		// while limited does not push its own refill further away.
+		r.CancelAt(now)
+		return false, wait
 	}
-	wait := time.Duration((1 - b.tokens) / l.cfg.PerSecond * float64(time.Second))
-	return false, wait
+	return true, 0
 }
 
 // rateLimit applies the limiter after identification.

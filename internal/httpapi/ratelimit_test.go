@@ -21,6 +21,13 @@ func TestLimiterPerClient(t *testing.T) {
 	if ok, _ := l.allow("b"); !ok {
 		t.Fatal("client b limited by client a's traffic")
 	}
+	// Refused requests take nothing: asking again while limited does not
+	// push the refill further away.
+	for range 3 {
+		if ok, _ := l.allow("a"); ok {
+			t.Fatal("request allowed with an empty bucket")
+		}
+	}
 	now = now.Add(100 * time.Millisecond)
 	if ok, _ := l.allow("a"); !ok {
 		t.Fatal("a token did not refill after 100ms at 10/s")
