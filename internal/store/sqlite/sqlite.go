@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -136,24 +135,47 @@ func run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(mailbox.T
 	return translate(tx.Commit())
 }
 
-// placeholder matches PostgreSQL's $n; SQLite's ?n means the same.
-var placeholder = regexp.MustCompile(`\$(\d+)`)
-
-// rebind is cached per statement text: the shared SQL is a fixed set of
-// constants, so the cache stays small.
+// rebind rewrites PostgreSQL's $n placeholders to SQLite's ?n, which means
+// the same (https://sqlite.org/lang_expr.html#varparam), in one pass.
+//
+// Rewritten texts are cached, but at most maxRebound of them: the shared SQL
+// is mostly constants, yet batch statements (multi-row INSERTs, the OR list
+// of LogNodes) differ with their size, and an unbounded cache would grow
+// with every size ever used. Past the bound a statement is rewritten on each
+// use, which costs one pass over its text.
 func rebind(q string) string {
 	if !strings.Contains(q, "$") {
 		return q
 	}
-	if v, ok := rebound.Load(q); ok {
-		return v.(string)
+	rebound.mu.RLock()
+	r, ok := rebound.m[q]
+	rebound.mu.RUnlock()
+	if ok {
+		return r
 	}
-	r := placeholder.ReplaceAllString(q, "?$1")
-	rebound.Store(q, r)
+	b := []byte(q)
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '$' && b[i+1] >= '0' && b[i+1] <= '9' {
+			b[i] = '?'
+		}
+	}
+	r = string(b)
+	rebound.mu.Lock()
+	if len(rebound.m) < maxRebound {
+		rebound.m[q] = r
+	}
+	rebound.mu.Unlock()
 	return r
 }
 
-var rebound sync.Map // statement text → rewritten text
+// maxRebound bounds the rewrite cache: several times the number of constant
+// statements, so they all fit beside a working set of batch sizes.
+const maxRebound = 512
+
+var rebound = struct {
+	mu sync.RWMutex
+	m  map[string]string // statement text → rewritten text
+}{m: map[string]string{}}
 
 type querier struct{ tx *sql.Tx }
 
