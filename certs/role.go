@@ -179,7 +179,8 @@ func checkName(name string) error {
 // checkPersonalID checks the shape of a Belarusian personal (identification)
 // number: 7 digits, a letter, 3 digits, 2 letters, 1 digit, e.g. 3140582A001PB3.
 // The check digit is deliberately not verified, so that test and demo numbers
-// stay usable (issue 2).
+// stay usable; the number is the CA's input, vetted by the registrar who
+// issues the certificate, not a claim npes must prove.
 func checkPersonalID(id string) error {
 	const shape = "DDDDDDDLDDDLLD"
 	bad := fmt.Errorf("personal number %q must be 14 characters shaped like 3140582A001PB3", id)

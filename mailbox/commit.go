@@ -13,8 +13,8 @@ import (
 	"github.com/npes/npes/signing/tlog"
 )
 
-// Group commit (issue 7, like PostgreSQL's own commit grouping or a mail
-// server's queue): concurrent submissions are handed to one committer per
+// Group commit (like PostgreSQL's own commit grouping or a mail server's
+// queue): concurrent submissions are handed to one committer per
 // process, which writes whatever has accumulated while the previous commit
 // was in flight in ONE transaction — one lock of the evidence log, one
 // batch append to the Merkle tree, one fsync. Each submission's reply still

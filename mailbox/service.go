@@ -13,7 +13,7 @@ import (
 )
 
 // Limits bound what one submission may carry and how much address proof
-// one holder may ask for (issue defaults). A zero field takes its default.
+// one holder may ask for. A zero field takes its DefaultLimits value.
 type Limits struct {
 	MaxBodyBytes       int64
 	MaxAttachments     int

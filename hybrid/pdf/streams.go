@@ -14,7 +14,7 @@ import (
 	tifflzw "golang.org/x/image/tiff/lzw"
 )
 
-// Decompression bombs (found by the reliability suite, issue 8). pdfcpu
+// Decompression bombs (internal/reliability TestUnprintableAttachments). pdfcpu
 // decodes a stream only when an operation needs its content, and merging
 // copies streams as they are, so a page whose content stream inflates to
 // gigabytes passed the attachment check and went on, unchanged, to the print

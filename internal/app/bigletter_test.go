@@ -54,7 +54,7 @@ func peakHeap(f func()) int64 {
 
 // TestBigLetterBoundedMemory sends a 24 MiB attachment through the HTTP API
 // and reads it back: the server's heap grows by far less than the letter
-// (issue 7: < 64 MiB growth for a 25 MiB letter), because attachments stream
+// (< 64 MiB growth for a 25 MiB letter), because attachments stream
 // through encrypted temporary files and 256 KiB chunks.
 func TestBigLetterBoundedMemory(t *testing.T) {
 	b := setup(t, "")

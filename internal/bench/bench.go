@@ -1,5 +1,5 @@
-// Package bench runs the load scenarios of `npes bench` (issue 7, DESIGN
-// §11). Each scenario measures one path of npes end to end and, in the same
+// Package bench runs the load scenarios of `npes bench` (DESIGN §11).
+// Each scenario measures one path of npes end to end and, in the same
 // process, on the same machine and the same database, a baseline that does
 // the bare minimum of the same work (a raw durable INSERT, a bare SKIP
 // LOCKED claim, an fsync per message, a renderer without its font cache,

@@ -12,7 +12,7 @@ import (
 	"github.com/npes/npes/internal/bench"
 )
 
-// runBench runs one load scenario with its same-run baseline (issue 7):
+// runBench runs one load scenario with its same-run baseline:
 //
 //	npes bench SCENARIO [--count N] [--duration D] [--concurrency C] [--database-url URL] [--json]
 //

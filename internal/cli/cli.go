@@ -62,8 +62,6 @@ func commands() map[string]command {
 
 		"print-agent": {"print centre agent: lease, print, report, manifest", runPrintAgent},
 
-		// runAudit existed without being registered, so `npes audit` was an
-		// unknown command (found by the reliability suite, issue 8).
 		"audit": {"re-check the whole evidence log from the first leaf against published checkpoints", runAudit},
 	}
 }

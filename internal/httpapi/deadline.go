@@ -13,7 +13,7 @@ import (
 // http.Server's ReadHeaderTimeout covers only the headers: without these a
 // client that dribbles a body (or stops sending it) holds a connection, a
 // handler goroutine and a staged draft forever (slowloris on the body;
-// found by the reliability suite, issue 8).
+// internal/reliability TestSlowClients).
 type BodyTimeouts struct {
 	// Idle is the longest wait for the next bytes of a body (nginx's
 	// client_body_timeout): a stalled upload is cut after it.

@@ -81,8 +81,7 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 			}
 			lp = new(letterPart)
 			// MaxBytesReader, not LimitReader: a part over the limit is 413,
-			// not a truncated document answered as bad JSON (found by the
-			// reliability suite, issue 8).
+			// not a truncated document answered as bad JSON.
 			dec := json.NewDecoder(http.MaxBytesReader(w, io.NopCloser(part), maxJSON))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(lp); err != nil {

@@ -13,8 +13,9 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-// drainJobs is the size of the two-agent drain. Issue 5 asks for 1,000
-// (run with -drain-jobs 1000); the default keeps a CI run short, since
+// drainJobs is the size of the two-agent drain. The print path is sized
+// for 1,000 jobs a drain (run with -drain-jobs 1000); the default keeps a
+// CI run short, since
 // queueing a letter costs a render and two sealed evidence records and
 // printing it two more.
 var drainJobs = flag.Int("drain-jobs", 200, "letters for the two-agent drain test")

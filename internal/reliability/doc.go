@@ -1,4 +1,4 @@
-// Package reliability is npes's reliability and security suite (issue 8):
+// Package reliability is npes's reliability and security suite:
 // crash durability under kill -9, several nodes on one PostgreSQL, database
 // faults through a cutting TCP proxy, TLS protocol and suite checks with
 // openssl, the access-control matrix over every route of openapi.yaml,

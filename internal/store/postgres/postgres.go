@@ -279,8 +279,8 @@ func translate(err error) error {
 		// The connection broke mid-statement or mid-COMMIT: the
 		// transaction rolled back, or (a cut during COMMIT) its outcome is
 		// unknown to this process; either way the client must retry (with
-		// its Idempotency-Key), so it is 503, not 500. Found by the
-		// reliability suite's database-fault proxy (issue 8).
+		// its Idempotency-Key), so it is 503, not 500
+		// (internal/reliability TestDatabaseFaults cuts connections).
 		return fmt.Errorf("%w: %v", mailbox.ErrUnavailable, err)
 	}
 	return err
