@@ -259,7 +259,7 @@ func (s *Service) checkSubmission(sub *Submission) error {
 		}
 		for _, p := range []time.Duration{sub.PrintIfUnsignedAfter, sub.AcceptancePeriod} {
 			if p != 0 && (p < time.Hour || p > lim.MaxAcceptance) {
-				return Errorf(ErrInvalid, "bad_period", "an acceptance period must be between 1h and %s", lim.MaxAcceptance)
+				return Errorf(ErrInvalid, "bad_period", "an acceptance period must be between 1h and %s", FormatPeriod(lim.MaxAcceptance))
 			}
 		}
 	}

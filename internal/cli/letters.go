@@ -178,7 +178,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned DURATION] --server URL --id DIR")
+	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] --server URL --id DIR")
 	clientFlags(fs, e, &o)
 	toName := fs.String("to-name", "", "recipient's name as on an envelope")
 	toAddr := fs.String("to-address", "", "recipient's postal address")
@@ -186,7 +186,8 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	subject := fs.String("subject", "", "subject")
 	body := fs.String("body", "", "body text")
 	bodyFile := fs.String("body-file", "", "file with the body text ('-' for standard input)")
-	piu := fs.String("print-if-unsigned", "", "print and post the letter if not signed for within DURATION (e.g. 240h)")
+	piu := fs.String("print-if-unsigned", "", "registered: print and post the letter if not signed for within PERIOD (e.g. 10d or 240h)")
+	period := fs.String("acceptance-period", "", "registered: time the recipient has to accept or refuse, PERIOD (e.g. 10d; default 10d)")
 	key := fs.String("idempotency-key", "", "Idempotency-Key (default: a new random key; reuse it to retry safely)")
 	var attach stringList
 	fs.Var(&attach, "attach", "attach a file (repeatable)")
@@ -198,6 +199,14 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	}
 	if *body != "" && *bodyFile != "" {
 		return usagef("give --body or --body-file, not both")
+	}
+	for _, p := range []struct{ flag, v string }{{"--print-if-unsigned", *piu}, {"--acceptance-period", *period}} {
+		if p.v == "" {
+			continue
+		}
+		if _, err := mailbox.ParsePeriod(p.v); err != nil {
+			return usagef("%s: %v", p.flag, err)
+		}
 	}
 	if *bodyFile != "" {
 		var b []byte
@@ -222,6 +231,9 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	}
 	if *piu != "" {
 		letter["print_if_unsigned_after"] = *piu
+	}
+	if *period != "" {
+		letter["acceptance_period"] = *period
 	}
 	// The multipart body streams from the files through a pipe: memory does
 	// not grow with attachment size.

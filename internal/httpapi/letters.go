@@ -35,9 +35,9 @@ func parsePeriod(field, v string) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, mailbox.Errorf(mailbox.ErrInvalid, "bad_period", "%s must be a duration such as 240h", field)
+	d, err := mailbox.ParsePeriod(v)
+	if err != nil {
+		return 0, mailbox.Errorf(mailbox.ErrInvalid, "bad_period", "%s: %v", field, err)
 	}
 	return d, nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-smtp"
+
+	"github.com/npes/npes/mailbox"
 )
 
 // The npes header fields of a submission (DESIGN §7). Any other X-Npes-*
@@ -149,9 +151,9 @@ func readHeaderFields(h textproto.Header, out *parsed) error {
 		if v == "" {
 			continue
 		}
-		p, err := time.ParseDuration(v)
-		if err != nil || p <= 0 {
-			return refuse(ErrMalformed, 550, enhMedia, "%s must be a duration such as 240h", d.key)
+		p, err := mailbox.ParsePeriod(v)
+		if err != nil {
+			return refuse(ErrMalformed, 550, enhMedia, "%s: %v", d.key, err)
 		}
 		*d.to = p
 	}

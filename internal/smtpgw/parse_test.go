@@ -168,6 +168,15 @@ func TestParseMessage(t *testing.T) {
 			}},
 		},
 		{
+			name: "periods in days",
+			msg:  crlf(hdr + "X-Npes-Registered: yes\nX-Npes-Print-If-Unsigned: 10d\nX-Npes-Acceptance-Period: 1d12h\n\nb\n"),
+			want: want{body: "b\n", check: func(t *testing.T, p *parsed) {
+				if p.PrintIfUnsigned != 240*time.Hour || p.AcceptancePeriod != 36*time.Hour {
+					t.Fatalf("print if unsigned %v, acceptance period %v", p.PrintIfUnsigned, p.AcceptancePeriod)
+				}
+			}},
+		},
+		{
 			name: "From and Message-ID",
 			msg:  crlf("From: \"Белтелеком\" <ABC@Npes.Test>\nMessage-ID: <x.1@mta.example>\n\nb"),
 			want: want{body: "b", check: func(t *testing.T, p *parsed) {
