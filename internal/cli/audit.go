@@ -10,8 +10,9 @@ import (
 
 func runAudit(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "audit", "audit [--data DIR] [--database-url URL] [--checkpoint FILE]...")
-	serverFlags(fs, e, &cfg)
+	fs := newFlags(e, "audit", "audit [--data DIR] [--database-url URL] [--master-key-file FILE] [--checkpoint FILE]...")
+	dataFlags(fs, e, &cfg)
+	masterKeyFlag(fs, &cfg)
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a checkpoint published earlier (signed note file) that the log must still contain; repeatable")
 	if err := parse(fs, args); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,17 +20,18 @@ import (
 // The table (or, with --json, one JSON object) goes to standard output,
 // progress lines to standard error.
 func runBench(ctx context.Context, e *Env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		benchUsage(e.Stdout)
+		return nil
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		benchUsage(e)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return nil
-		}
+		benchUsage(e.Stderr)
 		return usagef("missing SCENARIO")
 	}
 	name := args[0]
 	sc, ok := bench.Lookup(name)
 	if !ok {
-		benchUsage(e)
+		benchUsage(e.Stderr)
 		return usagef("unknown scenario %q", name)
 	}
 	var o bench.Options
@@ -119,11 +121,11 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 	return bench.WriteTable(e.Stdout, res)
 }
 
-func benchUsage(e *Env) {
-	fmt.Fprintln(e.Stderr, "Usage: npes bench SCENARIO [--count N] [--duration D] [--concurrency C] [--database-url URL] [--json] [--cpuprofile FILE] [--trace FILE]")
-	fmt.Fprintln(e.Stderr, "\nEach scenario measures npes and, in the same run, a baseline; the ratio is throughput ÷ baseline throughput.")
-	fmt.Fprintln(e.Stderr, "The database is written to: give a scratch database. Scenarios (npes bench SCENARIO --help for their flags):")
+func benchUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: npes bench SCENARIO [--count N] [--duration D] [--concurrency C] [--database-url URL] [--json] [--cpuprofile FILE] [--trace FILE]")
+	fmt.Fprintln(w, "\nEach scenario measures npes and, in the same run, a baseline; the ratio is throughput ÷ baseline throughput.")
+	fmt.Fprintln(w, "The database is written to: give a scratch database. Scenarios (npes bench SCENARIO --help for their flags):")
 	for _, s := range bench.Scenarios() {
-		fmt.Fprintf(e.Stderr, "  %-8s %s\n", s.Name, s.Summary)
+		fmt.Fprintf(w, "  %-8s %s\n", s.Name, s.Summary)
 	}
 }

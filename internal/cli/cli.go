@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -25,7 +26,15 @@ type Env struct {
 
 type command struct {
 	summary string
-	run     func(ctx context.Context, e *Env, args []string) error
+	run     func(ctx context.Context, e *Env, args []string) error // nil for commands with subcommands
+}
+
+// subcommands are the verbs of the commands that have several; the first
+// argument after the command picks one.
+var subcommands = map[string][]subcommand{
+	"ca":      caCommands,
+	"mailbox": mailboxCommands,
+	"admin":   adminCommands,
 }
 
 // usageError makes the command exit with status 2.
@@ -44,11 +53,11 @@ func commands() map[string]command {
 	return map[string]command{
 		"init":     {"create the data directory: CA, server certificate, evidence keys, operator credential", runInit},
 		"serve":    {"run the server (initializes the data directory on first run)", runServe},
-		"ca":       {"internal CA: issue, revoke, list certificates", runCA},
+		"ca":       {"internal CA: issue, revoke, list certificates", nil},
 		"whoami":   {"ask the server who the credential is", runWhoami},
 		"address":  {"parse Belarusian postal addresses; S10 ids", runAddress},
-		"mailbox":  {"register, activate, resend or show your mailboxes", runMailbox},
-		"admin":    {"operator actions: verify-address", runAdmin},
+		"mailbox":  {"register, activate, resend or show your mailboxes", nil},
+		"admin":    {"operator actions: verify-address", nil},
 		"send":     {"send a letter", runSend},
 		"inbox":    {"list received letters", runList("inbox")},
 		"sent":     {"list sent letters", runList("sent")},
@@ -85,7 +94,12 @@ func Main(ctx context.Context, args []string, e *Env) int {
 		fmt.Fprintf(e.Stderr, "npes: unknown command %q (run `npes help`)\n", args[0])
 		return 2
 	}
-	err := c.run(ctx, e, args[1:])
+	var err error
+	if subs, ok := subcommands[args[0]]; ok {
+		err = runSubcommand(ctx, e, args[0], subs, args[1:])
+	} else {
+		err = c.run(ctx, e, args[1:])
+	}
 	var ue usageError
 	var ee exitError
 	switch {
@@ -124,15 +138,38 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY. Client commands: NPES_SERVER, NPES_ID.")
 }
 
-// newFlags returns a flag set that reports errors instead of exiting.
+// newFlags returns a flag set that reports errors instead of exiting. What
+// the flag package prints is held until parse knows whether it answers
+// --help (standard output, exit 0) or a mistake (standard error, exit 2).
 func newFlags(e *Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
+	out := &flagOutput{e: e}
+	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "Usage: npes %s\n\nFlags:\n", usage)
+		fmt.Fprintf(out, "Usage: npes %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// flagOutput collects a flag set's messages for parse to route.
+type flagOutput struct {
+	bytes.Buffer
+	e *Env
+}
+
+// flush sends what the flag package printed to standard output for help,
+// else to standard error.
+func flushFlagOutput(fs *flag.FlagSet, help bool) {
+	o, ok := fs.Output().(*flagOutput)
+	if !ok {
+		return
+	}
+	w := o.e.Stderr
+	if help {
+		w = o.e.Stdout
+	}
+	_, _ = o.WriteTo(w)
 }
 
 // parse parses flags and turns flag errors into usage errors (the flag
@@ -145,7 +182,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
+			help := errors.Is(err, flag.ErrHelp)
+			flushFlagOutput(fs, help)
+			if help {
 				return err
 			}
 			return exitError{2}

@@ -38,69 +38,78 @@ func printRaw(e *Env, raw []byte) error {
 	return err
 }
 
-func runMailbox(ctx context.Context, e *Env, args []string) error {
-	if len(args) == 0 {
-		return usagef("missing subcommand: register, activate, resend or show")
-	}
+var mailboxCommands = []subcommand{
+	{"register", "ask for a mailbox at a postal address (pending until the address is proven)", runMailboxRegister},
+	{"activate", "prove the address with the code from the activation letter", runMailboxActivate},
+	{"resend", "send another activation letter (its code replaces the old one)", runMailboxResend},
+	{"show", "list your mailboxes", runMailboxShow},
+}
+
+func runMailboxRegister(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	switch args[0] {
-	case "register":
-		fs := newFlags(e, "mailbox register", "mailbox register --address A [--email E] --server URL --id DIR")
-		clientFlags(fs, e, &o)
-		address := fs.String("address", "", "postal address of the mailbox")
-		email := fs.String("email", "", "address for notifications (optional)")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if *address == "" {
-			return usagef("--address is required")
-		}
-		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes", map[string]string{"address": *address, "email": *email})
-	case "activate":
-		fs := newFlags(e, "mailbox activate", "mailbox activate --code C [--mailbox ID] --server URL --id DIR")
-		clientFlags(fs, e, &o)
-		code := fs.String("code", "", "activation code from the letter")
-		id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox)")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if *code == "" {
-			return usagef("--code is required")
-		}
-		mb, err := mailboxOrPending(ctx, o, *id)
-		if err != nil {
-			return err
-		}
-		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activate", map[string]string{"code": *code})
-	case "resend":
-		fs := newFlags(e, "mailbox resend", "mailbox resend [--mailbox ID] --server URL --id DIR")
-		clientFlags(fs, e, &o)
-		id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox)")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		mb, err := mailboxOrPending(ctx, o, *id)
-		if err != nil {
-			return err
-		}
-		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activation-letter", nil)
-	case "show":
-		fs := newFlags(e, "mailbox show", "mailbox show --server URL --id DIR")
-		clientFlags(fs, e, &o)
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := o.client()
-		if err != nil {
-			return err
-		}
-		raw, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, nil)
-		if err != nil {
-			return err
-		}
-		return printRaw(e, raw)
+	fs := newFlags(e, "mailbox register", "mailbox register --address A [--email E] --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	address := fs.String("address", "", "postal address of the mailbox")
+	email := fs.String("email", "", "address for notifications (optional)")
+	if err := parse(fs, args); err != nil {
+		return err
 	}
-	return usagef("unknown subcommand %q: want register, activate, resend or show", args[0])
+	if *address == "" {
+		return usagef("--address is required")
+	}
+	return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes", map[string]string{"address": *address, "email": *email})
+}
+
+func runMailboxActivate(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox activate", "mailbox activate --code C [--mailbox ID] --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	code := fs.String("code", "", "activation code from the letter")
+	id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *code == "" {
+		return usagef("--code is required")
+	}
+	mb, err := mailboxOrPending(ctx, o, *id)
+	if err != nil {
+		return err
+	}
+	return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activate", map[string]string{"code": *code})
+}
+
+func runMailboxResend(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox resend", "mailbox resend [--mailbox ID] --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	mb, err := mailboxOrPending(ctx, o, *id)
+	if err != nil {
+		return err
+	}
+	return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activation-letter", nil)
+}
+
+func runMailboxShow(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox show", "mailbox show --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	raw, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, nil)
+	if err != nil {
+		return err
+	}
+	return printRaw(e, raw)
 }
 
 // mailboxOrPending is the mailbox named by --mailbox, else the caller's
@@ -155,14 +164,15 @@ func mailboxCall(ctx context.Context, e *Env, o clientOpts, method, path string,
 	return nil
 }
 
-func runAdmin(ctx context.Context, e *Env, args []string) error {
-	if len(args) == 0 || args[0] != "verify-address" {
-		return usagef("usage: npes admin verify-address MAILBOX_ID")
-	}
+var adminCommands = []subcommand{
+	{"verify-address", "operator: prove a pending mailbox's address at a counter", runAdminVerifyAddress},
+}
+
+func runAdminVerifyAddress(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "admin verify-address", "admin verify-address MAILBOX_ID --server URL --id DIR")
+	fs := newFlags(e, "admin verify-address", "admin verify-address MAILBOX_ID --server URL --id DIR [--json]")
 	clientFlags(fs, e, &o)
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

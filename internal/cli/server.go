@@ -17,17 +17,34 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-// serverFlags registers the flags shared by the commands that work on the
-// data directory and the database (init, serve, ca ...).
-func serverFlags(fs *flag.FlagSet, e *Env, cfg *app.Config) {
+// dataFlags registers --data and --database-url, which every command that
+// works on the data directory and its database takes (init, serve, ca,
+// audit), after reading the NPES_* defaults into cfg.
+func dataFlags(fs *flag.FlagSet, e *Env, cfg *app.Config) {
 	*cfg = app.FromEnv(e.Getenv)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (NPES_DATA)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL; empty means SQLite in the data directory (NPES_DATABASE_URL)")
+}
+
+// masterKeyFlag is for the commands that create or read content keys.
+func masterKeyFlag(fs *flag.FlagSet, cfg *app.Config) {
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", cfg.MasterKeyFile, "content master key file (NPES_MASTER_KEY_FILE; default DATA/master.key)")
+}
+
+// hostnameFlag is for the commands that may write the server certificate.
+func hostnameFlag(fs *flag.FlagSet, cfg *app.Config) {
 	fs.Func("hostname", "extra DNS name or IP for the server certificate, repeatable or comma separated (NPES_HOSTNAMES)", func(v string) error {
 		cfg.Hostnames = append(cfg.Hostnames, app.SplitList(v)...)
 		return nil
 	})
-	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", cfg.MasterKeyFile, "content master key file (NPES_MASTER_KEY_FILE; default DATA/master.key)")
+}
+
+// serverFlags registers every flag of the data directory, the database and
+// the server's limits: those of `npes serve`.
+func serverFlags(fs *flag.FlagSet, e *Env, cfg *app.Config) {
+	dataFlags(fs, e, cfg)
+	hostnameFlag(fs, cfg)
+	masterKeyFlag(fs, cfg)
 	d := mailbox.DefaultLimits()
 	fs.IntVar(&cfg.Limits.MaxPendingMailboxes, "max-pending-mailboxes", cfg.Limits.MaxPendingMailboxes,
 		fmt.Sprintf("mailboxes one holder may have awaiting proof of address; 0 means %d (NPES_MAX_PENDING_MAILBOXES)", d.MaxPendingMailboxes))
@@ -54,8 +71,10 @@ func logger(e *Env, level string) *slog.Logger {
 
 func runInit(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "init", "init [--data DIR] [--hostname NAME]...")
-	serverFlags(fs, e, &cfg)
+	fs := newFlags(e, "init", "init [--data DIR] [--database-url URL] [--hostname NAME]... [--master-key-file FILE]")
+	dataFlags(fs, e, &cfg)
+	hostnameFlag(fs, &cfg)
+	masterKeyFlag(fs, &cfg)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,7 +99,7 @@ func runInit(ctx context.Context, e *Env, args []string) error {
 
 func runServe(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR] [--smtp-addr ADDR] [--smtps-addr ADDR] [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--conn-max-lifetime D]")
+	fs := newFlags(e, "serve", "serve [--data DIR] [--database-url URL] [--http-addr ADDR] [--smtp-addr ADDR] [--smtps-addr ADDR] [--smtp-relay HOST:PORT] [--mail-domain DOMAIN] [--conn-max-lifetime D] [flags]")
 	serverFlags(fs, e, &cfg)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "mTLS API listen address (NPES_HTTP_ADDR)")
 	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", cfg.SMTPAddr, `SMTP submission listen address, STARTTLS required; "off" disables it (NPES_SMTP_ADDR)`)
@@ -124,28 +143,16 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	return err
 }
 
-func runCA(ctx context.Context, e *Env, args []string) error {
-	if len(args) == 0 {
-		return usagef("missing subcommand: issue, revoke or list")
-	}
-	switch args[0] {
-	case "issue":
-		return runCAIssue(ctx, e, args[1:])
-	case "revoke":
-		return runCARevoke(ctx, e, args[1:])
-	case "list":
-		return runCAList(ctx, e, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprintln(e.Stdout, "Usage: npes ca issue|revoke|list [flags]")
-		return nil
-	}
-	return usagef("unknown subcommand %q: want issue, revoke or list", args[0])
+var caCommands = []subcommand{
+	{"issue", "issue a credential (cert.pem, key.pem, ca.pem)", runCAIssue},
+	{"revoke", "revoke a certificate by serial", runCARevoke},
+	{"list", "list every certificate issued, with its status", runCAList},
 }
 
 func runCAIssue(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "ca issue", "ca issue --role person|org|printcenter|operator --name NAME [--personal-id ID] [--unp UNP] [--regions 220,222] [--days N] --out DIR")
-	serverFlags(fs, e, &cfg)
+	fs := newFlags(e, "ca issue", "ca issue --role person|org|printcenter|operator --name NAME [--personal-id ID] [--unp UNP] [--regions 220,222] [--days N] --out DIR [--data DIR] [--database-url URL]")
+	dataFlags(fs, e, &cfg)
 	role := fs.String("role", "", "person, org, printcenter or operator")
 	name := fs.String("name", "", "holder's name (person or organization)")
 	pid := fs.String("personal-id", "", "personal number of a person (14 characters, e.g. 3140582A001PB3)")
@@ -182,8 +189,8 @@ func runCAIssue(ctx context.Context, e *Env, args []string) error {
 
 func runCARevoke(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "ca revoke", "ca revoke --serial S [--reason R]")
-	serverFlags(fs, e, &cfg)
+	fs := newFlags(e, "ca revoke", "ca revoke --serial S [--reason R] [--data DIR] [--database-url URL]")
+	dataFlags(fs, e, &cfg)
 	serialFlag := fs.String("serial", "", "serial as `openssl x509 -serial` prints it")
 	reasonFlag := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn or aACompromise")
 	if err := parse(fs, args); err != nil {
@@ -215,8 +222,8 @@ func runCARevoke(ctx context.Context, e *Env, args []string) error {
 
 func runCAList(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "ca list", "ca list")
-	serverFlags(fs, e, &cfg)
+	fs := newFlags(e, "ca list", "ca list [--data DIR] [--database-url URL]")
+	dataFlags(fs, e, &cfg)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
