@@ -98,29 +98,6 @@ func parseAddressFlags(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, positional...))
 }
 
-// addressJSON is the JSON form of one parsed address. The keys are a
-// contract: scripts consume them.
-type addressJSON struct {
-	Postcode       string   `json:"postcode"`
-	Region         string   `json:"region"`
-	District       string   `json:"district"`
-	SettlementType string   `json:"settlement_type"`
-	Settlement     string   `json:"settlement"`
-	StreetType     string   `json:"street_type"`
-	Street         string   `json:"street"`
-	House          string   `json:"house"`
-	Building       string   `json:"building"`
-	Unit           string   `json:"unit"`
-	Rest           string   `json:"rest"`
-	Warnings       []string `json:"warnings"`
-	PosteRestante  bool     `json:"poste_restante"`
-	MatchKey       string   `json:"match_key"`
-	Error          *string  `json:"error"`
-	// MailboxError says why the address cannot be a mailbox's
-	// (addressing.ParseStrict); null when it can.
-	MailboxError *string `json:"mailbox_error"`
-}
-
 func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("address parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -140,7 +117,7 @@ func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout
 			status = exitInvalid
 		}
 		if *asJSON {
-			return enc.Encode(toJSON(raw, a, err))
+			return enc.Encode(addressing.NewJSON(raw, a, err))
 		}
 		if err == nil {
 			return writeAddressText(out, raw, a)
@@ -187,47 +164,6 @@ func runAddressParse(ctx context.Context, args []string, stdin io.Reader, stdout
 	return status
 }
 
-func toJSON(raw string, a addressing.Address, err error) addressJSON {
-	j := addressJSON{
-		Postcode:       a.Postcode,
-		Region:         a.Region,
-		District:       a.District,
-		SettlementType: a.SettlementType,
-		Settlement:     a.Settlement,
-		StreetType:     a.StreetType,
-		Street:         a.Street,
-		House:          a.House,
-		Building:       a.Building,
-		Unit:           a.Unit,
-		Rest:           a.Rest,
-		Warnings:       a.Warnings,
-		PosteRestante:  a.PosteRestante,
-		MatchKey:       a.MatchKey(),
-		MailboxError:   mailboxError(raw, err),
-	}
-	if j.Warnings == nil {
-		j.Warnings = []string{}
-	}
-	if err != nil {
-		msg := err.Error()
-		j.Error = &msg
-		j.MatchKey = ""
-	}
-	return j
-}
-
-// mailboxError is why a parsed address could not be a mailbox's, or nil.
-func mailboxError(raw string, err error) *string {
-	if err == nil {
-		_, err = addressing.ParseStrict(raw)
-	}
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	return &msg
-}
-
 // writeAddressText prints one address as "field: value" lines followed by
 // an empty line; empty fields are left out.
 func writeAddressText(w io.Writer, raw string, a addressing.Address) error {
@@ -256,7 +192,7 @@ func writeAddressText(w io.Writer, raw string, a addressing.Address) error {
 	}
 	field("match key", a.MatchKey())
 	field("envelope", strings.Join(a.Lines(), " / "))
-	if merr := mailboxError(raw, nil); merr != nil {
+	if merr := addressing.NewJSON(raw, a, nil).MailboxError; merr != nil {
 		field("not a mailbox", *merr)
 	}
 	b.WriteByte('\n')

@@ -105,11 +105,32 @@ func runMailboxShow(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, nil)
+	var me struct {
+		Mailboxes []struct {
+			ID          string    `json:"id"`
+			Status      string    `json:"status"`
+			Address     string    `json:"address"`
+			MailAddress string    `json:"mail_address"`
+			CreatedAt   time.Time `json:"created_at"`
+		} `json:"mailboxes"`
+	}
+	raw, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, &me)
 	if err != nil {
 		return err
 	}
-	return printRaw(e, raw)
+	if o.json {
+		return printRaw(e, raw)
+	}
+	if len(me.Mailboxes) == 0 {
+		fmt.Fprintln(e.Stdout, "no mailboxes yet: `npes mailbox register --address A`")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tADDRESS\tMAIL ADDRESS\tCREATED")
+	for _, m := range me.Mailboxes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Status, termSafe(m.Address, false), m.MailAddress, m.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
 }
 
 // mailboxOrPending is the mailbox named by --mailbox, else the caller's
@@ -402,11 +423,11 @@ func runRead(ctx context.Context, e *Env, args []string) error {
 		if o.json {
 			return printRaw(e, raw)
 		}
-		fmt.Fprintln(e.Stdout, termSafe(content.Body, true))
-		for i, a := range content.Attachments {
-			fmt.Fprintf(e.Stdout, "[attachment %d] %s (%s, %d bytes)\n", i+1, termSafe(a.Name, false), termSafe(a.ContentType, false), a.Size)
+		var v mailbox.LetterView
+		if _, err := c.JSON(ctx, "GET", "/v1/letters/"+id, nil, &v); err != nil {
+			return err
 		}
-		return nil
+		return writeLetter(e.Stdout, v, content)
 	}
 	// The server refuses unsafe names; check again here, by the same rule:
 	// the client must not trust the server with its file system.
@@ -433,6 +454,37 @@ func runRead(ctx context.Context, e *Env, args []string) error {
 	}
 	fmt.Fprintf(e.Stdout, "wrote body.txt and %d attachments to %s\n", len(content.Attachments), *out)
 	return nil
+}
+
+// writeLetter shows a letter as a mail reader does: who sent it, the
+// subject, the date and the attachments, then the body.
+func writeLetter(w io.Writer, v mailbox.LetterView, content mailbox.Content) error {
+	var b strings.Builder
+	field := func(name, value string) {
+		if value != "" {
+			fmt.Fprintf(&b, "%-12s %s\n", name+":", termSafe(value, false))
+		}
+	}
+	from := v.Sender.Name
+	if v.Sender.Address != "" {
+		from += " (" + v.Sender.Address + ")"
+	}
+	field("From", from)
+	field("To", v.Recipient.Name)
+	field("Subject", v.Subject)
+	field("Date", v.CreatedAt.Local().Format("2006-01-02 15:04:05 -0700"))
+	field("Tracking", v.Tracking)
+	for i, a := range content.Attachments {
+		field("Attachment", fmt.Sprintf("%d. %s (%s, %d bytes)", i+1, a.Name, a.ContentType, a.Size))
+	}
+	b.WriteString("\n")
+	body := termSafe(content.Body, true)
+	b.WriteString(body)
+	if !strings.HasSuffix(body, "\n") {
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func runDecide(decision string) func(context.Context, *Env, []string) error {
@@ -536,7 +588,13 @@ func runEvidence(ctx context.Context, e *Env, args []string) error {
 		if err := json.Unmarshal(pb, &p); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", i+1, termSafe(string(p.Event), false), p.Time.Format(time.RFC3339), p.LogIndex, termSafe(p.Reason, false))
+		// A refusal's reason is the recipient's, in the details; Reason is
+		// the server's (a relay or a failed delivery).
+		reason := p.Reason
+		if reason == "" {
+			reason = p.Details["reason"]
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", i+1, termSafe(string(p.Event), false), p.Time.Format(time.RFC3339), p.LogIndex, termSafe(reason, false))
 	}
 	return tw.Flush()
 }

@@ -44,16 +44,16 @@ func caller(r *http.Request) mailbox.Caller {
 }
 
 type mailboxJSON struct {
-	ID          string              `json:"id"`
-	Kind        string              `json:"kind"`
-	Holder      string              `json:"holder"`
-	Address     string              `json:"address"`
-	Normalized  *addressing.Address `json:"normalized,omitempty"`
-	Status      string              `json:"status"`
-	Email       string              `json:"email,omitempty"`
-	MailAddress string              `json:"mail_address,omitempty"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ActivatedAt *time.Time          `json:"activated_at,omitempty"`
+	ID          string           `json:"id"`
+	Kind        string           `json:"kind"`
+	Holder      string           `json:"holder"`
+	Address     string           `json:"address"`
+	Normalized  *addressing.JSON `json:"normalized,omitempty"`
+	Status      string           `json:"status"`
+	Email       string           `json:"email,omitempty"`
+	MailAddress string           `json:"mail_address,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	ActivatedAt *time.Time       `json:"activated_at,omitempty"`
 }
 
 func (s *server) mailboxJSON(m mailbox.Mailbox) mailboxJSON {
@@ -61,7 +61,8 @@ func (s *server) mailboxJSON(m mailbox.Mailbox) mailboxJSON {
 		Email: m.Email, CreatedAt: m.CreatedAt}
 	var a addressing.Address
 	if json.Unmarshal(m.AddressJSON, &a) == nil {
-		out.Normalized = &a
+		n := addressing.NewJSON(m.Address, a, nil)
+		out.Normalized = &n
 	}
 	if !m.ActivatedAt.IsZero() {
 		t := m.ActivatedAt
