@@ -214,7 +214,7 @@ func VerifyInclusion(leafHash []byte, index, size uint64, proofHashes [][]byte, 
 		return err
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, leafHash, proofHashes, root); err != nil {
-		return fmt.Errorf("%w: %w", ErrProof, err)
+		return proofError(err)
 	}
 	return nil
 }
@@ -229,9 +229,20 @@ func VerifyConsistency(size1, size2 uint64, proofHashes [][]byte, root1, root2 [
 		return err
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, size1, size2, proofHashes, root1, root2); err != nil {
-		return fmt.Errorf("%w: %w", ErrProof, err)
+		return proofError(err)
 	}
 	return nil
+}
+
+// proofError wraps a failed proof in ErrProof. The merkle package prints a
+// root mismatch as decimal byte lists over several lines; roots are written
+// in hex everywhere else (checkpoints, `npes audit`), so they are here too.
+func proofError(err error) error {
+	var rm proof.RootMismatchError
+	if errors.As(err, &rm) {
+		return fmt.Errorf("%w: calculated root %x does not match expected root %x", ErrProof, rm.CalculatedRoot, rm.ExpectedRoot)
+	}
+	return fmt.Errorf("%w: %w", ErrProof, err)
 }
 
 // checkProofHashes refuses proof elements that are not node hashes: the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -264,6 +265,15 @@ func TestTreeArguments(t *testing.T) {
 	}
 	if err := tlog.VerifyInclusion(leaf, 1, 1, nil, leaf); !errors.Is(err, tlog.ErrProof) {
 		t.Errorf("index == size: %v", err)
+	}
+	// A proof leading elsewhere names both roots in hex on one line.
+	other := tlog.LeafHash([]byte("b"))
+	err := tlog.VerifyInclusion(leaf, 0, 1, nil, other)
+	if want := fmt.Sprintf("calculated root %x does not match expected root %x", leaf, other); !errors.Is(err, tlog.ErrProof) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("wrong root: %v", err)
+	}
+	if err := tlog.VerifyConsistency(1, 1, nil, leaf, other); !errors.Is(err, tlog.ErrProof) || !strings.Contains(err.Error(), fmt.Sprintf("%x", other)) {
+		t.Errorf("inconsistent roots: %v", err)
 	}
 	if root, err := tlog.RootAt(ctx, m, 0); err != nil || !bytes.Equal(root, h()) {
 		t.Errorf("empty root = %x, %v", root, err)
