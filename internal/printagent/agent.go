@@ -829,6 +829,7 @@ type progress struct {
 	printed, failed, dropped int
 	busy                     time.Duration
 	since, last              time.Time
+	shown                    [4]int // printed, total, failed, dropped in the last line
 }
 
 func (p *progress) add(n int) { p.total += n }
@@ -845,6 +846,13 @@ func (p *progress) print(final bool) {
 	if !final && now.Sub(p.last) < time.Second {
 		return
 	}
+	// The final line repeats nothing: when the last job's line already
+	// said it all, the run ends without another.
+	counts := [4]int{p.printed, p.total, p.failed, p.dropped}
+	if final && !p.last.IsZero() && counts == p.shown {
+		return
+	}
+	p.shown = counts
 	p.last = now
 	busy := p.busy
 	if !p.since.IsZero() {

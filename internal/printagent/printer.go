@@ -17,6 +17,9 @@ import (
 // a valid queue name.
 var ErrBadPrinter = errors.New(`printagent: printer must be empty (the spool directory) or "lp:QUEUE"`)
 
+// ErrNoLP means Options.Printer names a CUPS queue but lp(1) is not there.
+var ErrNoLP = errors.New("printagent: lp not found")
+
 // printer hands a checked PDF to the print room.
 type printer interface {
 	// handOff prints the document at src (a file in the agent's work
@@ -46,6 +49,12 @@ func newPrinter(spec, spool string) (printer, error) {
 	q, ok := strings.CutPrefix(spec, "lp:")
 	if !ok || !queueName.MatchString(q) {
 		return nil, fmt.Errorf("%w: %q", ErrBadPrinter, spec)
+	}
+	// Checked before anything is leased: without lp every job of the
+	// first lease would fail and wait out its lease before another agent
+	// could take it.
+	if _, err := exec.LookPath("lp"); err != nil {
+		return nil, fmt.Errorf("%w: printer %s needs lp(1), the CUPS client, which is not installed or not on PATH", ErrNoLP, spec)
 	}
 	return lpPrinter{queue: q}, nil
 }
