@@ -18,7 +18,7 @@ import (
 var ErrBadPrinter = errors.New(`printagent: printer must be empty (the spool directory) or "lp:QUEUE"`)
 
 // ErrNoLP means Options.Printer names a CUPS queue but lp(1) is not there.
-var ErrNoLP = errors.New("printagent: lp not found")
+var ErrNoLP = errors.New("printagent: lp(1), the CUPS client, is not installed or not on PATH")
 
 // printer hands a checked PDF to the print room.
 type printer interface {
@@ -54,7 +54,7 @@ func newPrinter(spec, spool string) (printer, error) {
 	// first lease would fail and wait out its lease before another agent
 	// could take it.
 	if _, err := exec.LookPath("lp"); err != nil {
-		return nil, fmt.Errorf("%w: printer %s needs lp(1), the CUPS client, which is not installed or not on PATH", ErrNoLP, spec)
+		return nil, fmt.Errorf("%w: --printer %s prints through it (leave --printer out to print into the spool directory)", ErrNoLP, spec)
 	}
 	return lpPrinter{queue: q}, nil
 }
