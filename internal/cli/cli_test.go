@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/npes/npes/internal/app"
 	"github.com/npes/npes/internal/cli"
 )
 
@@ -118,11 +117,7 @@ func TestRealClients(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	srv, err := app.Start(t.Context(), app.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", SMTPAddr: "off", SMTPSAddr: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv := startServer(t, data)
 	cred := filepath.Join(dir, "org")
 	if code, out, errs := npes(t, map[string]string{"NPES_DATA": data}, "ca", "issue", "--role", "org", "--name", "ОАО «Белтелеком»", "--unp", "100289066", "--out", cred); code != 0 {
 		t.Fatalf("ca issue: %s %s", out, errs)

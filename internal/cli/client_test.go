@@ -21,11 +21,7 @@ func TestClientCommands(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	srv, err := app.Start(t.Context(), app.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", SMTPAddr: "off", SMTPSAddr: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv := startServer(t, data)
 	env := map[string]string{"NPES_DATA": data, "NPES_SERVER": "https://" + srv.HTTPAddr.String()}
 	as := func(id string) map[string]string {
 		m := map[string]string{"NPES_ID": filepath.Join(dir, id)}
@@ -116,6 +112,18 @@ func TestClientCommands(t *testing.T) {
 	if !strings.Contains(ev, "ConsignmentRejection") || !strings.Contains(ev, "не мне адресовано") {
 		t.Fatalf("evidence shows no refusal reason:\n%s", ev)
 	}
+}
+
+// startServer runs a server on the data directory data (SQLite, an
+// ephemeral API port, no SMTP) until the test ends.
+func startServer(t *testing.T, data string) *app.Server {
+	t.Helper()
+	srv, err := app.Start(t.Context(), app.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", SMTPAddr: "off", SMTPSAddr: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
 }
 
 func keys(m map[string]any) []string {

@@ -1,14 +1,12 @@
 package cli_test
 
 import (
-	"context"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/npes/npes/certs"
-	"github.com/npes/npes/internal/app"
 	"github.com/npes/npes/internal/client"
 )
 
@@ -19,11 +17,7 @@ func TestRevokedCredential(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	srv, err := app.Start(t.Context(), app.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", SMTPAddr: "off", SMTPSAddr: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv := startServer(t, data)
 	env := map[string]string{"NPES_DATA": data}
 	cred := filepath.Join(dir, "person")
 	if code, out, errs := npes(t, env, "ca", "issue", "--role", "person", "--name", "Иванов Иван", "--personal-id", "3140582A001PB3", "--out", cred); code != 0 {
