@@ -288,7 +288,7 @@ func TestRegisteredLetterEndToEnd(t *testing.T) {
 			if status != 200 {
 				t.Fatalf("bundle: %d %s", status, bundleBytes)
 			}
-			opts := signing.VerifyOptions{Attachments: map[string][]byte{"счёт.pdf": pdf, "расчёт.txt": text}}
+			opts := signing.VerifyOptions{Trust: org.trust(), Attachments: map[string][]byte{"счёт.pdf": pdf, "расчёт.txt": text}}
 			rep, err := signing.VerifyBundle(bundleBytes, opts)
 			if err != nil {
 				t.Fatalf("bundle does not verify: %v", err)
@@ -429,7 +429,8 @@ func testBundleTampering(t *testing.T, bundle []byte, opts signing.VerifyOptions
 	// Attachment changed by one byte.
 	bad := bytes.Clone(pdf)
 	bad[len(bad)/2] ^= 1
-	o2 := signing.VerifyOptions{Attachments: map[string][]byte{"счёт.pdf": bad}}
+	o2 := opts
+	o2.Attachments = map[string][]byte{"счёт.pdf": bad, "расчёт.txt": opts.Attachments["расчёт.txt"]}
 	if _, err := signing.VerifyBundle(bundle, o2); err == nil {
 		t.Fatal("a changed attachment verified")
 	}

@@ -20,10 +20,11 @@ import (
 )
 
 // Verify measures offline verification of evidence bundles
-// (signing.VerifyBundle with the operator keys pinned, as `npes verify
-// --keys` does): strict parsing, both signatures of every envelope
-// (Ed25519 and ML-DSA-65), the evidence chain, the checkpoint's note
-// signatures and every inclusion proof. The bundles are real: Bundles
+// (signing.VerifyBundle with the operator keys and identity CA pinned, as
+// `npes verify --keys --ca` does): strict parsing, the signatures of every
+// envelope, the evidence chain, the checkpoint's and the status's note
+// signatures (Ed25519 and ML-DSA-65), every inclusion proof and the
+// recipient's signature. The bundles are real: Bundles
 // registered letters sent, accepted with a recipient signature and
 // fetched through a self-started server, then verified round-robin by
 // Concurrency workers (GOMAXPROCS by default).
@@ -45,9 +46,13 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	trust, err := signing.NewTrust(keys, h.caPEM)
+	if err != nil {
+		return nil, err
+	}
 	evidence := 0
 	for i, b := range bundles {
-		rep, err := signing.VerifyBundle(b, signing.VerifyOptions{TrustedJWKS: &keys})
+		rep, err := signing.VerifyBundle(b, signing.VerifyOptions{Trust: trust})
 		if err != nil {
 			return nil, fmt.Errorf("bundle %d does not verify: %w", i, err)
 		}
@@ -86,7 +91,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	}
 	load := loadAverage()
 	res, err := run("verify", func(b []byte) error {
-		_, err := signing.VerifyBundle(b, signing.VerifyOptions{TrustedJWKS: &keys})
+		_, err := signing.VerifyBundle(b, signing.VerifyOptions{Trust: trust})
 		return err
 	}, true)
 	if err != nil {
