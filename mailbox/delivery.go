@@ -82,27 +82,18 @@ func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string
 			details["reason"] = st.Reason
 		}
 		now := s.now()
+		events := []signing.Evidence{{Event: signing.EventConsignmentRejection,
+			RecipientSignature: jws, Time: now, Details: details}}
 		if decision == DecisionAccept {
-			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventConsignmentAcceptance,
-				Content: &content, Route: l.Route, RecipientSignature: jws, Time: now, Details: details}); err != nil {
-				return err
+			events = []signing.Evidence{
+				{Event: signing.EventConsignmentAcceptance, Content: &content, RecipientSignature: jws, Time: now, Details: details},
+				{Event: signing.EventContentHandover, Content: &content, Time: now},
 			}
-			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventContentHandover,
-				Content: &content, Route: l.Route, Time: now}); err != nil {
-				return err
-			}
-			l.State = StateAccepted
-		} else {
-			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventConsignmentRejection,
-				Route: l.Route, RecipientSignature: jws, Time: now, Details: details}); err != nil {
-				return err
-			}
-			l.State = StateRefused
 		}
 		if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
 			return err
 		}
-		if err := tx.UpdateLetter(ctx, l); err != nil {
+		if err := s.recordLetter(ctx, tx, &l, events...); err != nil {
 			return err
 		}
 		v, err = s.view(ctx, tx, l, folder)
@@ -297,11 +288,8 @@ func (s *Service) expire(ctx context.Context, tx Tx, l Letter, pr *printRender) 
 		return errors.New("mailbox: a print-if-unsigned letter expires with its render")
 	}
 	now := s.now()
-	if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventAcceptanceRejectionExpiry, Route: l.Route, Time: now,
-		Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}}); err != nil {
-		return err
-	}
-	l.State = StateExpired
+	events := []signing.Evidence{{Event: signing.EventAcceptanceRejectionExpiry, Time: now,
+		Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}}}
 	if l.PrintIfUnsigned > 0 {
 		if pr.err != nil {
 			// Unprintable now (it was checked at submission; a renderer
@@ -312,15 +300,19 @@ func (s *Service) expire(ctx context.Context, tx Tx, l Letter, pr *printRender) 
 			if err != nil {
 				return err
 			}
-			if err := s.relayToPrint(ctx, tx, &l, addr, pr.doc, ReasonPrintIfUnsigned); err != nil {
+			// The job and its PDF (rendered before this transaction) are
+			// written first; the evidence is appended last.
+			job := s.newLetterJob(l, addr, pr.doc)
+			if err := s.writeJob(ctx, tx, *job, pr.doc.PDF); err != nil {
 				return err
 			}
+			events = append(events, s.relayEvidence(*job, ReasonPrintIfUnsigned, now))
 		}
 	}
 	if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
 		return err
 	}
-	return tx.UpdateLetter(ctx, l)
+	return s.recordLetter(ctx, tx, &l, events...)
 }
 
 // loadPrintContent decrypts a stored letter's body and attachments.

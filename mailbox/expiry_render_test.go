@@ -232,7 +232,7 @@ func newTestWorld(t *testing.T, store mailbox.Store, r mailbox.Renderer) testWor
 			t.Fatal(err)
 		}
 		id, _ := certs.IdentityFromCert(cred.Cert)
-		return mailbox.Caller{Identity: id}, cred
+		return mailbox.Caller{Identity: id, Cert: cred.Cert}, cred
 	}
 	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	w.org, _ = issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})

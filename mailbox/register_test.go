@@ -110,7 +110,7 @@ func (e *regEnv) caller(req certs.Request) mailbox.Caller {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return mailbox.Caller{Identity: id}
+	return mailbox.Caller{Identity: id, Cert: cred.Cert}
 }
 
 func (e *regEnv) person(name, pn string) mailbox.Caller {
