@@ -50,7 +50,13 @@ func runVerify(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	trust, err := loadTrust(e, *keysFile, caFiles, *trustFile)
-	if err != nil {
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
+		return err
+	case errors.Is(err, signing.ErrNoTrust):
+		return fail("nothing was verified: %v", err)
+	case err != nil:
 		return fail("%v", err)
 	}
 	opts := signing.VerifyOptions{Trust: trust}
