@@ -543,6 +543,6 @@ func runBundle(ctx context.Context, e *Env, args []string) error {
 	if err := os.WriteFile(*out, raw, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "wrote %s (%d bytes); check it offline with `npes verify %s`\n", *out, len(raw), *out)
+	fmt.Fprintf(e.Stdout, "wrote %s (%d bytes); check it offline with `npes verify %s --keys KEYS --ca CA` (KEYS: GET /v1/keys, obtained out of band; CA: ca.pem of a credential directory)\n", *out, len(raw), *out)
 	return nil
 }
