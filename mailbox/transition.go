@@ -67,7 +67,8 @@ var printStageFailure = letterRule{from: []string{StatePrintQueued}, to: StatePr
 
 // NextLetter applies one evidence to a letter's facts. It refuses an event
 // the table does not allow in the current state, a route change other than
-// by RelayToNonERDS, and a change of recipient.
+// by RelayToNonERDS, and a change of recipient; a refused event leaves the
+// facts as they were.
 func NextLetter(f LetterFacts, ev *signing.Evidence) (LetterFacts, error) {
 	rule, ok := letterRules[ev.Event]
 	if ev.Event == signing.EventDeliveryFailed && ev.Details["stage"] == "print" {
@@ -82,6 +83,7 @@ func NextLetter(f LetterFacts, ev *signing.Evidence) (LetterFacts, error) {
 		}
 		return f, fmt.Errorf("%s cannot follow state %s", ev.Event, f.State)
 	}
+	n := f // f is returned unchanged on refusal
 	switch ev.Event {
 	case signing.EventSubmissionAcceptance:
 		if ev.Route != RouteElectronic && ev.Route != RoutePrint {
@@ -90,7 +92,7 @@ func NextLetter(f LetterFacts, ev *signing.Evidence) (LetterFacts, error) {
 		if (ev.Route == RouteElectronic) != (ev.Recipient.Mailbox != "") {
 			return f, fmt.Errorf("route %s with recipient mailbox %q", ev.Route, ev.Recipient.Mailbox)
 		}
-		f.Route, f.Reason, f.Recipient = ev.Route, ev.Reason, ev.Recipient.Mailbox
+		n.Route, n.Reason, n.Recipient = ev.Route, ev.Reason, ev.Recipient.Mailbox
 	case signing.EventRelayToNonERDS:
 		if ev.Route != RoutePrint {
 			return f, fmt.Errorf("RelayToNonERDS has route %q", ev.Route)
@@ -102,20 +104,20 @@ func NextLetter(f LetterFacts, ev *signing.Evidence) (LetterFacts, error) {
 		if f.Route == RouteElectronic && ev.Reason == "" {
 			return f, fmt.Errorf("RelayToNonERDS of an electronic letter needs a reason")
 		}
-		if f.Reason == "" {
-			f.Reason = ev.Reason
+		if n.Reason == "" {
+			n.Reason = ev.Reason
 		}
-		f.Route, f.PrintJob, f.Region, f.Postcode = RoutePrint, job, ev.Details["region"], ev.Details["postcode"]
+		n.Route, n.PrintJob, n.Region, n.Postcode = RoutePrint, job, ev.Details["region"], ev.Details["postcode"]
 	default:
 		if ev.Route != "" && ev.Route != f.Route {
 			return f, fmt.Errorf("%s has route %q; the letter's is %q", ev.Event, ev.Route, f.Route)
 		}
 	}
-	if ev.Recipient.Mailbox != f.Recipient {
-		return f, fmt.Errorf("%s names recipient mailbox %q; the letter's is %q", ev.Event, ev.Recipient.Mailbox, f.Recipient)
+	if ev.Recipient.Mailbox != n.Recipient {
+		return f, fmt.Errorf("%s names recipient mailbox %q; the letter's is %q", ev.Event, ev.Recipient.Mailbox, n.Recipient)
 	}
-	f.State = rule.to
-	return f, nil
+	n.State = rule.to
+	return n, nil
 }
 
 // letterFactsOf reads a letter row's facts (without the print job's, which
