@@ -142,14 +142,9 @@ func OpenCheckpoint(msg []byte, verifierKey string, moreKeys ...string) (Checkpo
 		}
 		verifiers = append(verifiers, v)
 	}
-	n, err := note.Open(msg, note.VerifierList(verifiers...))
+	n, err := openNote(msg, verifiers)
 	if err != nil {
-		var invalid *note.InvalidSignatureError
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &invalid) || errors.As(err, &unverified) {
-			return Checkpoint{}, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
-		}
-		return Checkpoint{}, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
+		return Checkpoint{}, err
 	}
 	for _, v := range verifiers {
 		found := false
@@ -208,14 +203,9 @@ func OpenCoSigned(msg []byte, edKeys, mlKeys []string) (*note.Note, error) {
 			verifiers = append(verifiers, v)
 		}
 	}
-	n, err := note.Open(msg, note.VerifierList(verifiers...))
+	n, err := openNote(msg, verifiers)
 	if err != nil {
-		var invalid *note.InvalidSignatureError
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &invalid) || errors.As(err, &unverified) {
-			return nil, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
+		return nil, err
 	}
 	var have [3]bool
 	for _, s := range n.Sigs {
@@ -226,6 +216,21 @@ func OpenCoSigned(msg []byte, edKeys, mlKeys []string) (*note.Note, error) {
 		return nil, fmt.Errorf("%w: no Ed25519 signature by a pinned key", ErrCheckpointSignature)
 	case !have[2]:
 		return nil, fmt.Errorf("%w: no ML-DSA-65 cosignature by a pinned key", ErrCheckpointSignature)
+	}
+	return n, nil
+}
+
+// openNote opens a signed note with the given verifiers, telling a bad or
+// missing signature (ErrCheckpointSignature) from a malformed note.
+func openNote(msg []byte, verifiers []note.Verifier) (*note.Note, error) {
+	n, err := note.Open(msg, note.VerifierList(verifiers...))
+	if err != nil {
+		var invalid *note.InvalidSignatureError
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &invalid) || errors.As(err, &unverified) {
+			return nil, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
 	}
 	return n, nil
 }
