@@ -246,7 +246,8 @@ func (e *EvidenceError) Unwrap() error { return e.Err }
 // A version 1 bundle verifies its records but Report.Complete is false:
 // the caller must say that completeness is not proven.
 func VerifyBundle(b []byte, opts VerifyOptions) (*Report, error) {
-	if err := opts.Trust.Check(); err != nil {
+	roots, err := opts.Trust.roots()
+	if err != nil {
 		return nil, err
 	}
 	if err := checkJSON(b); err != nil {
@@ -296,8 +297,7 @@ func VerifyBundle(b []byte, opts VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("%w: too many records", ErrMalformedBundle)
 	}
 	rep.Version, rep.Letter = bundle.V, bundle.Letter
-	v := &verifier{trust: opts.Trust, rep: rep, signers: map[string]bool{}}
-	var err error
+	v := &verifier{trust: opts.Trust, roots: roots, rep: rep, signers: map[string]bool{}}
 	if rep.Checkpoint, err = OpenCheckpoint([]byte(bundle.Checkpoint), opts.Trust); err != nil {
 		return nil, err
 	}
@@ -371,6 +371,7 @@ func VerifyBundle(b []byte, opts VerifyOptions) (*Report, error) {
 // verifier holds the state of one VerifyBundle call.
 type verifier struct {
 	trust   *Trust
+	roots   *x509.CertPool // the pinned identity CAs
 	rep     *Report
 	signers map[string]bool
 	// entryIndex is the leaf index of each mailbox entry, in order.
@@ -564,7 +565,7 @@ func (v *verifier) recipientSignature(er EvidenceReport, decision string, notifi
 	for _, c := range cj.Chain[1:] {
 		inter.AddCert(c)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: v.trust.roots, Intermediates: inter, CurrentTime: st.Time,
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: st.Time,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return RecipientSignatureReport{}, bad("the certificate does not chain to a pinned identity CA at %s: %v", st.Time.Format(time.RFC3339), err)
 	}

@@ -871,3 +871,23 @@ func TestBundleAddEvidenceRefusesNonCanonical(t *testing.T) {
 		t.Errorf("short proof hash: %v", err)
 	}
 }
+
+// TestVerifyBundleSharedTrust: one Trust serves concurrent verifications
+// (npes bench verify, a server checking many bundles); run with -race.
+func TestVerifyBundleSharedTrust(t *testing.T) {
+	t.Parallel()
+	f := newLetterFixture(t, newSealer(t))
+	b := f.marshal(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := signing.VerifyBundle(b, f.opts())
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

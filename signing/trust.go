@@ -22,8 +22,6 @@ import (
 type Trust struct {
 	Keys        JWKS     `json:"keys"`
 	IdentityCAs []string `json:"identity_cas"`
-
-	roots *x509.CertPool
 }
 
 // ParseTrust reads a trust file strictly and checks it with Check.
@@ -56,6 +54,12 @@ func NewTrust(keys JWKS, caPEMs ...[]byte) (*Trust, error) {
 // Ed25519 alone, which is not what DESIGN §4 promises. Every identity CA
 // must be a PEM certificate of a CA.
 func (t *Trust) Check() error {
+	_, err := t.roots()
+	return err
+}
+
+// checkKeys is the key half of Check.
+func (t *Trust) checkKeys() error {
 	if t == nil {
 		return ErrNoTrust
 	}
@@ -64,6 +68,15 @@ func (t *Trust) Check() error {
 	}
 	if len(t.Keys.Select(AlgMLDSA65).Keys) == 0 {
 		return fmt.Errorf("%w: the pinned operator keys hold no ML-DSA-65 key (post-quantum pin required)", ErrNoTrust)
+	}
+	return nil
+}
+
+// roots checks the trust and returns the identity CAs as a pool. It
+// writes nothing, so one Trust serves concurrent verifications.
+func (t *Trust) roots() (*x509.CertPool, error) {
+	if err := t.checkKeys(); err != nil {
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	for i, p := range t.IdentityCAs {
@@ -76,24 +89,23 @@ func (t *Trust) Check() error {
 				break
 			}
 			if b.Type != "CERTIFICATE" {
-				return fmt.Errorf("%w: identity_cas[%d]: PEM block %q, want CERTIFICATE", ErrMalformedTrust, i, b.Type)
+				return nil, fmt.Errorf("%w: identity_cas[%d]: PEM block %q, want CERTIFICATE", ErrMalformedTrust, i, b.Type)
 			}
 			c, err := x509.ParseCertificate(b.Bytes)
 			if err != nil {
-				return fmt.Errorf("%w: identity_cas[%d]: %w", ErrMalformedTrust, i, err)
+				return nil, fmt.Errorf("%w: identity_cas[%d]: %w", ErrMalformedTrust, i, err)
 			}
 			if !c.IsCA {
-				return fmt.Errorf("%w: identity_cas[%d]: %q is not a CA certificate", ErrMalformedTrust, i, c.Subject)
+				return nil, fmt.Errorf("%w: identity_cas[%d]: %q is not a CA certificate", ErrMalformedTrust, i, c.Subject)
 			}
 			pool.AddCert(c)
 			n++
 		}
 		if n == 0 || strings.TrimSpace(string(rest)) != "" {
-			return fmt.Errorf("%w: identity_cas[%d]: not a list of PEM certificates", ErrMalformedTrust, i)
+			return nil, fmt.Errorf("%w: identity_cas[%d]: not a list of PEM certificates", ErrMalformedTrust, i)
 		}
 	}
-	t.roots = pool
-	return nil
+	return pool, nil
 }
 
 // hasCAs reports whether identity CAs are pinned.
@@ -128,7 +140,7 @@ func (t *Trust) noteKeys(name string) (ed, ml []string, err error) {
 // openNote opens a note signed by a pinned Ed25519 key and co-signed by a
 // pinned ML-DSA-65 key, both under the name of the note's first line.
 func (t *Trust) openNote(msg []byte) (*note.Note, error) {
-	if err := t.Check(); err != nil {
+	if err := t.checkKeys(); err != nil {
 		return nil, err
 	}
 	name, _, ok := strings.Cut(string(msg), "\n")
