@@ -57,7 +57,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("bundle %d does not verify: %w", i, err)
 		}
 		evidence += len(rep.Evidence)
-		if n, err := verifyEd25519Only(b); err != nil || n != len(rep.Evidence) {
+		if n, err := verifyEd25519Only(b, keys); err != nil || n != len(rep.Evidence) {
 			return nil, checkf("baseline check of bundle %d: %d signatures, %v", i, n, err)
 		}
 	}
@@ -83,7 +83,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	}
 	var base *Result
 	if !o.NoBaseline {
-		base, err = run("verify baseline (Ed25519 only)", func(b []byte) error { _, err := verifyEd25519Only(b); return err }, false)
+		base, err = run("verify baseline (Ed25519 only)", func(b []byte) error { _, err := verifyEd25519Only(b, keys); return err }, false)
 		if err != nil {
 			return nil, err
 		}
@@ -195,9 +195,9 @@ func accept(ctx context.Context, r *party, id string) error {
 }
 
 // verifyEd25519Only decodes a bundle and checks only the EdDSA signature
-// of each envelope with the bundle's key of that kid. It returns the
-// number of signatures checked.
-func verifyEd25519Only(raw []byte) (int, error) {
+// of each envelope with the pinned key of that kid. It returns the number
+// of signatures checked.
+func verifyEd25519Only(raw []byte, keys signing.JWKS) (int, error) {
 	var b signing.Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return 0, err
@@ -217,7 +217,7 @@ func verifyEd25519Only(raw []byte) (int, error) {
 			if hdr.Alg != signing.AlgEdDSA {
 				continue
 			}
-			k, ok := b.Keys.Lookup(hdr.Kid)
+			k, ok := keys.Lookup(hdr.Kid)
 			if !ok {
 				return n, fmt.Errorf("evidence %d: unknown key %q", i, hdr.Kid)
 			}
