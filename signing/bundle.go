@@ -183,9 +183,12 @@ type RecipientSignatureReport struct {
 	Signer    string // subject of the recipient's certificate
 	Serial    string // its serial number, upper-case hex
 	Statement *Statement
-	// BoundBy is the log index of the CredentialBound entry that binds the
-	// key to the recipient's mailbox.
-	BoundBy uint64
+	// BindingProven is true when a CredentialBound entry of the bundle
+	// binds the key to the recipient's mailbox before the decision (always,
+	// except in version 1 bundles, which carry no mailbox entries); BoundBy
+	// is its log index.
+	BindingProven bool
+	BoundBy       uint64
 }
 
 // AttachmentReport is one attachment the evidence lists.
@@ -573,12 +576,18 @@ func (v *verifier) recipientSignature(er EvidenceReport, decision string, notifi
 	if err != nil {
 		return RecipientSignatureReport{}, bad("%v", err)
 	}
-	boundBy, err := v.boundBefore(jwk.Thumbprint(), e.Recipient.Mailbox, er)
-	if err != nil {
+	r := RecipientSignatureReport{Event: e.Event, Decision: decision, Signer: leaf.Subject.CommonName,
+		Serial: strings.ToUpper(leaf.SerialNumber.Text(16)), Statement: st}
+	if v.rep.Version == 1 {
+		// A version 1 bundle carries no mailbox entries: the binding
+		// cannot be shown, and the bundle is reported incomplete anyway.
+		return r, nil
+	}
+	if r.BoundBy, err = v.boundBefore(jwk.Thumbprint(), e.Recipient.Mailbox, er); err != nil {
 		return RecipientSignatureReport{}, err
 	}
-	return RecipientSignatureReport{Event: e.Event, Decision: decision, Signer: leaf.Subject.CommonName,
-		Serial: strings.ToUpper(leaf.SerialNumber.Text(16)), Statement: st, BoundBy: boundBy}, nil
+	r.BindingProven = true
+	return r, nil
 }
 
 // boundBefore finds the log entry that binds the key with the given

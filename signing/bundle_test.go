@@ -55,8 +55,8 @@ type fixtureOpts struct {
 	// and logs the mailbox entries after it, as the migration does.
 	legacy bool
 	// v1 builds a version 1 bundle (no status, no mailbox entries) of an
-	// unsigned letter that expired.
-	v1 bool
+	// unsigned letter that expired, or with v1Accepted of an accepted one.
+	v1, v1Accepted bool
 	// statement changes the recipient's statement before signing; raw
 	// replaces the signed payload.
 	statement func(*signing.Statement)
@@ -137,7 +137,7 @@ func buildFixture(t testing.TB, s *signing.Sealer, o fixtureOpts) *letterFixture
 		},
 		events: fixtureEvents,
 	}
-	if o.v1 {
+	if o.v1 && !o.v1Accepted {
 		f.events = legacyEvents
 	}
 	f.caCert, f.caKey = newCA(t, "npes identity CA")
@@ -236,7 +236,7 @@ func buildFixture(t testing.TB, s *signing.Sealer, o fixtureOpts) *letterFixture
 			Recipient: signing.Party{Mailbox: "MB-CITIZEN", Name: "Иванов Иван Иванович", Address: "220030, г. Минск, ул. Ленина, 1"},
 			Route:     "electronic", Prev: prev, LogIndex: f.log.Size(), Content: content,
 		}
-		if o.v1 {
+		if o.v1 && !o.v1Accepted {
 			e.Recipient.Mailbox = ""
 		}
 		if ev == signing.EventNotificationForAcceptance {
@@ -626,6 +626,19 @@ func TestVerifyBundleLegacy(t *testing.T) {
 	if rep.Version != 1 || rep.Complete() || len(rep.Evidence) != 4 || rep.Evidence[0].Version != 1 {
 		t.Errorf("v1 report %+v", rep)
 	}
+	// An accepted letter's v1 bundle: the recipient's signature is
+	// checked, its binding cannot be shown without mailbox entries.
+	v1a := buildFixture(t, s, fixtureOpts{v1: true, v1Accepted: true})
+	rep, err = signing.VerifyBundle(v1a.marshal(t), v1a.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Complete() || len(rep.RecipientSignatures) != 1 || rep.RecipientSignatures[0].BindingProven {
+		t.Errorf("accepted v1 report %+v", rep.RecipientSignatures)
+	}
+	if len(rep.RecipientSignatures) == 1 && len(rep.MailboxEntries) != 0 {
+		t.Errorf("v1 bundle with mailbox entries")
+	}
 	// The keys a v1 bundle carries are never used: another operator's
 	// bundle fails against the pinned keys even though it names its own.
 	forged := buildFixture(t, newSealer(t), fixtureOpts{v1: true})
@@ -647,7 +660,7 @@ func TestVerifyBundleLegacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Complete() || len(rep.RecipientSignatures) != 1 || rep.Evidence[2].Version != 1 {
+	if !rep.Complete() || len(rep.RecipientSignatures) != 1 || !rep.RecipientSignatures[0].BindingProven || rep.Evidence[2].Version != 1 {
 		t.Errorf("legacy report %+v", rep)
 	}
 }

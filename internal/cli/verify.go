@@ -212,8 +212,12 @@ func printReport(e *Env, rep *signing.Report, opts signing.VerifyOptions) {
 		fmt.Fprintf(w, "  %-26s %s  log index %d  (%s)\n", ev.Event, ev.Time.Format(time.RFC3339), ev.LeafIndex, format)
 	}
 	for _, r := range rep.RecipientSignatures {
-		fmt.Fprintf(w, "  recipient signature: %s by %q (serial %s), chain to a pinned identity CA, key bound to the mailbox at log index %d\n",
-			r.Decision, r.Signer, r.Serial, r.BoundBy)
+		bound := fmt.Sprintf("key bound to the mailbox at log index %d", r.BoundBy)
+		if !r.BindingProven {
+			bound = "key binding to the mailbox not proven (version 1 bundle)"
+		}
+		fmt.Fprintf(w, "  recipient signature: %s by %q (serial %s), chain to a pinned identity CA, %s\n",
+			r.Decision, r.Signer, r.Serial, bound)
 	}
 	if len(rep.MailboxEntries) > 0 {
 		fmt.Fprintf(w, "  %d log entries of the recipient's mailbox\n", len(rep.MailboxEntries))
