@@ -26,8 +26,13 @@ type logChain struct {
 	mailbox string
 	entries []signing.MailboxEntry
 
+	// prove asks appendLog for the inclusion proof of every entry into
+	// the new tree size (a submission's receipt).
+	prove bool
+
 	// Set by appendLog.
-	first  uint64 // log index of the chain's first entry
+	proofs [][][]byte // with prove: one proof per entry
+	first  uint64     // log index of the chain's first entry
 	seq    int    // mailbox chains: entries the mailbox had before
 	prev   string // mailbox chains: hash of its last entry before
 	leaves [][]byte
@@ -167,9 +172,26 @@ func (s *Service) appendLog(ctx context.Context, tx Tx, chains []*logChain) (app
 			entries = append(entries, c.recs...)
 		}
 	}
-	nodes, root, err := tlog.AppendBatch(ctx, nodeReader{tx}, head.Size, hashes)
+	cache := &cachedNodes{tx: tx, m: map[tlog.NodeID][]byte{}}
+	nodes, root, err := tlog.AppendBatch(ctx, cache, head.Size, hashes)
 	if err != nil {
 		return appendResult{}, fmt.Errorf("appending to the evidence log: %w", err)
+	}
+	// Receipts' proofs come from the nodes just written and those the
+	// append read: no further query while the head is locked.
+	for _, n := range nodes {
+		cache.m[n.ID] = n.Hash
+	}
+	for _, c := range chains {
+		if !c.prove {
+			continue
+		}
+		c.proofs = make([][][]byte, len(c.leaves))
+		for k := range c.leaves {
+			if c.proofs[k], err = tlog.InclusionProof(ctx, cache, c.first+uint64(k), next); err != nil {
+				return appendResult{}, fmt.Errorf("proving entry %d: %w", c.first+uint64(k), err)
+			}
+		}
 	}
 	if err := tx.PutLogNodes(ctx, toLogNodes(nodes)); err != nil {
 		return appendResult{}, err
@@ -271,4 +293,36 @@ func (s *Service) sealChain(c *logChain) error {
 		prev = env.Hash()
 	}
 	return nil
+}
+
+// cachedNodes reads log nodes through a transaction, keeping what it read
+// and what the append wrote, so the proofs of a batch cost no queries.
+type cachedNodes struct {
+	tx Tx
+	m  map[tlog.NodeID][]byte
+}
+
+func (c *cachedNodes) ReadNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	var miss []tlog.NodeID
+	var at []int
+	for i, id := range ids {
+		if h, ok := c.m[id]; ok {
+			out[i] = h
+			continue
+		}
+		miss, at = append(miss, id), append(at, i)
+	}
+	if len(miss) == 0 {
+		return out, nil
+	}
+	got, err := nodeReader{c.tx}.ReadNodes(ctx, miss)
+	if err != nil {
+		return nil, err
+	}
+	for k, h := range got {
+		out[at[k]] = h
+		c.m[miss[k]] = h
+	}
+	return out, nil
 }

@@ -184,6 +184,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	if it.chain, err = s.letterChain(l, now, events...); err != nil {
 		return LetterView{}, false, err
 	}
+	it.chain.prove = true // the receipt
 	it.notes = s.notifications(now, l.ID, [2]string{l.RecipientMailbox, recipientEmail}, NotifyLetterWaiting,
 		[2]string{l.SenderMailbox, senderEmail}, NotifyReceiptReady)
 
@@ -205,7 +206,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time, LogIndex: ch.first + uint64(k)}
 		v.Envelopes[k] = ch.leaves[k]
 	}
-	if v.Receipt, err = s.buildReceipt(ctx, ch.recs, it.appended.Size, it.appended.Checkpoint); err != nil {
+	if v.Receipt, err = chainReceipt(ch, it.appended.Checkpoint); err != nil {
 		return LetterView{}, false, err
 	}
 	return v, false, nil
