@@ -2,10 +2,7 @@ package app_test
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -150,17 +147,11 @@ func (p *party) send(letter map[string]any, key string, atts ...attachment) (int
 // sign makes the recipient's statement JWS with cred's key.
 func sign(t *testing.T, cred certs.Credential, st mailbox.Statement) string {
 	t.Helper()
-	kb, _ := pem.Decode(cred.KeyPEM)
-	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	payload, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, _ := json.Marshal(st)
-	jws, err := signing.SignCompact(key.(crypto.Signer), []*x509.Certificate{cred.Cert}, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jws
+	return signRaw(t, cred, payload)
 }
 
 var (
