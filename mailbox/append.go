@@ -33,8 +33,8 @@ type logChain struct {
 	// Set by appendLog.
 	proofs [][][]byte // with prove: one proof per entry
 	first  uint64     // log index of the chain's first entry
-	seq    int    // mailbox chains: entries the mailbox had before
-	prev   string // mailbox chains: hash of its last entry before
+	seq    int        // mailbox chains: entries the mailbox had before
+	prev   string     // mailbox chains: hash of its last entry before
 	leaves [][]byte
 	recs   []EvidenceRecord
 }
