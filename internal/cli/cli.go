@@ -64,7 +64,7 @@ func commands() map[string]command {
 
 		// runAudit existed without being registered, so `npes audit` was an
 		// unknown command (found by the reliability suite, issue 8).
-		"audit": {"re-check the whole evidence log from the first leaf against published checkpoints", runAudit},
+		"audit": {"re-check the whole evidence log from the first leaf against published checkpoints, and every letter, mailbox, binding and print job row against the log", runAudit},
 	}
 }
 
