@@ -275,35 +275,50 @@ func (a *auditor) tree(ctx context.Context, head LogHead, external [][]byte, rep
 	return nil
 }
 
+// eachRow calls fn for every row that page lists, page by page in key
+// order.
+func eachRow[T any](page func(after string, limit int) ([]T, error), key func(T) string, fn func(T) error) error {
+	for after := ""; ; {
+		rows, err := page(after, auditPage)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rows) < auditPage {
+			return nil
+		}
+		after = key(rows[len(rows)-1])
+	}
+}
+
 // letterRows compares every letter row with its fold.
 func (a *auditor) letterRows(ctx context.Context) (int, error) {
 	seen := 0
-	for after := ""; ; {
-		ids, err := a.tx.LetterIDs(ctx, after, auditPage)
-		if err != nil {
-			return 0, err
-		}
-		for _, id := range ids {
+	err := eachRow(func(after string, n int) ([]string, error) { return a.tx.LetterIDs(ctx, after, n) },
+		func(id string) string { return id }, func(id string) error {
 			f := a.letters[id]
 			if f == nil {
-				return 0, auditFail("letter %s has no evidence in the log", id)
+				return auditFail("letter %s has no evidence in the log", id)
 			}
 			l, err := a.tx.GetLetter(ctx, id, false)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			if l.EvidenceCount != f.count || l.LastEvidence != f.last {
-				return 0, auditFail("letter %s records %d evidence, the log holds %d", id, l.EvidenceCount, f.count)
+				return auditFail("letter %s records %d evidence, the log holds %d", id, l.EvidenceCount, f.count)
 			}
 			if err := sameLetterFacts(l, f.facts); err != nil {
-				return 0, auditFail("letter %s: %v", id, err)
+				return auditFail("letter %s: %v", id, err)
 			}
 			seen++
-		}
-		if len(ids) < auditPage {
-			break
-		}
-		after = ids[len(ids)-1]
+			return nil
+		})
+	if err != nil {
+		return 0, err
 	}
 	if seen != len(a.letters) {
 		for id := range a.letters {
@@ -341,35 +356,29 @@ func (a *auditor) printJobRows(ctx context.Context) (int, error) {
 		}
 	}
 	n := 0
-	for after := ""; ; {
-		page, err := a.tx.PrintJobs(ctx, after, auditPage)
-		if err != nil {
-			return 0, err
-		}
-		for _, j := range page {
+	err := eachRow(func(after string, lim int) ([]PrintJob, error) { return a.tx.PrintJobs(ctx, after, lim) },
+		func(j PrintJob) string { return j.ID }, func(j PrintJob) error {
 			if j.Kind != JobLetter {
-				continue
+				return nil
 			}
 			n++
 			f := jobs[j.ID]
 			if f == nil {
-				return 0, auditFail("print job %s of letter %s was never relayed to print in the log", j.ID, j.LetterID)
+				return auditFail("print job %s of letter %s was never relayed to print in the log", j.ID, j.LetterID)
 			}
 			delete(jobs, j.ID)
-			lf := a.letters[j.LetterID]
 			switch {
-			case lf != f:
-				return 0, auditFail("print job %s is of letter %s; the log relayed another letter to it", j.ID, j.LetterID)
+			case a.letters[j.LetterID] != f:
+				return auditFail("print job %s is of letter %s; the log relayed another letter to it", j.ID, j.LetterID)
 			case j.Region != f.facts.Region:
-				return 0, auditFail("print job %s: region is %q, the log says %q", j.ID, j.Region, f.facts.Region)
+				return auditFail("print job %s: region is %q, the log says %q", j.ID, j.Region, f.facts.Region)
 			case f.facts.Postcode != "" && j.Postcode != f.facts.Postcode:
-				return 0, auditFail("print job %s: postcode is %q, the log says %q", j.ID, j.Postcode, f.facts.Postcode)
+				return auditFail("print job %s: postcode is %q, the log says %q", j.ID, j.Postcode, f.facts.Postcode)
 			}
-		}
-		if len(page) < auditPage {
-			break
-		}
-		after = page[len(page)-1].ID
+			return nil
+		})
+	if err != nil {
+		return 0, err
 	}
 	for id := range jobs {
 		return 0, auditFail("the log relays a letter to print job %s, which is missing", id)
@@ -381,25 +390,20 @@ func (a *auditor) printJobRows(ctx context.Context) (int, error) {
 // mailbox's log entries.
 func (a *auditor) mailboxRows(ctx context.Context) (int, error) {
 	n := 0
-	for after := ""; ; {
-		page, err := a.tx.Mailboxes(ctx, after, auditPage)
-		if err != nil {
-			return 0, err
-		}
-		for _, m := range page {
+	err := eachRow(func(after string, lim int) ([]Mailbox, error) { return a.tx.Mailboxes(ctx, after, lim) },
+		func(m Mailbox) string { return m.ID }, func(m Mailbox) error {
 			n++
 			f := MailboxFacts{Status: StatusPending}
 			if mf := a.mailboxes[m.ID]; mf != nil {
 				f = mf.facts
 			}
 			if err := a.sameMailbox(ctx, m, f); err != nil {
-				return 0, auditFail("mailbox %s: %v", m.ID, err)
+				return auditFail("mailbox %s: %v", m.ID, err)
 			}
-		}
-		if len(page) < auditPage {
-			break
-		}
-		after = page[len(page)-1].ID
+			return nil
+		})
+	if err != nil {
+		return 0, err
 	}
 	if n < len(a.mailboxes) {
 		for id := range a.mailboxes {
