@@ -159,6 +159,11 @@ func NextMailbox(f MailboxFacts, e *signing.MailboxEntry) (MailboxFacts, error) 
 			return f, fmt.Errorf("MailboxActivated names no match key and holder")
 		}
 		f.Status, f.MatchKey, f.Holder = StatusActive, e.MatchKey, e.Holder
+	case signing.EventMailboxDeactivated:
+		if f.Status != StatusActive {
+			return f, fmt.Errorf("MailboxDeactivated of a mailbox that is not active")
+		}
+		f.Status, f.MatchKey, f.Holder = StatusPending, "", ""
 	case signing.EventCredentialBound, signing.EventCredentialUnbound:
 		if e.Identity == nil || e.Identity.ID == "" || e.JWK == nil {
 			return f, fmt.Errorf("%s names no identity and key", e.Event)

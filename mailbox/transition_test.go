@@ -168,8 +168,9 @@ func events(log []signing.Evidence) []signing.Event {
 // TestMailboxTransitionsProperty walks random mailbox entries through the
 // mailbox table against a plain model: the bound set is exactly the
 // identities bound and not unbound since, each with its key; a mailbox is
-// activated once and then keeps its match key and holder; a refused entry
-// changes nothing.
+// active exactly between a MailboxActivated and a MailboxDeactivated, with
+// the match key and holder the activation named; a refused entry changes
+// nothing.
 func TestMailboxTransitionsProperty(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(6, 13))
 	keys := make([]*signing.JWK, 3)
@@ -195,9 +196,11 @@ func TestMailboxTransitionsProperty(t *testing.T) {
 		for step := 0; step < 10; step++ {
 			var e signing.MailboxEntry
 			i := r.IntN(len(keys))
-			switch r.IntN(3) {
+			switch r.IntN(4) {
 			case 0:
 				e = signing.MailboxEntry{Event: signing.EventMailboxActivated, Holder: "pn:1", MatchKey: fmt.Sprint("k", r.IntN(2))}
+			case 3:
+				e = signing.MailboxEntry{Event: signing.EventMailboxDeactivated}
 			case 1:
 				e = signing.MailboxEntry{Event: signing.EventCredentialBound, Identity: &signing.CredentialIdentity{ID: fmt.Sprint("id-", i)}, JWK: keys[i]}
 			default:
@@ -211,6 +214,8 @@ func TestMailboxTransitionsProperty(t *testing.T) {
 			switch e.Event {
 			case signing.EventMailboxActivated:
 				want = !activated
+			case signing.EventMailboxDeactivated:
+				want = activated
 			case signing.EventCredentialBound:
 				want = !isBound
 			default:
@@ -231,6 +236,11 @@ func TestMailboxTransitionsProperty(t *testing.T) {
 				activated = true
 				if f.MatchKey != e.MatchKey {
 					t.Fatalf("seq %d: activation set match key %q, entry names %q", seq, f.MatchKey, e.MatchKey)
+				}
+			case signing.EventMailboxDeactivated:
+				activated = false
+				if f.MatchKey != "" || f.Holder != "" {
+					t.Fatalf("seq %d: a deactivated mailbox keeps match key %q", seq, f.MatchKey)
 				}
 			case signing.EventCredentialBound:
 				model[id] = spkis[i]

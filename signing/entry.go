@@ -87,8 +87,8 @@ func (m *MailboxEntry) Validate() error {
 		return bad("identity needs issuer and serial, or passkey")
 	case !credential && (m.JWK != nil || m.Identity != nil):
 		return bad("%s has no identity or jwk", m.Event)
-	case m.Event == EventMailboxActivated && m.How == "":
-		return bad("MailboxActivated needs how")
+	case (m.Event == EventMailboxActivated || m.Event == EventMailboxDeactivated) && m.How == "":
+		return bad("%s needs how", m.Event)
 	}
 	if m.JWK != nil {
 		if _, err := m.JWK.PublicKey(); err != nil {

@@ -42,17 +42,19 @@ const (
 	EventReturnedToSender Event = "ReturnedToSender"
 )
 
-// Mailbox log entries (MailboxEntry): a mailbox's address was proven, a
-// credential key was bound to it or unbound from it.
+// Mailbox log entries (MailboxEntry): a mailbox's address was proven, or
+// its proof withdrawn (the address fails rules it was not checked
+// against); a credential key was bound to it or unbound from it.
 const (
-	EventMailboxActivated  Event = "MailboxActivated"
-	EventCredentialBound   Event = "CredentialBound"
-	EventCredentialUnbound Event = "CredentialUnbound"
+	EventMailboxActivated   Event = "MailboxActivated"
+	EventMailboxDeactivated Event = "MailboxDeactivated"
+	EventCredentialBound    Event = "CredentialBound"
+	EventCredentialUnbound  Event = "CredentialUnbound"
 )
 
 // MailboxEvent reports whether e is an event of a mailbox log entry.
 func (e Event) MailboxEvent() bool {
-	return e == EventMailboxActivated || e == EventCredentialBound || e == EventCredentialUnbound
+	return e == EventMailboxActivated || e == EventMailboxDeactivated || e == EventCredentialBound || e == EventCredentialUnbound
 }
 
 // Known reports whether e is one of the letter events above.
