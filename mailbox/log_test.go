@@ -3,12 +3,11 @@ package mailbox_test
 import (
 	"context"
 	"crypto/x509"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/npes/npes/certs"
-	"github.com/npes/npes/internal/store/sqlite"
+	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
@@ -21,14 +20,10 @@ type logFixture struct {
 	trust *signing.Trust
 }
 
-func newLogFixture(t *testing.T) *logFixture {
+// newLogFixture builds a Service on store with renderer r (nil: none), a
+// test CA and a clock the test moves (from 2 November 2026).
+func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer) *logFixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
 	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -38,8 +33,8 @@ func newLogFixture(t *testing.T) *logFixture {
 		t.Fatal(err)
 	}
 	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	clk := &clock{t: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
-	caPEM, caKey, err := certs.CreateCA("log CA", clk.now().AddDate(0, -1, 0))
+	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
+	caPEM, caKey, err := certs.CreateCA("test CA", clk.now().AddDate(0, -1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +44,8 @@ func newLogFixture(t *testing.T) *logFixture {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
-	svc, err := mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool, Now: clk.now, TempDir: t.TempDir()})
+	svc, err := mailbox.NewService(mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
+		Renderer: r, Now: clk.now, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +54,7 @@ func newLogFixture(t *testing.T) *logFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &logFixture{st: st, svc: svc, ca: ca, clk: clk, trust: trust}
+	return &logFixture{st: store, svc: svc, ca: ca, clk: clk, trust: trust}
 }
 
 func (f *logFixture) issue(t *testing.T, req certs.Request) (mailbox.Caller, certs.Credential) {
@@ -101,7 +97,7 @@ func (f *logFixture) logState(t *testing.T) (head uint64, checkpoints []uint64) 
 // log with its rows audits clean.
 func TestEveryAppendStoresItsCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	f := newLogFixture(t)
+	f := newLogFixture(t, storetest.NewSQLite(t), nil)
 	if _, _, err := f.svc.Checkpoint(ctx); err == nil {
 		t.Fatal("an empty log served a checkpoint")
 	}
@@ -190,7 +186,7 @@ func TestEveryAppendStoresItsCheckpoint(t *testing.T) {
 // keeps failing the audit.
 func TestPrepareLog(t *testing.T) {
 	ctx := context.Background()
-	f := newLogFixture(t)
+	f := newLogFixture(t, storetest.NewSQLite(t), nil)
 	_, active := f.issue(t, certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
 	_, old := f.issue(t, certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
 	_, pending := f.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр Петрович", PersonalID: "3010190A002PB1"})
