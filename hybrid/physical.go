@@ -140,7 +140,7 @@ func (q *Queue) Event(ctx context.Context, c mailbox.Caller, id string, event st
 			return mailbox.Errorf(mailbox.ErrConflict, "invalid_transition", "%s cannot follow a letter that is %s (allowed after %s)", tr.Event, l.State, strings.Join(tr.From, ", "))
 		}
 		events := q.svc.NewEventBatch()
-		q.letterEvent(events, j, tr.Event, tr.To, d)
+		q.letterEvent(events, j, tr.Event, d)
 		return events.Flush(ctx, tx)
 	})
 	return j, err

@@ -332,7 +332,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		// The lease holder printed it (ReportBatch checked holds): that
 		// centre alone answers for it in the post (Event).
 		j.State, j.PrintedAt, j.PrintedBy = mailbox.JobPrinted, now, j.LeaseOwner
-		q.letterEvent(events, *j, signing.EventPrinted, mailbox.StatePrinted, nil)
+		q.letterEvent(events, *j, signing.EventPrinted, nil)
 	case OutcomePosted:
 		switch j.State {
 		case mailbox.JobPosted:
@@ -343,7 +343,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		}
 		j.State, j.PostedAt = mailbox.JobPosted, now
 		// UPU EMSEVT EMA: posting / collection.
-		q.letterEvent(events, *j, signing.EventPosted, mailbox.StatePosted, map[string]string{"emsevt": "EMA"})
+		q.letterEvent(events, *j, signing.EventPosted, map[string]string{"emsevt": "EMA"})
 	case OutcomeFailed:
 		if r.Reason == "" || len(r.Reason) > 500 {
 			return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_reason", "a reason of 1..500 characters is required")
@@ -360,7 +360,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		if j.Attempts >= q.maxAttempts {
 			j.State = mailbox.JobDead
 			q.log.ErrorContext(ctx, "print job dead", "job", j.ID, "letter", j.LetterID, "attempts", j.Attempts, "reason", r.Reason)
-			q.letterEvent(events, *j, signing.EventDeliveryFailed, mailbox.StatePrintDead,
+			q.letterEvent(events, *j, signing.EventDeliveryFailed,
 				map[string]string{"stage": "print", "reason": r.Reason, "attempts": fmt.Sprint(j.Attempts)})
 		} else {
 			j.State, j.AvailableAt = mailbox.JobQueued, now.Add(q.backoff(j.Attempts))
@@ -372,7 +372,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 }
 
 // letterEvent queues a print-path event on the job's letter.
-func (q *Queue) letterEvent(events *mailbox.EventBatch, j mailbox.PrintJob, ev signing.Event, state string, details map[string]string) {
+func (q *Queue) letterEvent(events *mailbox.EventBatch, j mailbox.PrintJob, ev signing.Event, details map[string]string) {
 	if j.Kind != mailbox.JobLetter {
 		return // activation letters have no evidence chain
 	}
@@ -380,7 +380,7 @@ func (q *Queue) letterEvent(events *mailbox.EventBatch, j mailbox.PrintJob, ev s
 		details = map[string]string{}
 	}
 	details["print_job"] = j.ID
-	events.Add(j.LetterID, signing.Evidence{Event: ev, PDFSHA256: j.PDFSHA256, Details: details}, state)
+	events.Add(j.LetterID, signing.Evidence{Event: ev, PDFSHA256: j.PDFSHA256, Details: details})
 }
 
 // Minsk is Belarus' civil time (UTC+3 all year since 2011): a manifest's

@@ -2,15 +2,8 @@ package mailbox
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"runtime"
 	"sync"
 	"time"
-
-	"github.com/npes/npes/signing"
-	"github.com/npes/npes/signing/tlog"
 )
 
 // Group commit (like PostgreSQL's own commit grouping or a mail server's
@@ -34,14 +27,13 @@ type batchItem struct {
 	reqHash string
 	body    string
 	draft   *Draft
-	events  []signing.Evidence // in order; their IDs are assigned already
+	chain   *logChain // the letter's events, through the transition table already
 	job     *PrintJob
 	pdf     []byte
 	notes   []Notification
 
 	// results
-	first    uint64 // log index of the first event
-	leaves   [][]byte
+	appended appendResult // the commit's tree size and checkpoint
 	replayed bool
 	done     chan error
 }
@@ -134,10 +126,6 @@ func (c *committer) write(items []*batchItem) error {
 	defer cancel()
 	s := c.s
 	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
-		head, err := tx.LockLogHead(ctx)
-		if err != nil {
-			return err
-		}
 		now := s.now()
 		live := make([]*batchItem, 0, len(items))
 		for _, it := range items {
@@ -154,129 +142,40 @@ func (c *committer) write(items []*batchItem) error {
 			}
 			live = append(live, it)
 		}
-		// Seal every evidence: log indices are assigned in order; letters
-		// are sealed in parallel (a letter's own events in sequence, since
-		// each names the previous one's hash).
-		first := make([]uint64, len(live))
-		next := head.Size
-		for i, it := range live {
-			first[i], it.first = next, next
-			next += uint64(len(it.events))
-		}
-		if err := s.sealItems(live, first); err != nil {
-			return err
-		}
-		hashes := make([][]byte, 0, next-head.Size)
-		for _, it := range live {
-			for _, leaf := range it.leaves {
-				hashes = append(hashes, tlog.LeafHash(leaf))
-			}
-		}
-		if len(hashes) == 0 {
+		if len(live) == 0 {
 			return nil // every item was a retry of a committed submission
 		}
-		nodes, root, err := tlog.AppendBatch(ctx, nodeReader{tx}, head.Size, hashes)
+		// Content, blobs, jobs and letter rows first; the log head is
+		// locked last, by appendLog, for sealing and appending only.
+		chains := make([]*logChain, len(live))
+		for i, it := range live {
+			// A batch that failed may have advanced the chain: start over.
+			it.l.LastEvidence, it.l.EvidenceCount = "", 0
+			chains[i] = it.chain
+		}
+		if err := s.writeItems(ctx, tx, live); err != nil {
+			return err
+		}
+		res, err := s.appendLog(ctx, tx, chains)
 		if err != nil {
-			return fmt.Errorf("appending to the evidence log: %w", err)
-		}
-		if err := s.writeItems(ctx, tx, live, first); err != nil {
 			return err
 		}
-		if err := tx.PutLogNodes(ctx, toLogNodes(nodes)); err != nil {
-			return err
+		for _, it := range live {
+			it.appended = res
 		}
-		return tx.SetLogHead(ctx, LogHead{Size: next, Root: root})
+		return nil
 	})
 }
 
-// sealItems seals the items' events with up to GOMAXPROCS workers.
-func (s *Service) sealItems(items []*batchItem, first []uint64) error {
-	workers := min(runtime.GOMAXPROCS(0), len(items))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	work := make(chan int)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if err := s.sealItem(items[i], first[i]); err != nil {
-					mu.Lock()
-					firstErr = errors.Join(firstErr, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range items {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	return firstErr
-}
-
-func (s *Service) sealItem(it *batchItem, index uint64) error {
-	l := &it.l
-	l.LastEvidence, l.EvidenceCount = "", 0
-	it.leaves = it.leaves[:0]
-	for k, ev := range it.events {
-		env, err := s.seal(l, ev, index+uint64(k))
-		if err != nil {
-			return err
-		}
-		it.leaves = append(it.leaves, env.Bytes())
-		l.LastEvidence = env.Hash()
-		l.EvidenceCount++
-	}
-	return nil
-}
-
-// seal builds and signs the payload of one evidence of a letter at a log
-// index, chained to the letter's last evidence.
-func (s *Service) seal(l *Letter, ev signing.Evidence, index uint64) (signing.Envelope, error) {
-	ev.V = signing.EvidenceVersion
-	if ev.Time.IsZero() {
-		ev.Time = s.now()
-	}
-	ev.Time = ev.Time.UTC()
-	ev.Letter = l.ID
-	ev.Tracking = l.Tracking
-	ev.Sender = signing.Party{Mailbox: l.SenderMailbox, Name: l.SenderName, Address: l.SenderAddress}
-	ev.Recipient = signing.Party{Mailbox: l.RecipientMailbox, Name: l.RecipientName, Address: l.RecipientAddress}
-	if l.RecipientByMailbox {
-		// The sender gets every evidence record: it names the recipient as
-		// the sender did, by mailbox id only (see LetterView).
-		ev.Recipient = signing.Party{Mailbox: l.RecipientMailbox}
-	}
-	ev.Prev = l.LastEvidence
-	ev.LogIndex = index
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return signing.Envelope{}, err
-	}
-	env, err := s.cfg.Sealer.Seal(payload)
-	if err != nil {
-		return signing.Envelope{}, fmt.Errorf("sealing %s: %w", ev.Event, err)
-	}
-	return env, nil
-}
-
-// writeItems stores sealed submissions inside the batch transaction, with
-// one multi-row INSERT per table where rows are small (letters, bodies,
-// evidence); attachments stream chunk by chunk.
-func (s *Service) writeItems(ctx context.Context, tx Tx, items []*batchItem, first []uint64) error {
+// writeItems stores submissions inside the batch transaction before their
+// evidence is appended, with one multi-row INSERT per table where rows are
+// small (letters, bodies); attachments stream chunk by chunk.
+func (s *Service) writeItems(ctx context.Context, tx Tx, items []*batchItem) error {
 	letters := make([]Letter, 0, len(items))
 	var bodies []Chunk
-	var evs []EvidenceRecord
-	for i, it := range items {
+	for _, it := range items {
 		letters = append(letters, it.l)
 		bodies = append(bodies, bodyChunks(it.l.ID, it.draft, it.body)...)
-		for k, ev := range it.events {
-			evs = append(evs, EvidenceRecord{ID: ev.ID, LetterID: it.l.ID, Seq: k, Event: string(ev.Event),
-				LogIndex: first[i] + uint64(k), Envelope: it.leaves[k], CreatedAt: ev.Time.UTC()})
-		}
 	}
 	if err := tx.CreateLetters(ctx, letters); err != nil {
 		return err
@@ -284,24 +183,12 @@ func (s *Service) writeItems(ctx context.Context, tx Tx, items []*batchItem, fir
 	if err := tx.PutChunks(ctx, bodies); err != nil {
 		return err
 	}
-	if err := tx.AddEvidences(ctx, evs); err != nil {
-		return err
-	}
 	for _, it := range items {
 		if err := storeAttachments(ctx, tx, it.l.ID, it.draft); err != nil {
 			return err
 		}
 		if it.job != nil {
-			if it.pdf != nil {
-				blob, err := s.sealBlob(it.job.ID, it.pdf)
-				if err != nil {
-					return err
-				}
-				if err := tx.PutBlob(ctx, pdfBlobKey(it.job.ID), blob); err != nil {
-					return err
-				}
-			}
-			if err := tx.CreatePrintJob(ctx, *it.job); err != nil {
+			if err := s.writeJob(ctx, tx, *it.job, it.pdf); err != nil {
 				return err
 			}
 		}

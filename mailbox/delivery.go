@@ -14,24 +14,16 @@ import (
 
 // Decisions a recipient signs.
 const (
-	DecisionAccept = "accept"
-	DecisionRefuse = "refuse"
+	DecisionAccept = signing.DecisionAccept
+	DecisionRefuse = signing.DecisionRefuse
 )
 
 // Statement is what a recipient signs (compact JWS, ES256 or EdDSA, x5c) to
-// accept or refuse a registered letter. It names the letter, the
-// notification evidence and the content digest, so a signature for one
-// letter can never be replayed for another, and the recipient commits to
-// exactly the content they will receive.
-type Statement struct {
-	V             int       `json:"v"`
-	Decision      string    `json:"decision"`
-	Letter        string    `json:"letter"`
-	Notification  string    `json:"notification"`
-	ContentSHA256 string    `json:"content_sha256"`
-	Reason        string    `json:"reason,omitempty"`
-	Time          time.Time `json:"time"`
-}
+// accept or refuse a registered letter (signing.Statement): it names the
+// letter, the notification evidence and the content digest, so a signature
+// for one letter can never be replayed for another, and the recipient
+// commits to exactly the content they will receive.
+type Statement = signing.Statement
 
 // NewStatement builds the statement for a letter as the API shows it.
 func NewStatement(v LetterView, decision, reason string, now time.Time) Statement {
@@ -66,7 +58,8 @@ func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string
 		if !s.now().Before(l.Deadline) {
 			return Errorf(ErrConflict, "deadline_passed", "the acceptance deadline %s has passed", l.Deadline.Format(time.RFC3339))
 		}
-		st, signer, err := s.verifyStatement(ctx, tx, l, jws)
+		now := s.now()
+		st, signer, err := s.verifyStatement(ctx, tx, l, jws, now)
 		if err != nil {
 			return err
 		}
@@ -81,28 +74,18 @@ func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string
 		if st.Reason != "" {
 			details["reason"] = st.Reason
 		}
-		now := s.now()
+		events := []signing.Evidence{{Event: signing.EventConsignmentRejection,
+			RecipientSignature: jws, Time: now, Details: details}}
 		if decision == DecisionAccept {
-			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventConsignmentAcceptance,
-				Content: &content, Route: l.Route, RecipientSignature: jws, Time: now, Details: details}); err != nil {
-				return err
+			events = []signing.Evidence{
+				{Event: signing.EventConsignmentAcceptance, Content: &content, RecipientSignature: jws, Time: now, Details: details},
+				{Event: signing.EventContentHandover, Content: &content, Time: now},
 			}
-			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventContentHandover,
-				Content: &content, Route: l.Route, Time: now}); err != nil {
-				return err
-			}
-			l.State = StateAccepted
-		} else {
-			if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventConsignmentRejection,
-				Route: l.Route, RecipientSignature: jws, Time: now, Details: details}); err != nil {
-				return err
-			}
-			l.State = StateRefused
 		}
 		if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
 			return err
 		}
-		if err := tx.UpdateLetter(ctx, l); err != nil {
+		if err := s.recordLetter(ctx, tx, &l, events...); err != nil {
 			return err
 		}
 		v, err = s.view(ctx, tx, l, folder)
@@ -113,9 +96,11 @@ func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string
 
 // verifyStatement checks a recipient's compact JWS: the signature with the
 // x5c leaf key, the chain to a trusted CA at the current time, revocation,
-// that the signer is bound to the recipient mailbox, and that the statement
-// names this letter, its notification and its content.
-func (s *Service) verifyStatement(ctx context.Context, tx Tx, l Letter, jws string) (Statement, certs.Identity, error) {
+// that the signer is bound to the recipient mailbox, and that the strictly
+// parsed statement names this letter, its notification and its content,
+// with a time within signing.MaxStatementSkew of now, the time of the
+// evidence that will record it: what an offline verifier requires too.
+func (s *Service) verifyStatement(ctx context.Context, tx Tx, l Letter, jws string, now time.Time) (Statement, certs.Identity, error) {
 	bad := func(format string, args ...any) error {
 		return Errorf(ErrInvalid, "bad_signature", format, args...)
 	}
@@ -164,23 +149,21 @@ func (s *Service) verifyStatement(ctx context.Context, tx Tx, l Letter, jws stri
 	if !bound {
 		return Statement{}, certs.Identity{}, Errorf(ErrForbidden, "signer_not_bound", "the signing certificate is not bound to the recipient's mailbox")
 	}
-	var st Statement
-	dec := json.NewDecoder(strings.NewReader(string(payload)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
+	parsed, err := signing.ParseStatement(payload)
+	if err != nil {
 		return Statement{}, certs.Identity{}, bad("the signed statement is not valid: %v", err)
 	}
+	st := *parsed
 	switch {
-	case st.V != 1:
-		return st, id, bad("unknown statement version %d", st.V)
+	case !st.WithinSkew(now):
+		return st, id, Errorf(ErrInvalid, "statement_time", "the statement's time %s is more than %s from the server's time %s: sign a new statement",
+			st.Time.UTC().Format(time.RFC3339), signing.MaxStatementSkew, now.UTC().Format(time.RFC3339))
 	case st.Letter != l.ID:
 		return st, id, bad("the statement is for another letter")
 	case st.Notification != l.NotificationID:
 		return st, id, bad("the statement names another notification")
 	case st.ContentSHA256 != l.ContentDigest:
 		return st, id, bad("the statement names other content")
-	case st.Decision != DecisionAccept && st.Decision != DecisionRefuse:
-		return st, id, bad("unknown decision %q", st.Decision)
 	}
 	if err := checkText("reason", st.Reason, 500, false); err != nil {
 		return st, id, err
@@ -297,11 +280,8 @@ func (s *Service) expire(ctx context.Context, tx Tx, l Letter, pr *printRender) 
 		return errors.New("mailbox: a print-if-unsigned letter expires with its render")
 	}
 	now := s.now()
-	if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventAcceptanceRejectionExpiry, Route: l.Route, Time: now,
-		Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}}); err != nil {
-		return err
-	}
-	l.State = StateExpired
+	events := []signing.Evidence{{Event: signing.EventAcceptanceRejectionExpiry, Time: now,
+		Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}}}
 	if l.PrintIfUnsigned > 0 {
 		if pr.err != nil {
 			// Unprintable now (it was checked at submission; a renderer
@@ -312,15 +292,19 @@ func (s *Service) expire(ctx context.Context, tx Tx, l Letter, pr *printRender) 
 			if err != nil {
 				return err
 			}
-			if err := s.relayToPrint(ctx, tx, &l, addr, pr.doc, ReasonPrintIfUnsigned); err != nil {
+			// The job and its PDF (rendered before this transaction) are
+			// written first; the evidence is appended last.
+			job := s.newLetterJob(l, addr, pr.doc)
+			if err := s.writeJob(ctx, tx, *job, pr.doc.PDF); err != nil {
 				return err
 			}
+			events = append(events, s.relayEvidence(*job, ReasonPrintIfUnsigned, now))
 		}
 	}
 	if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
 		return err
 	}
-	return tx.UpdateLetter(ctx, l)
+	return s.recordLetter(ctx, tx, &l, events...)
 }
 
 // loadPrintContent decrypts a stored letter's body and attachments.

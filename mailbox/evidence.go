@@ -5,57 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/npes/npes/signing"
 	"github.com/npes/npes/signing/tlog"
 )
-
-// record seals one evidence event of a letter and appends it to the log,
-// inside the caller's transaction: the letter's state change, its evidence
-// and the log entry commit together or not at all.
-//
-// The log head row is locked for the rest of the transaction, so appends
-// from every process on the database serialize, and the leaf index written
-// into the signed payload is the index the leaf really gets.
-func (s *Service) record(ctx context.Context, tx Tx, l *Letter, ev signing.Evidence) (EvidenceRecord, error) {
-	head, err := tx.LockLogHead(ctx)
-	if err != nil {
-		return EvidenceRecord{}, err
-	}
-	if ev.ID == "" {
-		ev.ID = uuid.NewString()
-	}
-	if ev.Time.IsZero() {
-		ev.Time = s.now()
-	}
-	env, err := s.seal(l, ev, head.Size)
-	if err != nil {
-		return EvidenceRecord{}, err
-	}
-	leaf := env.Bytes()
-	nodes, root, err := tlog.Append(ctx, nodeReader{tx}, head.Size, tlog.LeafHash(leaf))
-	if err != nil {
-		return EvidenceRecord{}, fmt.Errorf("appending to the evidence log: %w", err)
-	}
-	if err := tx.PutLogNodes(ctx, toLogNodes(nodes)); err != nil {
-		return EvidenceRecord{}, err
-	}
-	if err := tx.SetLogHead(ctx, LogHead{Size: head.Size + 1, Root: root}); err != nil {
-		return EvidenceRecord{}, err
-	}
-	rec := EvidenceRecord{ID: ev.ID, LetterID: l.ID, Seq: l.EvidenceCount, Event: string(ev.Event),
-		LogIndex: head.Size, Envelope: leaf, CreatedAt: ev.Time.UTC()}
-	if err := tx.AddEvidence(ctx, rec); err != nil {
-		return EvidenceRecord{}, err
-	}
-	l.LastEvidence = env.Hash()
-	l.EvidenceCount++
-	return rec, nil
-}
 
 func toLogNodes(nodes []tlog.Node) []LogNode {
 	out := make([]LogNode, len(nodes))
@@ -82,37 +36,19 @@ func (s *Service) JWKS() signing.JWKS { return s.cfg.Sealer.JWKS() }
 // NoteVerifierKey is the checkpoint verifier key in note format.
 func (s *Service) NoteVerifierKey() (string, error) { return s.cfg.Sealer.NoteVerifierKey(s.origin) }
 
-// Checkpoint returns a signed checkpoint of the current log, signing a new
-// one when the log has grown since the last. Every checkpoint handed out is
-// stored, so an audit can later prove each one consistent with the log.
+// Checkpoint returns the latest stored checkpoint. Every transaction that
+// appends stores the checkpoint of its new size, so this only reads: no
+// public request signs or writes anything. ErrNotFound before the first
+// append (and before the startup step has stored one for an older log).
 func (s *Service) Checkpoint(ctx context.Context) (size uint64, note []byte, err error) {
-	var head LogHead
 	err = s.cfg.Store.View(ctx, func(tx Tx) error {
-		var err error
-		head, err = tx.GetLogHead(ctx)
-		if err != nil {
-			return err
-		}
 		size, note, err = tx.LatestCheckpoint(ctx)
 		if errors.Is(err, ErrNotFound) {
-			size, note, err = 0, nil, nil
+			return Errorf(ErrNotFound, "no_checkpoint", "the evidence log is empty: no checkpoint yet")
 		}
 		return err
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	if note != nil && size == head.Size {
-		return size, note, nil
-	}
-	note, err = s.cfg.Sealer.SignCheckpoint(s.origin, head.Size, head.Root)
-	if err != nil {
-		return 0, nil, err
-	}
-	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
-		return tx.PutCheckpoint(ctx, head.Size, note, s.now())
-	})
-	return head.Size, note, err
+	return size, note, err
 }
 
 // InclusionProof proves that leaf index is in the tree of the given size.

@@ -3,7 +3,6 @@ package mailbox_test
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
-	"github.com/npes/npes/signing"
 )
 
 // txCountingStore counts the transactions open at any moment.
@@ -203,37 +201,9 @@ type testWorld struct {
 func newTestWorld(t *testing.T, store mailbox.Store, r mailbox.Renderer) testWorld {
 	t.Helper()
 	ctx := t.Context()
-	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := signing.LoadSealer(edPEM, mlPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	w := testWorld{clk: &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}}
-	caPEM, caKey, err := certs.CreateCA("test CA", w.clk.now().AddDate(0, -1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := certs.LoadCA(caPEM, caKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Certificate())
-	w.svc, err = mailbox.NewService(mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
-		Renderer: r, Now: w.clk.now, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.svc.Close)
-	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) {
-		cred, err := ca.Issue(req, w.clk.now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := certs.IdentityFromCert(cred.Cert)
-		return mailbox.Caller{Identity: id}, cred
-	}
+	f := newLogFixture(t, store, r)
+	w := testWorld{svc: f.svc, clk: f.clk}
+	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) { return f.issue(t, req) }
 	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	w.org, _ = issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
 	w.person, w.personCred = issue(certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})

@@ -38,8 +38,11 @@ type LetterView struct {
 	ContentVisible bool            `json:"content_available"`
 	Evidence       []EvidenceBrief `json:"evidence"`
 	// Envelopes, when Submit fills it, holds the signed evidence of the
-	// submission (the sender's receipts); not part of the JSON view.
+	// submission; not part of the JSON view.
 	Envelopes []json.RawMessage `json:"-"`
+	// Receipt is the sender's receipt, in the reply to a submission (and
+	// to its idempotent retry).
+	Receipt *signing.Receipt `json:"receipt,omitempty"`
 }
 
 // PartyView names a sender or recipient.
@@ -287,11 +290,8 @@ func (s *Service) Content(ctx context.Context, c Caller, id string) (Content, er
 		}
 		if folder == "inbox" && l.ReadAt.IsZero() {
 			l.ReadAt = s.now()
-			if !l.Registered {
-				l.State = StateRead
-				if _, err := s.record(ctx, tx, &l, signing.Evidence{Event: signing.EventContentAccessTracking, Route: l.Route}); err != nil {
-					return err
-				}
+			if !l.Registered && l.State == StateDelivered {
+				return s.recordLetter(ctx, tx, &l, signing.Evidence{Event: signing.EventContentAccessTracking})
 			}
 			return tx.UpdateLetter(ctx, l)
 		}
@@ -399,50 +399,6 @@ func (s *Service) Evidence(ctx context.Context, c Caller, id string) ([]json.Raw
 		return nil
 	})
 	return out, err
-}
-
-// Bundle builds the self-contained evidence bundle of a letter: every
-// envelope, the operator keys, a signed checkpoint and inclusion proofs.
-func (s *Service) Bundle(ctx context.Context, c Caller, id string) ([]byte, error) {
-	// Visibility first (cheap), then a checkpoint covering all evidence.
-	if _, err := s.GetLetter(ctx, c, id); err != nil {
-		return nil, err
-	}
-	size, note, err := s.Checkpoint(ctx)
-	if err != nil {
-		return nil, err
-	}
-	vkey, err := s.NoteVerifierKey()
-	if err != nil {
-		return nil, err
-	}
-	b := signing.Bundle{V: 1, Letter: id, Keys: s.JWKS(), NoteVerifierKey: vkey, Checkpoint: string(note)}
-	if ck, err := s.cfg.Sealer.NoteCosignerKey(s.origin); err == nil {
-		b.NoteCosignerKey = ck
-	}
-	err = s.cfg.Store.View(ctx, func(tx Tx) error {
-		evs, err := tx.EvidenceOf(ctx, id)
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			if e.LogIndex >= size {
-				break // appended after the checkpoint; the next bundle has it
-			}
-			p, err := tlogInclusion(ctx, tx, e.LogIndex, size)
-			if err != nil {
-				return err
-			}
-			if err := b.AddEvidence(e.Envelope, e.LogIndex, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return b.Marshal()
 }
 
 // LoadAddress decodes a stored normalized address.

@@ -134,10 +134,12 @@ type AttachmentMeta struct {
 	Chunks      int    `json:"chunks"`
 }
 
-// EvidenceRecord is one stored evidence envelope.
+// EvidenceRecord is one stored log entry: a letter's evidence (LetterID
+// set) or a mailbox entry (MailboxID set).
 type EvidenceRecord struct {
 	ID        string
 	LetterID  string
+	MailboxID string
 	Seq       int
 	Event     string
 	LogIndex  uint64

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/npes/npes/addressing"
+	"github.com/npes/npes/signing"
 )
 
 // AddressRules is the version of the rules a mailbox address must pass
@@ -273,7 +274,7 @@ func (s *Service) recheckAddress(ctx context.Context, m Mailbox) (demoted bool, 
 			letter = &l
 		}
 	}
-	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
+	err = s.cfg.Store.InTx(ctx, func(tx Tx) (err error) {
 		cur, err := tx.LockMailbox(ctx, m.ID)
 		if err != nil {
 			return err
@@ -281,6 +282,16 @@ func (s *Service) recheckAddress(ctx context.Context, m Mailbox) (demoted bool, 
 		if cur.AddressRules >= AddressRules || cur.Address != m.Address {
 			letter = nil
 			return nil // another process did it
+		}
+		if cur.Status == StatusActive {
+			// The demotion follows the log like every status change:
+			// written last, after the rows below.
+			defer func() {
+				if err == nil {
+					_, err = s.appendLog(ctx, tx, []*logChain{s.mailboxChain(cur.ID, s.now(), signing.MailboxEntry{
+						Event: signing.EventMailboxDeactivated, How: "address-rules", AuthorizedBy: fmt.Sprintf("address-rules/%d", AddressRules)})})
+				}
+			}()
 		}
 		cur.Status, cur.ActivatedAt, cur.AddressRules = StatusPending, time.Time{}, AddressRules
 		if letter != nil {

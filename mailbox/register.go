@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/signing"
 )
 
 // RegisterRequest is a new mailbox at a postal address.
@@ -82,6 +83,10 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 		return Mailbox{}, err
 	}
 	m.ActivationHash = letter.hash
+	bound, err := credentialEntry(signing.EventCredentialBound, c.Identity, c.Cert, c.Identity.ID)
+	if err != nil {
+		return Mailbox{}, err
+	}
 	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.LockHolder(ctx, m.Kind, m.HolderKey); err != nil {
 			return err
@@ -98,7 +103,11 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 		if err := tx.BindCredential(ctx, credentialOf(m.ID, c.Identity, now)); err != nil {
 			return err
 		}
-		return s.queueActivationLetter(ctx, tx, letter)
+		if err := s.queueActivationLetter(ctx, tx, letter); err != nil {
+			return err
+		}
+		_, err := s.appendLog(ctx, tx, []*logChain{s.mailboxChain(m.ID, now, bound)})
+		return err
 	})
 	if err != nil {
 		return Mailbox{}, err
@@ -211,8 +220,7 @@ func (s *Service) ActivateMailbox(ctx context.Context, c Caller, mailboxID, code
 			wrong = true
 			return tx.UpdateMailbox(ctx, m)
 		}
-		m.Status, m.ActivatedAt = StatusActive, s.now()
-		return tx.UpdateMailbox(ctx, m)
+		return s.activate(ctx, tx, &m, "activation-code", c.Identity.ID)
 	})
 	if err != nil {
 		return Mailbox{}, err
@@ -242,13 +250,41 @@ func (s *Service) VerifyAddress(ctx context.Context, c Caller, mailboxID string)
 		if m.Status == StatusActive {
 			return nil
 		}
-		m.Status, m.ActivatedAt = StatusActive, s.now()
-		return tx.UpdateMailbox(ctx, m)
+		return s.activate(ctx, tx, &m, "counter", "operator:"+c.Identity.Serial)
 	})
 	if err == nil {
 		s.log.InfoContext(ctx, "address verified at counter", "mailbox", m.ID, "operator", c.Identity.Serial)
 	}
 	return m, err
+}
+
+// activate records that a mailbox's address is proven (MailboxActivated,
+// naming how and by whom) and writes the row the entry justifies.
+func (s *Service) activate(ctx context.Context, tx Tx, m *Mailbox, how, by string) error {
+	now := s.now()
+	m.Status, m.ActivatedAt = StatusActive, now
+	if err := tx.UpdateMailbox(ctx, *m); err != nil {
+		return err
+	}
+	_, err := s.appendLog(ctx, tx, []*logChain{s.mailboxChain(m.ID, now, signing.MailboxEntry{
+		Event: signing.EventMailboxActivated, How: how, AuthorizedBy: by, Holder: m.HolderKey, MatchKey: m.MatchKey})})
+	return err
+}
+
+// credentialEntry is the log entry that binds or unbinds a certificate:
+// its identity (issuer and serial, and the identity id that access checks
+// use) and its public key, which an offline verifier compares with the key
+// of a recipient's signature.
+func credentialEntry(event signing.Event, id certs.Identity, cert *x509.Certificate, by string) (signing.MailboxEntry, error) {
+	if cert == nil {
+		return signing.MailboxEntry{}, Errorf(ErrInvalid, "no_certificate", "binding a credential needs its certificate")
+	}
+	jwk, err := signing.NewJWK(cert.PublicKey)
+	if err != nil {
+		return signing.MailboxEntry{}, Errorf(ErrInvalid, "bad_certificate", "the certificate's key cannot be bound: %v", err)
+	}
+	return signing.MailboxEntry{Event: event, AuthorizedBy: by, JWK: &jwk,
+		Identity: &signing.CredentialIdentity{ID: id.ID, Issuer: id.Issuer, Serial: id.Serial}}, nil
 }
 
 // MyMailboxes lists the mailboxes the caller's certificate is bound to.
@@ -309,12 +345,31 @@ func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string
 	if id.Role != c.Identity.Role || id.PersonalID != c.Identity.PersonalID || id.UNP != c.Identity.UNP {
 		return Credential{}, Errorf(ErrForbidden, "other_holder", "the certificate belongs to another holder")
 	}
-	cred := credentialOf(mailboxID, id, s.now())
+	now := s.now()
+	cred := credentialOf(mailboxID, id, now)
+	entry, err := credentialEntry(signing.EventCredentialBound, id, cert, c.Identity.ID)
+	if err != nil {
+		return Credential{}, err
+	}
 	err = s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
 			return err
 		}
-		return tx.BindCredential(ctx, cred)
+		creds, err := tx.Credentials(ctx, mailboxID)
+		if err != nil {
+			return err
+		}
+		for _, cr := range creds {
+			if cr.IdentityID == id.ID && cr.UnboundAt.IsZero() {
+				cred = cr // bound already: nothing changes, nothing is logged
+				return nil
+			}
+		}
+		if err := tx.BindCredential(ctx, cred); err != nil {
+			return err
+		}
+		_, err = s.appendLog(ctx, tx, []*logChain{s.mailboxChain(mailboxID, now, entry)})
+		return err
 	})
 	return cred, err
 }
@@ -348,12 +403,53 @@ func (s *Service) UnbindCredential(ctx context.Context, c Caller, mailboxID, ide
 		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
 			return err
 		}
-		err := tx.UnbindCredential(ctx, mailboxID, identityID, s.now())
+		now := s.now()
+		err := tx.UnbindCredential(ctx, mailboxID, identityID, now)
 		if errors.Is(err, ErrNotFound) {
 			return Errorf(ErrNotFound, "credential_not_found", "no such bound credential")
 		}
+		if err != nil {
+			return err
+		}
+		entry, err := s.boundEntry(ctx, tx, mailboxID, identityID)
+		if err != nil {
+			return err
+		}
+		entry.Event, entry.AuthorizedBy = signing.EventCredentialUnbound, c.Identity.ID
+		_, err = s.appendLog(ctx, tx, []*logChain{s.mailboxChain(mailboxID, now, entry)})
 		return err
 	})
+}
+
+// boundEntry returns the CredentialBound entry of a binding in force: the
+// identity and key its CredentialUnbound names.
+func (s *Service) boundEntry(ctx context.Context, tx Tx, mailboxID, identityID string) (signing.MailboxEntry, error) {
+	recs, err := tx.MailboxEntriesOf(ctx, mailboxID)
+	if err != nil {
+		return signing.MailboxEntry{}, err
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Event != string(signing.EventCredentialBound) {
+			continue
+		}
+		e, err := s.parseMailboxEntry(recs[i].Envelope)
+		if err != nil {
+			return signing.MailboxEntry{}, err
+		}
+		if e.Identity != nil && e.Identity.ID == identityID {
+			return signing.MailboxEntry{Identity: e.Identity, JWK: e.JWK}, nil
+		}
+	}
+	return signing.MailboxEntry{}, fmt.Errorf("mailbox %s: the binding of %s has no CredentialBound entry in the log", mailboxID, identityID)
+}
+
+// parseMailboxEntry verifies and reads a stored mailbox entry.
+func (s *Service) parseMailboxEntry(leaf []byte) (*signing.MailboxEntry, error) {
+	payload, err := signing.VerifyEnvelope(leaf, s.JWKS())
+	if err != nil {
+		return nil, err
+	}
+	return signing.ParseMailboxEntry(payload)
 }
 
 // Credentials lists the bindings of one of the caller's mailboxes.

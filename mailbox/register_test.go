@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,7 +111,7 @@ func (e *regEnv) caller(req certs.Request) mailbox.Caller {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return mailbox.Caller{Identity: id}
+	return mailbox.Caller{Identity: id, Cert: cred.Cert}
 }
 
 func (e *regEnv) person(name, pn string) mailbox.Caller {
@@ -204,6 +205,23 @@ func (e *regEnv) register(c mailbox.Caller, address string) (mailbox.Mailbox, er
 }
 
 // activationJobs counts the activation letters queued for a mailbox.
+// logEvents lists a mailbox's log entries, space-separated.
+func (e *regEnv) logEvents(id string) string {
+	e.t.Helper()
+	var events []string
+	err := e.st.View(context.Background(), func(tx mailbox.Tx) error {
+		recs, err := tx.MailboxEntriesOf(context.Background(), id)
+		for _, r := range recs {
+			events = append(events, r.Event)
+		}
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.Join(events, " ")
+}
+
 func (e *regEnv) activationJobs(id string) int {
 	e.t.Helper()
 	var n int
@@ -431,12 +449,38 @@ func TestRecheckAddresses(t *testing.T) {
 			old("conflict", "246050, г. Минск, ул. Дорошевича, 8, кв. 11", "246050, г. Минск, ул. Дорошевича, 8, кв. 11", mailbox.StatusActive)
 			old("clean", "220013, г. Минск, ул. Дорошевича, 8, кв. 12", "220013, г. Минск, ул. Дорошевича, 8, кв. 12", mailbox.StatusActive)
 
+			// As at start-up: the log gets entries for the existing state
+			// first (the holder's certificate is in the CA registry).
+			err := e.st.InTx(ctx, func(tx mailbox.Tx) error {
+				c := holder.Cert
+				return tx.AddCertificate(ctx, mailbox.CertificateRecord{Serial: holder.Identity.Serial, Role: string(holder.Identity.Role),
+					Name: holder.Identity.Name, IdentityID: holder.Identity.ID, NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+					CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svc.PrepareLog(ctx); err != nil {
+				t.Fatal(err)
+			}
 			n, err := e.svc.RecheckAddresses(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if n != 3 {
 				t.Fatalf("RecheckAddresses demoted %d, want 3", n)
+			}
+			// A demoted active mailbox's log says so (MailboxDeactivated),
+			// so its row still follows the log.
+			for id, want := range map[string]string{
+				"restante": "CredentialBound MailboxActivated MailboxDeactivated",
+				"conflict": "CredentialBound MailboxActivated MailboxDeactivated",
+				"remark":   "CredentialBound",
+				"clean":    "CredentialBound MailboxActivated",
+			} {
+				if got := e.logEvents(id); got != want {
+					t.Fatalf("%s: log entries %q, want %q", id, got, want)
+				}
 			}
 			// The poste restante mailbox no longer matches flat 9: it is
 			// pending at the post office it really proved, with a letter
@@ -464,6 +508,9 @@ func TestRecheckAddresses(t *testing.T) {
 			}
 			if m := e.mailbox("clean"); m.Status != mailbox.StatusActive || m.AddressRules != mailbox.AddressRules || e.activationJobs("clean") != 0 {
 				t.Fatalf("clean mailbox: %s, rules %d", m.Status, m.AddressRules)
+			}
+			if _, err := e.svc.Audit(ctx, nil); err != nil {
+				t.Fatalf("audit after the recheck: %v", err)
 			}
 			// Once: a restart finds nothing, and sends no letter.
 			if n, err := e.svc.RecheckAddresses(ctx); err != nil || n != 0 {

@@ -43,7 +43,7 @@ func TestRouting(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, _ := certs.IdentityFromCert(cred.Cert)
-		return mailbox.Caller{Identity: id}
+		return mailbox.Caller{Identity: id, Cert: cred.Cert}
 	}
 	operator := caller(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	register := func(c mailbox.Caller, address string, active bool) string {

@@ -220,6 +220,9 @@ const (
 // its verified certificate.
 type Caller struct {
 	Identity certs.Identity
+	// Cert is the verified certificate the identity was read from; binding
+	// it to a mailbox logs its public key (RegisterMailbox).
+	Cert *x509.Certificate
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

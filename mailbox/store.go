@@ -139,6 +139,9 @@ type MailboxTx interface {
 	MailboxesOfIdentity(ctx context.Context, identityID string) ([]Mailbox, error)
 	// Credentials lists a mailbox's bindings, current and ended.
 	Credentials(ctx context.Context, mailboxID string) ([]Credential, error)
+	// Mailboxes lists up to limit mailboxes with ids greater than afterID,
+	// in id order (for audits and the log backfill).
+	Mailboxes(ctx context.Context, afterID string, limit int) ([]Mailbox, error)
 }
 
 // LetterQuery selects a page of letters, newest first.
@@ -163,6 +166,9 @@ type LetterTx interface {
 	// notification id.
 	UpdateLetter(ctx context.Context, l Letter) error
 	ListLetters(ctx context.Context, q LetterQuery) ([]Letter, error)
+	// LetterIDs lists up to limit letter ids greater than afterID, in
+	// order (for audits).
+	LetterIDs(ctx context.Context, afterID string, limit int) ([]string, error)
 	// DueLetters returns registered letters awaiting acceptance whose
 	// deadline has passed, locked, skipping letters another transaction
 	// holds (so several processes expire each letter once).
@@ -201,12 +207,24 @@ type EvidenceTx interface {
 	// EvidenceSummaries lists the evidence of several letters, without the
 	// envelopes, ordered by letter and sequence.
 	EvidenceSummaries(ctx context.Context, letterIDs []string) ([]EvidenceRecord, error)
-	// EvidenceByIndex lists evidence with log index in [from, to).
+	// EvidenceByIndex lists every log entry with log index in [from, to):
+	// letter evidence and mailbox entries, in index order.
 	EvidenceByIndex(ctx context.Context, from, to uint64) ([]EvidenceRecord, error)
+	// AddMailboxEntries stores mailbox log entries (records with MailboxID
+	// set and no LetterID).
+	AddMailboxEntries(ctx context.Context, es []EvidenceRecord) error
+	// MailboxEntriesOf lists a mailbox's log entries in order.
+	MailboxEntriesOf(ctx context.Context, mailboxID string) ([]EvidenceRecord, error)
+	// SetLetterChains writes the last evidence hash and evidence count of
+	// existing letters; ErrNotFound if one is missing.
+	SetLetterChains(ctx context.Context, ls []Letter) error
 	// PutCheckpoint stores a signed checkpoint (once per size).
 	PutCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error
 	// LatestCheckpoint returns the checkpoint of the largest size.
 	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
+	// CheckpointAtLeast returns the stored checkpoint of the smallest size
+	// ≥ size; ErrNotFound if none.
+	CheckpointAtLeast(ctx context.Context, size uint64) (uint64, []byte, error)
 	// Checkpoints calls fn for every stored checkpoint, smallest first.
 	Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error
 }
@@ -216,6 +234,9 @@ type PrintTx interface {
 	CreatePrintJob(ctx context.Context, j PrintJob) error
 	GetPrintJob(ctx context.Context, id string, lock bool) (PrintJob, error)
 	PrintJobsOfLetter(ctx context.Context, letterID string) ([]PrintJob, error)
+	// PrintJobs lists up to limit jobs with ids greater than afterID, in id
+	// order (for audits).
+	PrintJobs(ctx context.Context, afterID string, limit int) ([]PrintJob, error)
 	// UpdatePrintJob writes state, attempts, availability, lease, PDF facts,
 	// error and times.
 	UpdatePrintJob(ctx context.Context, j PrintJob) error

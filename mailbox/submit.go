@@ -137,7 +137,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		return LetterView{}, false, err
 	}
 	if earlier != "" {
-		v, err := s.GetLetter(ctx, c, earlier)
+		v, err := s.sentView(ctx, c, earlier)
 		return v, err == nil, err
 	}
 	it.sender = l.SenderMailbox
@@ -156,11 +156,10 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		}
 	}
 
-	it.events = []signing.Evidence{{ID: uuid.NewString(), Event: signing.EventSubmissionAcceptance,
+	events := []signing.Evidence{{ID: uuid.NewString(), Event: signing.EventSubmissionAcceptance,
 		Content: &content, Route: l.Route, Reason: l.RouteReason, Time: now}}
 	switch {
 	case l.Route == RoutePrint:
-		l.State = StatePrintQueued
 		atts, err := d.printAttachments()
 		if err != nil {
 			return LetterView{}, false, err
@@ -170,9 +169,8 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 			return LetterView{}, false, err
 		}
 		it.job, it.pdf = s.newLetterJob(*l, addr, doc), doc.PDF
-		it.events = append(it.events, s.relayEvidence(*it.job, l.RouteReason, now))
+		events = append(events, s.relayEvidence(*it.job, l.RouteReason, now))
 	case sub.Registered:
-		l.State = StateAwaitingAcceptance
 		period := s.cfg.Limits.DefaultAcceptance
 		if sub.AcceptancePeriod > 0 {
 			period = sub.AcceptancePeriod
@@ -182,14 +180,18 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		}
 		l.Deadline = now.Add(period)
 		l.NotificationID = uuid.NewString()
-		it.events = append(it.events, signing.Evidence{ID: l.NotificationID, Event: signing.EventNotificationForAcceptance,
+		events = append(events, signing.Evidence{ID: l.NotificationID, Event: signing.EventNotificationForAcceptance,
 			Content: &content, Route: l.Route, Time: now,
 			Details: map[string]string{"deadline": l.Deadline.UTC().Format(time.RFC3339)}})
 	default:
-		l.State = StateDelivered
-		it.events = append(it.events, signing.Evidence{ID: uuid.NewString(), Event: signing.EventContentConsignment,
+		events = append(events, signing.Evidence{ID: uuid.NewString(), Event: signing.EventContentConsignment,
 			Content: &content, Route: l.Route, Time: now})
 	}
+	// The transition table decides the letter's state from its events.
+	if it.chain, err = s.letterChain(l, now, events...); err != nil {
+		return LetterView{}, false, err
+	}
+	it.chain.prove = true // the receipt
 	it.notes = s.notifications(now, l.ID, [2]string{l.RecipientMailbox, recipientEmail}, NotifyLetterWaiting,
 		[2]string{l.SenderMailbox, senderEmail}, NotifyReceiptReady)
 
@@ -201,13 +203,18 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		return s.replay(ctx, c, sub, reqHash)
 	}
 	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", decision, "registered", l.Registered)
-	// The reply is built from what was just committed: no read-back.
+	// The reply is built from what was just committed: no read-back of
+	// the letter; the receipt's proofs are read from the committed tree.
+	ch := it.chain
 	v := s.viewOf(*l, "sent", nil)
-	v.Evidence = make([]EvidenceBrief, len(it.events))
-	v.Envelopes = make([]json.RawMessage, len(it.events))
-	for k, ev := range it.events {
-		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time.UTC(), LogIndex: it.first + uint64(k)}
-		v.Envelopes[k] = it.leaves[k]
+	v.Evidence = make([]EvidenceBrief, len(ch.events))
+	v.Envelopes = make([]json.RawMessage, len(ch.events))
+	for k, ev := range ch.events {
+		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time, LogIndex: ch.first + uint64(k)}
+		v.Envelopes[k] = ch.leaves[k]
+	}
+	if v.Receipt, err = chainReceipt(ch, it.appended.Checkpoint); err != nil {
+		return LetterView{}, false, err
 	}
 	return v, false, nil
 }
@@ -296,7 +303,7 @@ func (s *Service) replay(ctx context.Context, c Caller, sub Submission, reqHash 
 	if err != nil || letterID == "" {
 		return LetterView{}, false, err
 	}
-	v, err := s.GetLetter(ctx, c, letterID)
+	v, err := s.sentView(ctx, c, letterID)
 	return v, err == nil, err
 }
 
@@ -481,17 +488,15 @@ func (s *Service) newLetterJob(l Letter, addr addressing.Address, doc Rendered) 
 
 func (s *Service) relayEvidence(job PrintJob, reason string, now time.Time) signing.Evidence {
 	return signing.Evidence{ID: uuid.NewString(), Event: signing.EventRelayToNonERDS, Route: RoutePrint, Reason: reason,
-		PDFSHA256: job.PDFSHA256, Time: now, Details: map[string]string{"print_job": job.ID, "region": job.Region}}
+		PDFSHA256: job.PDFSHA256, Time: now,
+		Details: map[string]string{"print_job": job.ID, "region": job.Region, "postcode": job.Postcode}}
 }
 
-// relayToPrint queues the print job of a stored letter rendered as doc
-// (before the caller's transaction began) and records RelayToNonERDS with
-// the PDF's digest, in the caller's transaction (print-if-unsigned after
-// the deadline).
-func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addressing.Address, doc Rendered, reason string) error {
-	job := s.newLetterJob(*l, addr, doc)
-	if doc.PDF != nil {
-		blob, err := s.sealBlob(job.ID, doc.PDF)
+// writeJob stores a print job and its rendered PDF (encrypted under its
+// own key).
+func (s *Service) writeJob(ctx context.Context, tx Tx, job PrintJob, pdf []byte) error {
+	if pdf != nil {
+		blob, err := s.sealBlob(job.ID, pdf)
 		if err != nil {
 			return err
 		}
@@ -499,13 +504,5 @@ func (s *Service) relayToPrint(ctx context.Context, tx Tx, l *Letter, addr addre
 			return err
 		}
 	}
-	if err := tx.CreatePrintJob(ctx, *job); err != nil {
-		return err
-	}
-	l.Route, l.State = RoutePrint, StatePrintQueued
-	if l.RouteReason == "" {
-		l.RouteReason = reason
-	}
-	_, err := s.record(ctx, tx, l, s.relayEvidence(*job, reason, s.now()))
-	return err
+	return tx.CreatePrintJob(ctx, job)
 }

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // An Envelope is an evidence record: a JWS in General JSON Serialization
-// (RFC 7515 §7.2.1) with one payload and two signatures, EdDSA then
-// ML-DSA-65, each with its own protected header {"alg","kid"} and no
-// unprotected header.
+// (RFC 7515 §7.2.1) with one payload and, in format v2, one EdDSA
+// signature; v1 envelopes carry a second, ML-DSA-65 signature over the
+// same signing input. Each signature has its own protected header
+// {"alg","kid"} and no unprotected header.
 //
 // Its canonical bytes (Bytes) are what the evidence log stores and hashes
 // as a leaf and what the next evidence's prev names:
@@ -251,14 +253,18 @@ func checkAlgName(alg string) error {
 	return err
 }
 
-// envelopeSignatures is the number of signatures of an envelope: one
-// EdDSA and one ML-DSA-65.
-const envelopeSignatures = 2
+// Version returns the envelope format by its shape: 2 for exactly one
+// signature (EdDSA), 1 for two (EdDSA and ML-DSA-65). It reads only the
+// number of signatures; Verify checks the rest.
+func (e Envelope) Version() int {
+	if len(e.Signatures) == 1 {
+		return 2
+	}
+	return 1
+}
 
-// VerifyEnvelope parses an envelope and verifies it against a key set; it
-// returns the payload only if both the EdDSA and the ML-DSA-65 signature
-// verify with keys of the set. The error names the failing signature's
-// algorithm.
+// VerifyEnvelope parses an envelope and verifies its signatures against a
+// key set (see Envelope.Verify).
 func VerifyEnvelope(envBytes []byte, keys JWKS) ([]byte, error) {
 	env, err := ParseEnvelope(envBytes)
 	if err != nil {
@@ -267,21 +273,36 @@ func VerifyEnvelope(envBytes []byte, keys JWKS) ([]byte, error) {
 	return env.Verify(keys)
 }
 
-// Verify checks both signatures of the envelope (see VerifyEnvelope).
+// Verify checks the envelope's signatures with keys of the set and returns
+// the payload. Two shapes are accepted (DESIGN §4):
+//   - v2: exactly one EdDSA signature. It has classical strength only: a
+//     v2 envelope counts as evidence only together with an inclusion
+//     proof into a checkpoint co-signed with ML-DSA-65 (VerifyBundle).
+//   - v1: exactly one EdDSA and one ML-DSA-65 signature, both valid.
+//
+// Any other set of signatures fails with ErrSignatureSet. The payload's
+// own "v" must match the shape; VerifyBundle checks that, so an envelope
+// cannot be re-presented in the other format.
 func (e Envelope) Verify(keys JWKS) ([]byte, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	if len(e.Signatures) != envelopeSignatures {
+	var want []string
+	switch len(e.Signatures) {
+	case 1:
+		want = []string{AlgEdDSA}
+	case 2:
+		want = []string{AlgEdDSA, AlgMLDSA65}
+	default:
 		return nil, fmt.Errorf("%w: got %d signatures", ErrSignatureSet, len(e.Signatures))
 	}
-	seen := make(map[string]bool, envelopeSignatures)
+	seen := make(map[string]bool, len(want))
 	for i, s := range e.Signatures {
 		h, err := parseProtected(s.Protected)
 		if err != nil {
 			return nil, fmt.Errorf("signature %d: %w", i, err)
 		}
-		if h.Alg != AlgEdDSA && h.Alg != AlgMLDSA65 {
+		if !slices.Contains(want, h.Alg) {
 			return nil, fmt.Errorf("%w: signature %d has alg %s", ErrSignatureSet, i, h.Alg)
 		}
 		if seen[h.Alg] {
@@ -295,6 +316,16 @@ func (e Envelope) Verify(keys JWKS) ([]byte, error) {
 	payload, err := decodeB64URL(e.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformedJWS, err)
+	}
+	if len(e.Signatures) == 1 {
+		// A v1 envelope stripped of its ML-DSA-65 signature has the
+		// shape of a v2 one; its signed payload still says "v": 1.
+		var p struct {
+			V int `json:"v"`
+		}
+		if json.Unmarshal(payload, &p) != nil || p.V < 2 {
+			return nil, fmt.Errorf("%w: one signature, but the payload is not of version 2 or later", ErrSignatureSet)
+		}
 	}
 	return payload, nil
 }

@@ -24,9 +24,9 @@ var (
 	ErrCriticalHeader = errors.New("unsupported critical header")
 	// ErrUnknownKey: no key of the key set has the signature's "kid".
 	ErrUnknownKey = errors.New("unknown key id")
-	// ErrSignatureSet: an envelope does not carry exactly one EdDSA and one
-	// ML-DSA-65 signature.
-	ErrSignatureSet = errors.New("envelope must carry exactly one EdDSA and one ML-DSA-65 signature")
+	// ErrSignatureSet: an envelope carries neither exactly one EdDSA
+	// signature (v2) nor exactly one EdDSA and one ML-DSA-65 signature (v1).
+	ErrSignatureSet = errors.New("envelope must carry one EdDSA signature (v2) or one EdDSA and one ML-DSA-65 signature (v1)")
 	// ErrMissingX5C: a compact JWS without a certificate chain.
 	ErrMissingX5C = errors.New("missing x5c header")
 	// ErrKeyMismatch: a signing key does not belong to the certificate or
@@ -63,4 +63,31 @@ var (
 	// ErrAttachment: a given attachment does not match its digest in the
 	// evidence, or the evidence lists no attachment of that name.
 	ErrAttachment = errors.New("attachment mismatch")
+)
+
+// Errors of evidence v2 verification.
+var (
+	// ErrNoTrust: no pinned trust (operator keys with an Ed25519 and an
+	// ML-DSA-65 key, and identity CAs where a recipient signature must be
+	// checked): nothing was verified.
+	ErrNoTrust = errors.New("no pinned trust")
+	// ErrMalformedTrust: a trust file that does not parse.
+	ErrMalformedTrust = errors.New("malformed trust file")
+	// ErrStatus: the bundle's status note does not open with the pinned
+	// keys or does not parse.
+	ErrStatus = errors.New("status invalid")
+	// ErrIncomplete: the bundle's records or mailbox entries are not the
+	// ones its status names (cut off, reordered or added).
+	ErrIncomplete = errors.New("bundle incomplete")
+	// ErrStatement: a recipient's signed statement is malformed or does
+	// not fit the evidence that records it.
+	ErrStatement = errors.New("recipient statement invalid")
+	// ErrRecipientSignature: a recipient signature does not verify, its
+	// certificate does not chain to a pinned identity CA at the
+	// statement's time, or its key is not bound to the recipient's mailbox
+	// by a log entry before the decision.
+	ErrRecipientSignature = errors.New("recipient signature invalid")
+	// ErrConsistency: the bundle's checkpoint and a checkpoint the verifier
+	// holds are not provably of one log.
+	ErrConsistency = errors.New("checkpoints inconsistent")
 )

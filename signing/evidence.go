@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// EvidenceVersion is the payload format version this package writes and
-// verifies.
-const EvidenceVersion = 1
+// EvidenceVersion is the payload format version of new evidence: 2, sealed
+// with one EdDSA signature (Sealer.SealV2). Version 1 payloads, sealed with
+// EdDSA and ML-DSA-65, still verify.
+const EvidenceVersion = 2
 
 // Event names an evidence event. The names follow the ETSI EN 319 522-2
 // evidence vocabulary; the physical events of the hybrid path are npes's
@@ -41,7 +42,22 @@ const (
 	EventReturnedToSender Event = "ReturnedToSender"
 )
 
-// Known reports whether e is one of the events above.
+// Mailbox log entries (MailboxEntry): a mailbox's address was proven, or
+// its proof withdrawn (the address fails rules it was not checked
+// against); a credential key was bound to it or unbound from it.
+const (
+	EventMailboxActivated   Event = "MailboxActivated"
+	EventMailboxDeactivated Event = "MailboxDeactivated"
+	EventCredentialBound    Event = "CredentialBound"
+	EventCredentialUnbound  Event = "CredentialUnbound"
+)
+
+// MailboxEvent reports whether e is an event of a mailbox log entry.
+func (e Event) MailboxEvent() bool {
+	return e == EventMailboxActivated || e == EventMailboxDeactivated || e == EventCredentialBound || e == EventCredentialUnbound
+}
+
+// Known reports whether e is one of the letter events above.
 func (e Event) Known() bool {
 	switch e {
 	case EventSubmissionAcceptance, EventSubmissionRejection, EventContentConsignment,
@@ -104,6 +120,18 @@ type Attachment struct {
 	SHA256 string `json:"sha256"`
 }
 
+// ContentDigest is the digest a recipient's statement names as
+// content_sha256: the SHA-256 of the content commitment as encoding/json
+// writes it.
+func ContentDigest(c *Content) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		// Content holds only strings and integers: Marshal cannot fail.
+		panic(err)
+	}
+	return DigestHex(b)
+}
+
 // DigestHex returns the lowercase hex SHA-256 of b, the digest format of
 // evidence payloads.
 func DigestHex(b []byte) string {
@@ -121,7 +149,7 @@ func (e *Evidence) Marshal() ([]byte, error) {
 
 // ParseEvidence decodes a payload strictly (no duplicate members) and
 // validates it. Members this version does not know are ignored so a
-// verifier of version 1 reads later minor additions.
+// verifier reads later minor additions.
 func ParseEvidence(payload []byte) (*Evidence, error) {
 	if err := checkJSON(payload); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedEvidence, err)
@@ -142,8 +170,8 @@ func (e *Evidence) Validate() error {
 		return fmt.Errorf("%w: %s", ErrMalformedEvidence, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case e.V != EvidenceVersion:
-		return bad("version %d, want %d", e.V, EvidenceVersion)
+	case e.V != 1 && e.V != 2:
+		return bad("version %d, want 1 or 2", e.V)
 	case e.ID == "":
 		return bad("missing id")
 	case !e.Event.Known():

@@ -11,8 +11,10 @@ import (
 )
 
 // Example shows the whole evidence path: the server seals a payload that
-// names its own log index, appends the envelope to the log, signs a
-// checkpoint and builds the letter's bundle; anyone verifies it offline.
+// names its own log index, appends the envelope to the log and, in the
+// same transaction, signs the checkpoint of the new size (Ed25519 and
+// ML-DSA-65); on request it builds the letter's bundle with a signed
+// status. Anyone verifies it offline against the pinned operator keys.
 func Example() {
 	ctx := context.Background()
 	const origin = "npes.example.by/evidence"
@@ -32,7 +34,7 @@ func Example() {
 	// A database-backed NodeReader takes the MemoryStore's place.
 	store := tlog.NewMemoryStore()
 	ev := signing.Evidence{
-		V: 1, ID: "E-1", Event: signing.EventSubmissionAcceptance,
+		V: signing.EvidenceVersion, ID: "E-1", Event: signing.EventSubmissionAcceptance,
 		Time:   time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC),
 		Letter: "L-1", Route: "electronic", Prev: "", LogIndex: store.Size(),
 		Content: &signing.Content{BodySHA256: signing.DigestHex([]byte("Hello"))},
@@ -41,7 +43,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	env, err := sealer.Seal(payload)
+	env, err := sealer.SealV2(payload)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,17 +56,13 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	// Periodically: a signed checkpoint. On request: the bundle.
+	// In the same transaction: the co-signed checkpoint of the new size.
 	checkpoint, err := sealer.SignCheckpoint(origin, store.Size(), root)
 	if err != nil {
 		log.Fatal(err)
 	}
-	vkey, _ := sealer.NoteVerifierKey(origin)
-	cokey, _ := sealer.NoteCosignerKey(origin)
-	bundle := signing.Bundle{
-		V: 1, Letter: "L-1", Keys: sealer.JWKS(),
-		NoteVerifierKey: vkey, NoteCosignerKey: cokey, Checkpoint: string(checkpoint),
-	}
+	// On request: the bundle, with a status naming what it holds.
+	bundle := signing.Bundle{V: signing.BundleVersion, Letter: "L-1", Checkpoint: string(checkpoint)}
 	proof, err := tlog.InclusionProof(ctx, store, ev.LogIndex, store.Size())
 	if err != nil {
 		log.Fatal(err)
@@ -72,16 +70,23 @@ func Example() {
 	if err := bundle.AddEvidence(leaf, ev.LogIndex, proof); err != nil {
 		log.Fatal(err)
 	}
+	status, err := sealer.SignStatus(signing.Status{Letter: "L-1", State: "delivered", Records: 1,
+		Last: env.Hash(), CheckpointSize: store.Size(), Time: ev.Time.Add(time.Minute)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bundle.Status = string(status)
 	file, err := bundle.Marshal()
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	// Offline, with the operator's published keys pinned.
-	keys := sealer.JWKS()
-	report, err := signing.VerifyBundle(file, signing.VerifyOptions{
-		TrustedJWKS: &keys, TrustedNoteKey: vkey, Body: []byte("Hello"),
-	})
+	// Offline, with the operator's published keys (GET /v1/keys) pinned.
+	trust, err := signing.NewTrust(sealer.JWKS())
+	if err != nil {
+		log.Fatal(err)
+	}
+	report, err := signing.VerifyBundle(file, signing.VerifyOptions{Trust: trust, Body: []byte("Hello")})
 	if err != nil {
 		fmt.Println("FAILED:", err)
 		return
@@ -90,7 +95,9 @@ func Example() {
 		fmt.Println(e.LeafIndex, e.Event, e.Time.Format(time.RFC3339))
 	}
 	fmt.Println("checkpoint", report.Checkpoint.Origin, report.Checkpoint.Size, "body checked:", report.BodyChecked)
+	fmt.Println("complete as of", report.Status.Time.Format(time.RFC3339))
 	// Output:
 	// 0 SubmissionAcceptance 2025-03-01T09:00:00Z
 	// checkpoint npes.example.by/evidence 1 body checked: true
+	// complete as of 2025-03-01T09:01:00Z
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"testing"
 
 	"github.com/npes/npes/signing"
@@ -16,13 +17,13 @@ import (
 func FuzzVerifyBundle(f *testing.F) {
 	fx := newLetterFixture(f, newSealer(f))
 	f.Add(fx.marshal(f))
+	r, _ := json.Marshal(signing.Receipt{Checkpoint: fx.bundle.Checkpoint, Evidence: fx.bundle.Evidence[:2]})
+	f.Add(r)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"v":1,"letter":"L","keys":{"keys":[]},"evidence":[]}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rep, err := signing.VerifyBundle(data, signing.VerifyOptions{
-			Attachments: map[string][]byte{"scan.png": []byte("\x89PNG scan")},
-		})
+		rep, err := signing.VerifyBundle(data, signing.VerifyOptions{Trust: fx.trust})
 		if err != nil {
 			return
 		}

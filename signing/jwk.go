@@ -2,7 +2,9 @@ package signing
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -18,11 +20,16 @@ const (
 	KtyAKP = "AKP"
 	// CrvEd25519 is the OKP curve name of Ed25519 (RFC 8037 §2).
 	CrvEd25519 = "Ed25519"
+	// KtyEC and CrvP256 are the type and curve of an ECDSA P-256 key
+	// (RFC 7518 §6.2): a recipient's credential key in mailbox entries.
+	KtyEC   = "EC"
+	CrvP256 = "P-256"
 )
 
 // A JWK is a public signature key as published in the operator's JWK Set
-// (RFC 7517). Only the members npes uses are modelled: OKP/Ed25519
-// (RFC 8037) and AKP/ML-DSA-65 (RFC 9964).
+// (RFC 7517) or a credential key in a mailbox log entry. Only the members
+// npes uses are modelled: OKP/Ed25519 (RFC 8037), AKP/ML-DSA-65
+// (RFC 9964) and EC/P-256 (RFC 7518 §6.2).
 //
 // The kid is always the RFC 7638 JWK thumbprint of the key (for AKP with
 // the members alg, kty, pub of RFC 9964 §6): anyone can recompute it from
@@ -33,6 +40,7 @@ type JWK struct {
 	Kty string `json:"kty"`
 	Crv string `json:"crv,omitempty"`
 	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
 	Pub string `json:"pub,omitempty"`
 	Kid string `json:"kid"`
 	Alg string `json:"alg,omitempty"`
@@ -46,7 +54,7 @@ type JWKS struct {
 	Keys []JWK `json:"keys"`
 }
 
-// NewJWK returns the JWK of an Ed25519 or ML-DSA-65 public key.
+// NewJWK returns the JWK of an Ed25519, ML-DSA-65 or ECDSA P-256 public key.
 func NewJWK(pub crypto.PublicKey) (JWK, error) {
 	var k JWK
 	switch p := pub.(type) {
@@ -58,6 +66,12 @@ func NewJWK(pub crypto.PublicKey) (JWK, error) {
 			key: ed25519.PublicKey(append([]byte(nil), p...))}
 	case *mldsa65.PublicKey:
 		k = JWK{Kty: KtyAKP, Pub: encodeB64URL(p.Bytes()), Alg: AlgMLDSA65, Use: "sig", key: p}
+	case *ecdsa.PublicKey:
+		raw, err := p.Bytes()
+		if err != nil || p.Curve != elliptic.P256() {
+			return JWK{}, fmt.Errorf("%w: ECDSA key not on P-256", ErrUnsupportedKey)
+		}
+		k = JWK{Kty: KtyEC, Crv: CrvP256, X: encodeB64URL(raw[1:33]), Y: encodeB64URL(raw[33:]), Alg: AlgES256, Use: "sig", key: p}
 	default:
 		return JWK{}, fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
 	}
@@ -76,6 +90,8 @@ func (k JWK) Thumbprint() string {
 		canon = `{"crv":"` + k.Crv + `","kty":"OKP","x":"` + k.X + `"}`
 	case KtyAKP:
 		canon = `{"alg":"` + k.Alg + `","kty":"AKP","pub":"` + k.Pub + `"}`
+	case KtyEC:
+		canon = `{"crv":"` + k.Crv + `","kty":"EC","x":"` + k.X + `","y":"` + k.Y + `"}`
 	default:
 		return ""
 	}
@@ -104,7 +120,7 @@ func (k JWK) decode() (crypto.PublicKey, error) {
 	var pub crypto.PublicKey
 	switch k.Kty {
 	case KtyOKP:
-		if k.Crv != CrvEd25519 || k.Pub != "" || (k.Alg != "" && k.Alg != AlgEdDSA) {
+		if k.Crv != CrvEd25519 || k.Pub != "" || k.Y != "" || (k.Alg != "" && k.Alg != AlgEdDSA) {
 			return nil, fmt.Errorf("%w: key %q: OKP key must be crv Ed25519, alg EdDSA", ErrMalformedJWKS, k.Kid)
 		}
 		x, err := decodeB64URL(k.X)
@@ -114,7 +130,7 @@ func (k JWK) decode() (crypto.PublicKey, error) {
 		pub = ed25519.PublicKey(x)
 	case KtyAKP:
 		// RFC 9964 §3: alg is REQUIRED for AKP keys.
-		if k.Alg != AlgMLDSA65 || k.Crv != "" || k.X != "" {
+		if k.Alg != AlgMLDSA65 || k.Crv != "" || k.X != "" || k.Y != "" {
 			return nil, fmt.Errorf("%w: key %q: AKP key must have alg ML-DSA-65", ErrMalformedJWKS, k.Kid)
 		}
 		raw, err := decodeB64URL(k.Pub)
@@ -126,6 +142,20 @@ func (k JWK) decode() (crypto.PublicKey, error) {
 			return nil, fmt.Errorf("%w: key %q: %w", ErrMalformedJWKS, k.Kid, err)
 		}
 		pub = &p
+	case KtyEC:
+		if k.Crv != CrvP256 || k.Pub != "" || (k.Alg != "" && k.Alg != AlgES256) {
+			return nil, fmt.Errorf("%w: key %q: EC key must be crv P-256, alg ES256", ErrMalformedJWKS, k.Kid)
+		}
+		x, errX := decodeB64URL(k.X)
+		y, errY := decodeB64URL(k.Y)
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+			return nil, fmt.Errorf("%w: key %q: x and y must be 32-byte base64url coordinates", ErrMalformedJWKS, k.Kid)
+		}
+		p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return nil, fmt.Errorf("%w: key %q: %w", ErrMalformedJWKS, k.Kid, err)
+		}
+		pub = p
 	default:
 		return nil, fmt.Errorf("%w: key %q: kty %q", ErrUnsupportedKey, k.Kid, k.Kty)
 	}
@@ -141,6 +171,7 @@ type jwkWire struct {
 	Kty  string `json:"kty"`
 	Crv  string `json:"crv"`
 	X    string `json:"x"`
+	Y    string `json:"y"`
 	Pub  string `json:"pub"`
 	Kid  string `json:"kid"`
 	Alg  string `json:"alg"`
@@ -165,7 +196,7 @@ func (k *JWK) UnmarshalJSON(data []byte) error {
 	if w.Alg == "" {
 		return fmt.Errorf("%w: key %q has no alg", ErrMalformedJWKS, w.Kid)
 	}
-	nk := JWK{Kty: w.Kty, Crv: w.Crv, X: w.X, Pub: w.Pub, Kid: w.Kid, Alg: w.Alg, Use: w.Use}
+	nk := JWK{Kty: w.Kty, Crv: w.Crv, X: w.X, Y: w.Y, Pub: w.Pub, Kid: w.Kid, Alg: w.Alg, Use: w.Use}
 	pub, err := nk.decode()
 	if err != nil {
 		return err

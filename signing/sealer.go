@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/npes/npes/signing/tlog"
 )
@@ -89,7 +90,23 @@ func (s *Sealer) JWKS() JWKS {
 	return JWKS{Keys: []JWK{s.edJWK, s.mlJWK}}
 }
 
-// Seal signs payload into an envelope: EdDSA and ML-DSA-65 over the same
+// SealV2 signs payload into a v2 envelope: one EdDSA signature over the
+// JWS signing input ASCII(protected) || '.' || ASCII(BASE64URL(payload))
+// (RFC 7515 §5.1). The post-quantum protection of a v2 envelope is the
+// ML-DSA-65 cosignature of the checkpoint that includes it (DESIGN §4),
+// so the caller must append the envelope to the log and store a co-signed
+// checkpoint of the new size in the same transaction. The payload should
+// say "v": 2 (EvidenceVersion).
+func (s *Sealer) SealV2(payload []byte) (Envelope, error) {
+	p := encodeB64URL(payload)
+	edSig, err := eddsaScheme{}.Sign(s.ed, []byte(s.edProtected+"."+p))
+	if err != nil {
+		return Envelope{}, err
+	}
+	return Envelope{Payload: p, Signatures: []EnvelopeSignature{{Protected: s.edProtected, Signature: encodeB64URL(edSig)}}}, nil
+}
+
+// Seal signs payload into a v1 envelope: EdDSA and ML-DSA-65 over the same
 // JWS signing input ASCII(protected) || '.' || ASCII(BASE64URL(payload))
 // (RFC 7515 §5.1), each with its own protected header.
 func (s *Sealer) Seal(payload []byte) (Envelope, error) {
@@ -111,7 +128,7 @@ func (s *Sealer) Seal(payload []byte) (Envelope, error) {
 	}, nil
 }
 
-// SealBatch seals several payloads, spreading the signatures over the
+// SealBatch seals several payloads into v1 envelopes, spreading the signatures over the
 // available CPUs. It is the signing half of a group commit: a writer that
 // holds the log head assigns consecutive log indices to a batch, seals it
 // here in one pass and appends the leaves with tlog.AppendBatch. The
@@ -166,17 +183,28 @@ func (s *Sealer) NoteCosignerKey(origin string) (string, error) {
 // so a checkpoint stays unforgeable if Ed25519 falls. The note key name is
 // the origin, as c2sp.org/tlog-checkpoint recommends.
 func (s *Sealer) SignCheckpoint(origin string, size uint64, root []byte) ([]byte, error) {
-	edSigner, err := tlog.NewEd25519NoteSigner(origin, s.edPub, func(msg []byte) ([]byte, error) {
+	ed, ml, err := s.noteSigners(origin)
+	if err != nil {
+		return nil, err
+	}
+	return tlog.SignCheckpoint(tlog.Checkpoint{Origin: origin, Size: size, Hash: root}, ed, ml)
+}
+
+// Kid is the kid of the operator's Ed25519 key; it names the log
+// ("npes/evidence/<kid>") and the status notes ("npes/status/<kid>").
+func (s *Sealer) Kid() string { return s.edJWK.Kid }
+
+// noteSigners returns the note signers of the operator's Ed25519 key and
+// of its ML-DSA-65 cosignature under the key name name.
+func (s *Sealer) noteSigners(name string) (ed, ml note.Signer, err error) {
+	ed, err = tlog.NewEd25519NoteSigner(name, s.edPub, func(msg []byte) ([]byte, error) {
 		return eddsaScheme{}.Sign(s.ed, msg)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	mlSigner, err := tlog.NewMLDSA65NoteSigner(origin, s.mlPub, func(msg []byte) ([]byte, error) {
+	ml, err = tlog.NewMLDSA65NoteSigner(name, s.mlPub, func(msg []byte) ([]byte, error) {
 		return mldsa65Scheme{}.Sign(s.ml, msg)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return tlog.SignCheckpoint(tlog.Checkpoint{Origin: origin, Size: size, Hash: root}, edSigner, mlSigner)
+	return ed, ml, err
 }

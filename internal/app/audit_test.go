@@ -21,8 +21,8 @@ func TestAuditDetectsTampering(t *testing.T) {
 		name string
 		sql  string
 	}{
-		{"payload of an evidence row changed", `UPDATE evidence SET envelope = set_byte(envelope, 20, get_byte(envelope, 20) # 1) WHERE log_index = 3`},
-		{"evidence row deleted", `DELETE FROM evidence WHERE log_index = 2`},
+		{"payload of an evidence row changed", `UPDATE evidence SET envelope = set_byte(envelope, 20, get_byte(envelope, 20) # 1) WHERE log_index = (SELECT min(log_index) + 1 FROM evidence)`},
+		{"evidence row deleted", `DELETE FROM evidence WHERE log_index = (SELECT min(log_index) FROM evidence)`},
 		{"last evidence row deleted", `DELETE FROM evidence WHERE log_index = (SELECT max(log_index) FROM evidence)`},
 		{"log node changed", `UPDATE log_nodes SET hash = sha256(hash) WHERE level = 1 AND idx = 0`},
 		{"log head rolled back", `UPDATE log_head SET size = size - 1`},

@@ -2,11 +2,7 @@ package app_test
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -15,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/npes/npes/certs"
@@ -152,17 +147,11 @@ func (p *party) send(letter map[string]any, key string, atts ...attachment) (int
 // sign makes the recipient's statement JWS with cred's key.
 func sign(t *testing.T, cred certs.Credential, st mailbox.Statement) string {
 	t.Helper()
-	kb, _ := pem.Decode(cred.KeyPEM)
-	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	payload, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, _ := json.Marshal(st)
-	jws, err := signing.SignCompact(key.(crypto.Signer), []*x509.Certificate{cred.Cert}, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jws
+	return signRaw(t, cred, payload)
 }
 
 var (
@@ -219,6 +208,7 @@ func TestRegisteredLetterEndToEnd(t *testing.T) {
 			if status != 201 || again.ID != sent.ID {
 				t.Fatalf("retry: %d %s, want the same letter %s", status, again.ID, sent.ID)
 			}
+			testReceipt(t, org, sent, again)
 			var page struct{ Letters []mailbox.LetterView }
 			org.mustJSON("GET", "/v1/letters?folder=sent", nil, &page, 200)
 			if len(page.Letters) != 1 {
@@ -288,7 +278,7 @@ func TestRegisteredLetterEndToEnd(t *testing.T) {
 			if status != 200 {
 				t.Fatalf("bundle: %d %s", status, bundleBytes)
 			}
-			opts := signing.VerifyOptions{Attachments: map[string][]byte{"счёт.pdf": pdf, "расчёт.txt": text}}
+			opts := signing.VerifyOptions{Trust: org.trust(), Attachments: map[string][]byte{"счёт.pdf": pdf, "расчёт.txt": text}}
 			rep, err := signing.VerifyBundle(bundleBytes, opts)
 			if err != nil {
 				t.Fatalf("bundle does not verify: %v", err)
@@ -346,15 +336,11 @@ func testForeignVerifiers(t *testing.T, b *bundle, env json.RawMessage) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	var mlPub []byte
-	var mlKid string
 	for _, k := range raw.Keys {
-		var probe struct{ Kty, Alg, Pub, Kid string }
+		var probe struct{ Kty string }
 		_ = json.Unmarshal(k, &probe)
 		if probe.Kty == "AKP" {
-			mlPub, _ = base64.RawURLEncoding.DecodeString(probe.Pub)
-			mlKid = probe.Kid
-			continue
+			continue // the ML-DSA-65 key co-signs checkpoints (go-jose has no AKP)
 		}
 		var jk jose.JSONWebKey
 		if err := jk.UnmarshalJSON(k); err != nil {
@@ -383,39 +369,67 @@ func testForeignVerifiers(t *testing.T, b *bundle, env json.RawMessage) {
 	if !edOK {
 		t.Fatal("no EdDSA signature in the envelope")
 	}
-	// ML-DSA-65 with circl directly, over the JWS signing input.
-	var gen struct {
-		Payload    string `json:"payload"`
-		Signatures []struct {
-			Protected string `json:"protected"`
-			Signature string `json:"signature"`
-		} `json:"signatures"`
+	// Envelope v2: one EdDSA signature; its post-quantum strength comes
+	// from the ML-DSA-65 cosignature of the checkpoint it is proven into
+	// (the receipt), not from a second signature on the envelope.
+	if len(parsed.Signatures) != 1 {
+		t.Fatalf("a v2 envelope carries %d signatures, want one EdDSA", len(parsed.Signatures))
 	}
-	if err := json.Unmarshal(env, &gen); err != nil {
+	var payload struct {
+		V int `json:"v"`
+	}
+	if err := json.Unmarshal(parsed.UnsafePayloadWithoutVerification(), &payload); err != nil || payload.V != 2 {
+		t.Fatalf("payload version %d (%v), want 2", payload.V, err)
+	}
+}
+
+// testReceipt checks the sender's receipt (issue 13 §1): the 201 reply
+// carries every envelope sealed at submission with its inclusion proof
+// into the checkpoint stored by the same commit; it verifies against
+// pinned trust; an idempotent retry and GET /v1/letters/{id}/receipt
+// return the same receipt; the recipient gets none.
+func testReceipt(t *testing.T, sender *party, sent, again sendReply) {
+	t.Helper()
+	if sent.Receipt == nil || len(sent.Receipt.Evidence) != len(sent.Evidence) {
+		t.Fatalf("receipt in the 201 reply: %+v, want %d envelopes", sent.Receipt, len(sent.Evidence))
+	}
+	for i, it := range sent.Receipt.Evidence {
+		if !bytes.Equal(it.Envelope.Bytes(), mustCompact(t, sent.Evidence[i])) {
+			t.Fatalf("receipt item %d is not the reply's envelope %d", i, i)
+		}
+	}
+	first, err := json.Marshal(sent.Receipt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var pk mldsa65.PublicKey
-	if err := pk.UnmarshalBinary(mlPub); err != nil {
-		t.Fatalf("ML-DSA-65 public key: %v", err)
+	retried, _ := json.Marshal(again.Receipt)
+	if !bytes.Equal(first, retried) {
+		t.Fatalf("the idempotent retry's receipt differs:\n%s\n%s", first, retried)
 	}
-	var mlOK bool
-	for _, s := range gen.Signatures {
-		hdr, _ := base64.RawURLEncoding.DecodeString(s.Protected)
-		if !strings.Contains(string(hdr), `"ML-DSA-65"`) {
-			continue
-		}
-		if !strings.Contains(string(hdr), mlKid) {
-			t.Fatalf("ML-DSA header %s lacks kid %s", hdr, mlKid)
-		}
-		sig, _ := base64.RawURLEncoding.DecodeString(s.Signature)
-		if !mldsa65.Verify(&pk, []byte(s.Protected+"."+gen.Payload), nil, sig) {
-			t.Fatal("circl: ML-DSA-65 signature does not verify")
-		}
-		mlOK = true
+	status, later := sender.do("GET", "/v1/letters/"+sent.ID+"/receipt", nil, "", nil, nil)
+	if status != 200 || !bytes.Equal(bytes.TrimSpace(later), first) {
+		t.Fatalf("GET receipt: %d\n%s\nwant\n%s", status, later, first)
 	}
-	if !mlOK {
-		t.Fatal("no ML-DSA-65 signature in the envelope")
+	rep, err := signing.VerifyBundle(later, signing.VerifyOptions{Trust: sender.trust()})
+	if err != nil {
+		t.Fatalf("the receipt does not verify against pinned trust: %v", err)
 	}
+	if rep.Kind != "receipt" || len(rep.Evidence) != len(sent.Evidence) {
+		t.Fatalf("receipt report: kind %q, %d evidence", rep.Kind, len(rep.Evidence))
+	}
+	if _, err := signing.VerifyBundle(later, signing.VerifyOptions{}); err == nil {
+		t.Fatal("a receipt verified without pinned trust")
+	}
+}
+
+// mustCompact is the canonical form of an envelope as the reply carries it.
+func mustCompact(t *testing.T, raw json.RawMessage) []byte {
+	t.Helper()
+	env, err := signing.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Bytes()
 }
 
 // testBundleTampering flips bytes in every part of a bundle and checks that
@@ -429,7 +443,8 @@ func testBundleTampering(t *testing.T, bundle []byte, opts signing.VerifyOptions
 	// Attachment changed by one byte.
 	bad := bytes.Clone(pdf)
 	bad[len(bad)/2] ^= 1
-	o2 := signing.VerifyOptions{Attachments: map[string][]byte{"счёт.pdf": bad}}
+	o2 := opts
+	o2.Attachments = map[string][]byte{"счёт.pdf": bad, "расчёт.txt": opts.Attachments["расчёт.txt"]}
 	if _, err := signing.VerifyBundle(bundle, o2); err == nil {
 		t.Fatal("a changed attachment verified")
 	}

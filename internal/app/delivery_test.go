@@ -132,7 +132,7 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 			if status != 200 {
 				t.Fatalf("bundle: %d", status)
 			}
-			if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{}); err != nil {
+			if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{Trust: org.trust()}); err != nil {
 				t.Fatalf("bundle of %s: %v", id, err)
 			}
 		}

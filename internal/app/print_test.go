@@ -143,7 +143,7 @@ func testPrintPath(t *testing.T, b *bundle) {
 	if status != 200 {
 		t.Fatalf("bundle: %d", status)
 	}
-	if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{}); err != nil {
+	if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{Trust: org.trust()}); err != nil {
 		t.Fatalf("bundle: %v", err)
 	}
 
@@ -307,7 +307,7 @@ func TestBatchReports(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("bundle: %d", status)
 	}
-	if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{}); err != nil {
+	if _, err := signing.VerifyBundle(bb, signing.VerifyOptions{Trust: org.trust()}); err != nil {
 		t.Fatal(err)
 	}
 	if status, _ := pc.json("POST", "/v1/print/reports", map[string]any{"reports": []any{}}, nil); status != 400 {

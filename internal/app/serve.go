@@ -133,6 +133,13 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		return err
 	}
 	s.Service = svc
+	// Logs written before evidence v2: mailbox entries for existing
+	// bindings and activations, and a checkpoint of the log's size.
+	if rep, err := svc.PrepareLog(ctx); err != nil {
+		return fmt.Errorf("preparing the evidence log: %w", err)
+	} else if rep.Entries > 0 || rep.Checkpoint {
+		s.cfg.Logger.Info("evidence log prepared", "mailboxes", rep.Mailboxes, "entries", rep.Entries, "checkpoint", rep.Checkpoint)
+	}
 	// Before any request: a mailbox whose address fails today's rules must
 	// not receive mail on a proof that proved something else.
 	if n, err := svc.RecheckAddresses(ctx); err != nil {

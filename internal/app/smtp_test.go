@@ -280,7 +280,7 @@ func testSMTPGoClient(t *testing.T, p *smtpParties) {
 		if status != 200 {
 			t.Fatalf("bundle: %d", status)
 		}
-		if _, err := signing.VerifyBundle(bundleBytes, signing.VerifyOptions{Attachments: map[string][]byte{"счёт №5.pdf": testPDF, "расчёт.txt": text}}); err != nil {
+		if _, err := signing.VerifyBundle(bundleBytes, signing.VerifyOptions{Trust: p.org.trust(), Attachments: map[string][]byte{"счёт №5.pdf": testPDF, "расчёт.txt": text}}); err != nil {
 			t.Fatalf("bundle: %v", err)
 		}
 	}

@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/mailbox"
 )
@@ -246,61 +244,71 @@ func retireStaleJobs(ctx context.Context, h *harness) (int64, error) {
 	return d.exec(ctx, "UPDATE print_jobs SET state = 'dead', last_error = 'retired by npes bench' WHERE region = $1 AND state IN ('queued', 'leased')", leaseRegion)
 }
 
-// seedPrintJobs inserts n print-route letters of the sender and a queued
-// job for each, in transactions of 500, with increasing available_at (as
-// jobs created over time have).
+// seedPrintJobs submits n letters of the sender to an address without a
+// mailbox, so each is routed to print with its evidence (SubmissionAcceptance,
+// RelayToNonERDS), its rendered PDF and a queued job: the Printed reports
+// of the measured phase follow real evidence through the transition table.
+// Submissions run from 32 goroutines, so they group-commit as under load.
 func seedPrintJobs(ctx context.Context, h *harness, o Options, sender *party, n int64) ([]string, error) {
-	addr, err := addressing.Parse(leaseAddress)
+	id, err := certs.IdentityFromCert(sender.cred.Cert)
 	if err != nil {
 		return nil, err
 	}
-	addrJSON, err := json.Marshal(addr)
-	if err != nil {
-		return nil, err
-	}
-	content := []byte(`{"body_sha256":"` + strings.Repeat("0", 64) + `"}`)
-	base := time.Now().Add(-time.Hour)
-	ids := make([]string, 0, n)
+	caller := mailbox.Caller{Identity: id, Cert: sender.cred.Cert}
+	svc := h.srv.Service
+	var next, done atomic.Int64
 	start := time.Now()
+	var progress sync.Mutex
 	last := start
-	for done := int64(0); done < n; {
-		batch := min(500, n-done)
-		err := h.srv.Store.InTx(ctx, func(tx mailbox.Tx) error {
-			for k := range batch {
-				i := done + k
-				at := base.Add(time.Duration(i) * time.Microsecond)
-				l := mailbox.Letter{
-					ID: uuid.NewString(), SenderMailbox: sender.mailbox, SenderName: sender.name, SenderAddress: sender.address,
-					RecipientName: "Сидоров Сидор Сидорович", RecipientAddress: leaseAddress, RecipientJSON: addrJSON,
-					RecipientKey: addr.MatchKey(), RecipientPostcode: addr.Postcode, Subject: fmt.Sprintf("Уведомление № %d", i),
-					Route: mailbox.RoutePrint, RouteReason: mailbox.ReasonNoMailbox, State: mailbox.StatePrintQueued,
-					ContentJSON: content, ContentDigest: strings.Repeat("0", 64), ContentKey: []byte{0}, CreatedAt: at,
-				}
-				if err := tx.CreateLetter(ctx, l); err != nil {
-					return err
-				}
-				j := mailbox.PrintJob{
-					ID: uuid.NewString(), Kind: mailbox.JobLetter, LetterID: l.ID, Region: leaseRegion, Postcode: addr.Postcode,
-					RecipientName: l.RecipientName, State: mailbox.JobQueued, AvailableAt: at, CreatedAt: at,
-					PDFSHA256: strings.Repeat("0", 64), Pages: 1, Sheets: 1,
-				}
-				if err := tx.CreatePrintJob(ctx, j); err != nil {
-					return err
-				}
-				ids = append(ids, j.ID)
+	letters := make([]string, n)
+	err = parallel(int(min(32, n)), func(int) error {
+		for {
+			i := next.Add(1) - 1
+			if i >= n {
+				return nil
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			d, err := svc.NewDraft()
+			if err != nil {
+				return err
+			}
+			v, _, err := svc.Submit(ctx, caller, mailbox.Submission{RecipientName: "Сидоров Сидор Сидорович",
+				RecipientAddress: leaseAddress, Subject: fmt.Sprintf("Уведомление № %d", i), Body: "Текст уведомления."}, d)
+			d.Close()
+			if err != nil {
+				return err
+			}
+			if v.Route != mailbox.RoutePrint {
+				return fmt.Errorf("a seeded letter was routed %s, want print", v.Route)
+			}
+			letters[i] = v.ID
+			if c := done.Add(1); o.Progress != nil {
+				progress.Lock()
+				if time.Since(last) >= time.Second {
+					last = time.Now()
+					fmt.Fprintf(o.Progress, "lease: seeded %d of %d jobs (%.0fs)\n", c, n, time.Since(start).Seconds())
+				}
+				progress.Unlock()
+			}
 		}
-		done += batch
-		if o.Progress != nil && time.Since(last) >= time.Second {
-			last = time.Now()
-			fmt.Fprintf(o.Progress, "lease: seeded %d of %d jobs (%.0fs)\n", done, n, time.Since(start).Seconds())
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	return ids, nil
+	ids := make([]string, 0, n)
+	err = h.srv.Store.View(ctx, func(tx mailbox.Tx) error {
+		for _, l := range letters {
+			jobs, err := tx.PrintJobsOfLetter(ctx, l)
+			if err != nil {
+				return err
+			}
+			if len(jobs) != 1 || jobs[0].Region != leaseRegion || jobs[0].State != mailbox.JobQueued {
+				return fmt.Errorf("letter %s has print jobs %+v, want one queued in region %s", l, jobs, leaseRegion)
+			}
+			ids = append(ids, jobs[0].ID)
+		}
+		return nil
+	})
+	return ids, err
 }
 
 // checkJobs reads every seeded job back: a job leased by the agents has

@@ -20,10 +20,11 @@ import (
 )
 
 // Verify measures offline verification of evidence bundles
-// (signing.VerifyBundle with the operator keys pinned, as `npes verify
-// --keys` does): strict parsing, both signatures of every envelope
-// (Ed25519 and ML-DSA-65), the evidence chain, the checkpoint's note
-// signatures and every inclusion proof. The bundles are real: Bundles
+// (signing.VerifyBundle with the operator keys and identity CA pinned, as
+// `npes verify --keys --ca` does): strict parsing, the signatures of every
+// envelope, the evidence chain, the checkpoint's and the status's note
+// signatures (Ed25519 and ML-DSA-65), every inclusion proof and the
+// recipient's signature. The bundles are real: Bundles
 // registered letters sent, accepted with a recipient signature and
 // fetched through a self-started server, then verified round-robin by
 // Concurrency workers (GOMAXPROCS by default).
@@ -45,14 +46,18 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	trust, err := signing.NewTrust(keys, h.caPEM)
+	if err != nil {
+		return nil, err
+	}
 	evidence := 0
 	for i, b := range bundles {
-		rep, err := signing.VerifyBundle(b, signing.VerifyOptions{TrustedJWKS: &keys})
+		rep, err := signing.VerifyBundle(b, signing.VerifyOptions{Trust: trust})
 		if err != nil {
 			return nil, fmt.Errorf("bundle %d does not verify: %w", i, err)
 		}
 		evidence += len(rep.Evidence)
-		if n, err := verifyEd25519Only(b); err != nil || n != len(rep.Evidence) {
+		if n, err := verifyEd25519Only(b, keys); err != nil || n != len(rep.Evidence) {
 			return nil, checkf("baseline check of bundle %d: %d signatures, %v", i, n, err)
 		}
 	}
@@ -78,7 +83,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	}
 	var base *Result
 	if !o.NoBaseline {
-		base, err = run("verify baseline (Ed25519 only)", func(b []byte) error { _, err := verifyEd25519Only(b); return err }, false)
+		base, err = run("verify baseline (Ed25519 only)", func(b []byte) error { _, err := verifyEd25519Only(b, keys); return err }, false)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +91,7 @@ func Verify(ctx context.Context, o Options) (*Result, error) {
 	}
 	load := loadAverage()
 	res, err := run("verify", func(b []byte) error {
-		_, err := signing.VerifyBundle(b, signing.VerifyOptions{TrustedJWKS: &keys})
+		_, err := signing.VerifyBundle(b, signing.VerifyOptions{Trust: trust})
 		return err
 	}, true)
 	if err != nil {
@@ -190,9 +195,9 @@ func accept(ctx context.Context, r *party, id string) error {
 }
 
 // verifyEd25519Only decodes a bundle and checks only the EdDSA signature
-// of each envelope with the bundle's key of that kid. It returns the
-// number of signatures checked.
-func verifyEd25519Only(raw []byte) (int, error) {
+// of each envelope with the pinned key of that kid. It returns the number
+// of signatures checked.
+func verifyEd25519Only(raw []byte, keys signing.JWKS) (int, error) {
 	var b signing.Bundle
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return 0, err
@@ -212,7 +217,7 @@ func verifyEd25519Only(raw []byte) (int, error) {
 			if hdr.Alg != signing.AlgEdDSA {
 				continue
 			}
-			k, ok := b.Keys.Lookup(hdr.Kid)
+			k, ok := keys.Lookup(hdr.Kid)
 			if !ok {
 				return n, fmt.Errorf("evidence %d: unknown key %q", i, hdr.Kid)
 			}

@@ -31,7 +31,7 @@ func runAudit(ctx context.Context, e *Env, args []string) error {
 		fmt.Fprintf(e.Stdout, "FAIL: %v\n", err)
 		return exitError{1}
 	}
-	fmt.Fprintf(e.Stdout, "OK: %d leaves, %d letters, %d stored and %d external checkpoints consistent, root %s\n",
-		rep.Leaves, rep.Letters, rep.Checkpoints, rep.External, rep.Root)
+	fmt.Fprintf(e.Stdout, "OK: %d leaves, %d letters, %d mailboxes, %d print jobs as the log says, %d stored and %d external checkpoints consistent, root %s\n",
+		rep.Leaves, rep.Letters, rep.Mailboxes, rep.PrintJobs, rep.Checkpoints, rep.External, rep.Root)
 	return nil
 }

@@ -66,12 +66,12 @@ func commands() map[string]command {
 		"refuse":   {"refuse a registered letter, signed", runDecide("refuse")},
 		"evidence": {"list a letter's evidence", runEvidence},
 		"bundle":   {"download a letter's evidence bundle", runBundle},
-		"verify":   {"verify an evidence bundle offline", runVerify},
+		"verify":   {"verify an evidence bundle or receipt offline against pinned keys", runVerify},
 		"bench":    {"load scenarios with a same-run baseline: accept, smtp, render, lease, verify, seed", runBench},
 
 		"print-agent": {"print centre agent: lease, print, report, manifest", runPrintAgent},
 
-		"audit": {"re-check the whole evidence log from the first leaf against published checkpoints", runAudit},
+		"audit": {"re-check the whole evidence log from the first leaf against published checkpoints, and every letter, mailbox, binding and print job row against the log", runAudit},
 	}
 }
 

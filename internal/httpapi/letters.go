@@ -291,6 +291,17 @@ func (s *server) letterBundle(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// letterReceipt returns the sender's submission receipt, the same object
+// as the 201 reply's "receipt" (SMTP senders fetch theirs here).
+func (s *server) letterReceipt(w http.ResponseWriter, r *http.Request) {
+	rc, err := s.Service.Receipt(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
+}
+
 // Public evidence-log routes.
 
 func (s *server) keys(w http.ResponseWriter, r *http.Request) {

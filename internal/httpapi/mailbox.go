@@ -40,7 +40,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func caller(r *http.Request) mailbox.Caller {
-	return mailbox.Caller{Identity: *identityFrom(r.Context())}
+	c := mailbox.Caller{Identity: *identityFrom(r.Context())}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		c.Cert = r.TLS.PeerCertificates[0]
+	}
+	return c
 }
 
 type mailboxJSON struct {

@@ -110,6 +110,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/v1/letters/{id}/refuse", s.decide(false))
 		r.Get("/v1/letters/{id}/evidence", s.letterEvidence)
 		r.Get("/v1/letters/{id}/bundle", s.letterBundle)
+		r.Get("/v1/letters/{id}/receipt", s.letterReceipt)
 
 		r.Post("/v1/print/leases", s.printLease)
 		r.Get("/v1/print/jobs/{id}/pdf", s.printPDF)

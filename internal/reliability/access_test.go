@@ -193,10 +193,14 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 		return out
 	}
 	same := func(o []string) []string { return o }
-	// Only the recipient decides (the sender is refused too).
-	recipient := func(o []string) []string {
-		return slices.DeleteFunc(slices.Clone(o), func(n string) bool { return n == "orgA" })
+	// recipientOf(true) keeps a letter's recipient, (false) its sender.
+	recipientOf := func(keep bool) func([]string) []string {
+		return func(o []string) []string {
+			return slices.DeleteFunc(slices.Clone(o), func(n string) bool { return (n == "orgA") == keep })
+		}
 	}
+	// Only the recipient decides (the sender is refused too).
+	recipient := recipientOf(true)
 	decision := func(decision string) func(id string) func(principal) (io.Reader, string) {
 		return func(id string) func(principal) (io.Reader, string) {
 			return func(pr principal) (io.Reader, string) {
@@ -243,6 +247,9 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 	switch path {
 	case "/v1/letters/{id}", "/v1/letters/{id}/content", "/v1/letters/{id}/evidence", "/v1/letters/{id}/bundle":
 		return letterTargets(strings.TrimPrefix(path, "/v1/letters/{id}"), same, nil), false, true
+	case "/v1/letters/{id}/receipt":
+		// The submission receipt is the sender's alone.
+		return letterTargets("/receipt", recipientOf(false), nil), false, true
 	case "/v1/letters/{id}/attachments/{n}":
 		return letterTargets("/attachments/1", same, nil), false, true
 	case "/v1/letters/{id}/accept":

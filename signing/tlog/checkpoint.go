@@ -142,14 +142,9 @@ func OpenCheckpoint(msg []byte, verifierKey string, moreKeys ...string) (Checkpo
 		}
 		verifiers = append(verifiers, v)
 	}
-	n, err := note.Open(msg, note.VerifierList(verifiers...))
+	n, err := openNote(msg, verifiers)
 	if err != nil {
-		var invalid *note.InvalidSignatureError
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &invalid) || errors.As(err, &unverified) {
-			return Checkpoint{}, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
-		}
-		return Checkpoint{}, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
+		return Checkpoint{}, err
 	}
 	for _, v := range verifiers {
 		found := false
@@ -173,4 +168,69 @@ func OpenCheckpoint(msg []byte, verifierKey string, moreKeys ...string) (Checkpo
 		}
 	}
 	return c, nil
+}
+
+// OpenCoSigned verifies a signed note that must carry a valid signature
+// by one of edKeys AND a valid signature by one of mlKeys (note verifier
+// keys, see NewNoteVerifier): the Ed25519 signature and its ML-DSA-65
+// cosignature. Either list empty is an error, never a weaker check, so a
+// verifier that lost its post-quantum pin fails closed. Signatures by
+// other keys (witnesses) are ignored; an invalid signature by a listed key
+// fails.
+func OpenCoSigned(msg []byte, edKeys, mlKeys []string) (*note.Note, error) {
+	if len(msg) > maxNoteSize {
+		return nil, fmt.Errorf("%w: note of %d bytes", ErrMalformedCheckpoint, len(msg))
+	}
+	if len(edKeys) == 0 || len(mlKeys) == 0 {
+		return nil, fmt.Errorf("%w: need both an Ed25519 and an ML-DSA-65 verifier key", ErrCheckpointSignature)
+	}
+	type id struct {
+		name string
+		hash uint32
+	}
+	role := make(map[id]int) // 1: Ed25519, 2: ML-DSA-65
+	var verifiers []note.Verifier
+	for r, keys := range [][]string{edKeys, mlKeys} {
+		for _, k := range keys {
+			v, err := NewNoteVerifier(k)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := role[id{v.Name(), v.KeyHash()}]; dup {
+				continue
+			}
+			role[id{v.Name(), v.KeyHash()}] = r + 1
+			verifiers = append(verifiers, v)
+		}
+	}
+	n, err := openNote(msg, verifiers)
+	if err != nil {
+		return nil, err
+	}
+	var have [3]bool
+	for _, s := range n.Sigs {
+		have[role[id{s.Name, s.Hash}]] = true
+	}
+	switch {
+	case !have[1]:
+		return nil, fmt.Errorf("%w: no Ed25519 signature by a pinned key", ErrCheckpointSignature)
+	case !have[2]:
+		return nil, fmt.Errorf("%w: no ML-DSA-65 cosignature by a pinned key", ErrCheckpointSignature)
+	}
+	return n, nil
+}
+
+// openNote opens a signed note with the given verifiers, telling a bad or
+// missing signature (ErrCheckpointSignature) from a malformed note.
+func openNote(msg []byte, verifiers []note.Verifier) (*note.Note, error) {
+	n, err := note.Open(msg, note.VerifierList(verifiers...))
+	if err != nil {
+		var invalid *note.InvalidSignatureError
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &invalid) || errors.As(err, &unverified) {
+			return nil, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
+	}
+	return n, nil
 }

@@ -257,3 +257,54 @@ func TestNoteVerifierKeys(t *testing.T) {
 		t.Errorf("name with plus: %v", err)
 	}
 }
+
+// TestOpenCoSigned: a note opens only with an Ed25519 signature AND an
+// ML-DSA-65 cosignature by listed keys; neither list may be empty.
+func TestOpenCoSigned(t *testing.T) {
+	t.Parallel()
+	k, other := newLogKeys(t), newLogKeys(t)
+	ed, ml := k.signers(t, origin)
+	oed, oml := other.signers(t, origin)
+	edKey, mlKey := k.vkeys(t, origin)
+	oedKey, omlKey := other.vkeys(t, origin)
+	c := tlog.Checkpoint{Origin: origin, Size: 3, Hash: bytes.Repeat([]byte{7}, 32)}
+	sign := func(signers ...note.Signer) []byte {
+		msg, err := tlog.SignCheckpoint(c, signers...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	both := sign(ed, ml)
+	cases := []struct {
+		name         string
+		msg          []byte
+		edKeys, mlKs []string
+		ok           bool
+	}{
+		{"both", both, []string{edKey}, []string{mlKey}, true},
+		{"both, rotated keys listed too", sign(ed, ml), []string{oedKey, edKey}, []string{omlKey, mlKey}, true},
+		{"witness line ignored", sign(ed, oed, ml), []string{edKey}, []string{mlKey}, true},
+		{"Ed25519 only", sign(ed), []string{edKey}, []string{mlKey}, false},
+		{"ML-DSA-65 only", sign(ml), []string{edKey}, []string{mlKey}, false},
+		{"no ML-DSA-65 key pinned", both, []string{edKey}, nil, false},
+		{"no Ed25519 key pinned", both, nil, []string{mlKey}, false},
+		{"ML-DSA-65 key given as the Ed25519 one", both, []string{mlKey}, []string{mlKey}, false},
+		{"other operator's cosignature", sign(ed, oml), []string{edKey}, []string{mlKey}, false},
+		{"other operator", sign(oed, oml), []string{edKey}, []string{mlKey}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := tlog.OpenCoSigned(tc.msg, tc.edKeys, tc.mlKs)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, tlog.ErrCheckpointSignature) {
+				t.Errorf("err = %v, want ErrCheckpointSignature", err)
+			}
+			if err == nil && !strings.HasPrefix(n.Text, origin+"\n3\n") {
+				t.Errorf("text %q", n.Text)
+			}
+		})
+	}
+}

@@ -133,7 +133,7 @@ func (t *Tx) AddEvidences(ctx context.Context, es []mailbox.EvidenceRecord) erro
 
 // EvidenceOf implements mailbox.EvidenceTx.
 func (t *Tx) EvidenceOf(ctx context.Context, letterID string) ([]mailbox.EvidenceRecord, error) {
-	return t.listEvidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE letter_id = $1 ORDER BY seq`, letterID)
+	return t.listEvidence(ctx, `SELECT `+evidenceColumns+`, '' FROM evidence WHERE letter_id = $1 ORDER BY seq`, letterID)
 }
 
 // EvidenceSummaries implements mailbox.EvidenceTx: every listed letter's
@@ -167,10 +167,61 @@ func (t *Tx) EvidenceSummaries(ctx context.Context, letterIDs []string) ([]mailb
 	return out, rows.Err()
 }
 
-// EvidenceByIndex implements mailbox.EvidenceTx.
+// EvidenceByIndex implements mailbox.EvidenceTx: letter evidence and
+// mailbox entries, merged in log order.
 func (t *Tx) EvidenceByIndex(ctx context.Context, from, to uint64) ([]mailbox.EvidenceRecord, error) {
-	return t.listEvidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE log_index >= $1 AND log_index < $2 ORDER BY log_index`,
-		int64(from), int64(to))
+	return t.listEvidence(ctx, `SELECT `+evidenceColumns+`, '' FROM evidence WHERE log_index >= $1 AND log_index < $2
+		UNION ALL
+		SELECT id, '', seq, event, log_index, envelope, created_at, mailbox_id FROM mailbox_entries
+		WHERE log_index >= $1 AND log_index < $2
+		ORDER BY 5`, int64(from), int64(to))
+}
+
+// AddMailboxEntries implements mailbox.EvidenceTx.
+func (t *Tx) AddMailboxEntries(ctx context.Context, es []mailbox.EvidenceRecord) error {
+	args := make([]any, 0, 7*len(es))
+	for _, e := range es {
+		args = append(args, e.ID, e.MailboxID, e.Seq, e.Event, int64(e.LogIndex), e.Envelope, Micros(e.CreatedAt))
+	}
+	return t.insertRows(ctx, "mailbox_entries", mailboxEntryColumns, 7, args)
+}
+
+const mailboxEntryColumns = `id, mailbox_id, seq, event, log_index, envelope, created_at`
+
+// MailboxEntriesOf implements mailbox.EvidenceTx.
+func (t *Tx) MailboxEntriesOf(ctx context.Context, mailboxID string) ([]mailbox.EvidenceRecord, error) {
+	return t.listEvidence(ctx, `SELECT id, '', seq, event, log_index, envelope, created_at, mailbox_id
+		FROM mailbox_entries WHERE mailbox_id = $1 ORDER BY seq`, mailboxID)
+}
+
+// SetLetterChains implements mailbox.EvidenceTx: one UPDATE for all the
+// letters, with CASE expressions keyed by id.
+func (t *Tx) SetLetterChains(ctx context.Context, ls []mailbox.Letter) error {
+	for len(ls) > 0 {
+		n := min(len(ls), 500)
+		var last, count, in strings.Builder
+		args := make([]any, 0, 3*n)
+		for i, l := range ls[:n] {
+			fmt.Fprintf(&last, " WHEN $%d THEN $%d", 3*i+1, 3*i+2)
+			fmt.Fprintf(&count, " WHEN $%d THEN CAST($%d AS INTEGER)", 3*i+1, 3*i+3)
+			if i > 0 {
+				in.WriteString(", ")
+			}
+			fmt.Fprintf(&in, "$%d", 3*i+1)
+			args = append(args, l.ID, l.LastEvidence, l.EvidenceCount)
+		}
+		q := `UPDATE letters SET last_evidence = CASE id` + last.String() + ` END,
+			evidence_count = CASE id` + count.String() + ` END WHERE id IN (` + in.String() + `)`
+		got, err := t.Q.Exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if got != int64(n) {
+			return fmt.Errorf("updating the evidence chains of %d letters: %d found: %w", n, got, mailbox.ErrNotFound)
+		}
+		ls = ls[n:]
+	}
+	return nil
 }
 
 func (t *Tx) listEvidence(ctx context.Context, q string, args ...any) ([]mailbox.EvidenceRecord, error) {
@@ -183,7 +234,8 @@ func (t *Tx) listEvidence(ctx context.Context, q string, args ...any) ([]mailbox
 	for rows.Next() {
 		var e mailbox.EvidenceRecord
 		var idx, created int64
-		if err := rows.Scan(&e.ID, &e.LetterID, &e.Seq, &e.Event, &idx, &e.Envelope, &created); err != nil {
+		dest := []any{&e.ID, &e.LetterID, &e.Seq, &e.Event, &idx, &e.Envelope, &created, &e.MailboxID}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		e.LogIndex, e.CreatedAt = uint64(idx), FromMicros(created)
@@ -205,6 +257,14 @@ func (t *Tx) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 	var note []byte
 	err := t.Q.QueryRow(ctx, `SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &note)
 	return uint64(size), note, err
+}
+
+// CheckpointAtLeast implements mailbox.EvidenceTx.
+func (t *Tx) CheckpointAtLeast(ctx context.Context, size uint64) (uint64, []byte, error) {
+	var got int64
+	var note []byte
+	err := t.Q.QueryRow(ctx, `SELECT size, note FROM checkpoints WHERE size >= $1 ORDER BY size LIMIT 1`, int64(size)).Scan(&got, &note)
+	return uint64(got), note, err
 }
 
 // Checkpoints implements mailbox.EvidenceTx.

@@ -83,6 +83,24 @@ func (t *Tx) GetLetter(ctx context.Context, id string, lock bool) (mailbox.Lette
 	return l, nil
 }
 
+// LetterIDs implements mailbox.LetterTx.
+func (t *Tx) LetterIDs(ctx context.Context, afterID string, limit int) ([]string, error) {
+	rows, err := t.Q.Query(ctx, `SELECT id FROM letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // UpdateLetter implements mailbox.LetterTx.
 func (t *Tx) UpdateLetter(ctx context.Context, l mailbox.Letter) error {
 	n, err := t.Q.Exec(ctx, `UPDATE letters SET tracking = $2, route = $3, route_reason = $4, state = $5,

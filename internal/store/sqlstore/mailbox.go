@@ -127,6 +127,11 @@ func (t *Tx) MailboxesOfIdentity(ctx context.Context, identityID string) ([]mail
 		WHERE c.identity_id = $1 AND c.unbound_at = 0 ORDER BY m.created_at, m.id`, identityID)
 }
 
+// Mailboxes implements mailbox.MailboxTx: a page in id order.
+func (t *Tx) Mailboxes(ctx context.Context, afterID string, limit int) ([]mailbox.Mailbox, error) {
+	return t.listMailboxes(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+}
+
 func (t *Tx) listMailboxes(ctx context.Context, q string, args ...any) ([]mailbox.Mailbox, error) {
 	rows, err := t.Q.Query(ctx, q, args...)
 	if err != nil {

@@ -68,6 +68,11 @@ func (t *Tx) PrintJobsOfLetter(ctx context.Context, letterID string) ([]mailbox.
 	return collectJobs(t.Q.Query(ctx, `SELECT `+jobColumns+` FROM print_jobs WHERE letter_id = $1 ORDER BY created_at, id`, letterID))
 }
 
+// PrintJobs implements mailbox.PrintTx: a page of every job in id order.
+func (t *Tx) PrintJobs(ctx context.Context, afterID string, limit int) ([]mailbox.PrintJob, error) {
+	return collectJobs(t.Q.Query(ctx, `SELECT `+jobColumns+` FROM print_jobs WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit))
+}
+
 // UpdatePrintJob implements mailbox.PrintTx.
 func (t *Tx) UpdatePrintJob(ctx context.Context, j mailbox.PrintJob) error {
 	n, err := t.Q.Exec(ctx, `UPDATE print_jobs SET state = $2, attempts = $3, available_at = $4, lease_token = $5,
