@@ -49,7 +49,25 @@ func newHygieneServiceWith(t *testing.T, modify func(*mailbox.Config)) (*mailbox
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	sender := mailbox.Caller{Identity: certs.Identity{ID: "org-1", Role: certs.RoleOrg, Name: "ОАО «Отправитель»", UNP: "100289066", Serial: "01"}}
+	// Registering binds the caller's certificate in the log, so the sender
+	// has a real one.
+	caPEM, caKeyPEM, err := certs.CreateCA("hygiene CA", hygieneNow.AddDate(0, -1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := certs.LoadCA(caPEM, caKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := ca.Issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Отправитель»", UNP: "100289066"}, hygieneNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	senderID, err := certs.IdentityFromCert(cred.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := mailbox.Caller{Identity: senderID, Cert: cred.Cert}
 	operator := mailbox.Caller{Identity: certs.Identity{ID: "op-1", Role: certs.RoleOperator, Name: "op", Serial: "02"}}
 	m, err := svc.RegisterMailbox(ctx, sender, mailbox.RegisterRequest{Address: "220030, г. Минск, ул. Энгельса, 6"})
 	if err != nil {
@@ -214,7 +232,7 @@ func TestBindCredentialRefusals(t *testing.T) {
 	}
 	holderCert := issue()
 	holderID, _ := certs.IdentityFromCert(holderCert)
-	holder := mailbox.Caller{Identity: holderID}
+	holder := mailbox.Caller{Identity: holderID, Cert: holderCert}
 	m, err := svc.RegisterMailbox(ctx, holder, mailbox.RegisterRequest{Address: "220013, г. Минск, ул. Дорошевича, д. 8, кв. 5"})
 	if err != nil {
 		t.Fatal(err)
