@@ -116,7 +116,9 @@ func (c *committer) commit(batch []*batchItem) {
 	if len(live) == 0 {
 		return
 	}
+	t0 := time.Now()
 	err := c.write(live)
+	c.s.obs.CommitBatch(len(live), time.Since(t0))
 	if err != nil && len(live) > 1 {
 		c.s.log.Warn("group commit failed; retrying its submissions one by one", "batch", len(live), "err", err)
 		for _, it := range live {
@@ -256,7 +258,9 @@ func (s *Service) seal(l *Letter, ev signing.Evidence, index uint64) (signing.En
 	if err != nil {
 		return signing.Envelope{}, err
 	}
+	t0 := time.Now()
 	env, err := s.cfg.Sealer.Seal(payload)
+	s.obs.Sealed(time.Since(t0))
 	if err != nil {
 		return signing.Envelope{}, fmt.Errorf("sealing %s: %w", ev.Event, err)
 	}
