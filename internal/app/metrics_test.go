@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,8 +196,73 @@ func testMetrics(t *testing.T, b *bundle) {
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
+	checkDashboard(t, s)
 	if t.Failed() {
 		t.Logf("exposition:\n%s", grepLines(string(body), "npes_"))
+	}
+}
+
+// metricRef finds metric names in PromQL: the server's own and the Go
+// runtime's and process's.
+var metricRef = regexp.MustCompile(`\b(?:npes|go|process)_[a-z0-9_]+`)
+
+// checkDashboard: deploy/grafana-dashboard.json is valid JSON, every
+// expression in it names only metrics this server exposes (a histogram's
+// _bucket, _sum and _count series included), and it uses every npes metric.
+func checkDashboard(t *testing.T, s scrape) {
+	t.Helper()
+	data, err := os.ReadFile("../../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash any
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("deploy/grafana-dashboard.json: %v", err)
+	}
+	var exprs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if e, ok := x.(string); ok && k == "expr" {
+					exprs = append(exprs, e)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(dash)
+	if len(exprs) == 0 {
+		t.Fatal("the dashboard has no expressions")
+	}
+	used := map[string]bool{}
+	for _, e := range exprs {
+		refs := metricRef.FindAllString(e, -1)
+		if len(refs) == 0 {
+			t.Errorf("dashboard expression %q names no metric", e)
+		}
+		for _, name := range refs {
+			family := name
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && s.family(base) {
+					family = base
+				}
+			}
+			if !s.family(family) {
+				t.Errorf("dashboard expression %q names %s, which /metrics does not expose", e, name)
+			}
+			used[family] = true
+		}
+	}
+	for _, name := range app.MetricNames {
+		if !used[name] {
+			t.Errorf("the dashboard does not use %s", name)
+		}
 	}
 }
 
