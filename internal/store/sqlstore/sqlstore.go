@@ -52,8 +52,8 @@ type Dialect struct {
 	// SkipLocked is appended to queue claims (" FOR UPDATE SKIP LOCKED" on
 	// PostgreSQL; empty on SQLite).
 	SkipLocked string
-	// ReturningFrom is true when UPDATE … FROM … RETURNING may return
-	// columns of the FROM list (PostgreSQL; not SQLite).
+	// ReturningFrom is true when UPDATE … RETURNING may read other tables
+	// (a CTE of the statement): PostgreSQL, not SQLite.
 	ReturningFrom bool
 }
 
