@@ -33,6 +33,28 @@ type Queue struct {
 	maxAttempts int
 	// backoff is the delay before a failed job is offered again.
 	backoff func(attempt int) time.Duration
+	obs     Observer
+}
+
+// Observer is told what an operator counts on the print path; internal/app
+// implements it with Prometheus metrics.
+type Observer interface {
+	// LeasesExpired reports n jobs leased again because their previous
+	// lease expired (a print centre that stopped reporting).
+	LeasesExpired(n int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) LeasesExpired(int) {}
+
+// WithObserver sets the observer of the queue's metrics.
+func WithObserver(o Observer) Option {
+	return func(q *Queue) {
+		if o != nil {
+			q.obs = o
+		}
+	}
 }
 
 // Option configures a Queue.
@@ -50,7 +72,7 @@ func WithLogger(l *slog.Logger) Option { return func(q *Queue) { q.log = l } }
 // NewQueue builds the queue over the core service.
 func NewQueue(svc *mailbox.Service, opts ...Option) *Queue {
 	q := &Queue{svc: svc, store: svc.Store(), log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxAttempts,
-		backoff: ExponentialBackoff(time.Minute, 6*time.Hour)}
+		backoff: ExponentialBackoff(time.Minute, 6*time.Hour), obs: nopObserver{}}
 	for _, o := range opts {
 		o(q)
 	}
@@ -110,7 +132,20 @@ func (q *Queue) Lease(ctx context.Context, c mailbox.Caller, max int, lease time
 		jobs, err = tx.LeasePrintJobs(ctx, regions, c.Identity.ID, max, now, now.Add(lease))
 		return err
 	})
-	return jobs, err
+	if err != nil {
+		return nil, err
+	}
+	expired := 0
+	for _, j := range jobs {
+		if j.TakenOver {
+			expired++
+			q.log.WarnContext(ctx, "print job leased again: its previous lease expired", "job", j.ID, "lease_token", j.LeaseToken, "attempts", j.Attempts)
+		}
+	}
+	if expired > 0 {
+		q.obs.LeasesExpired(expired)
+	}
+	return jobs, nil
 }
 
 // job loads a job of the caller's regions, locked for update unless the

@@ -264,7 +264,7 @@ func (s *Service) sealChain(c *logChain) error {
 			if err != nil {
 				return fmt.Errorf("letter %s, %s: %w", l.ID, ev.Event, err)
 			}
-			env, err := s.cfg.Sealer.SealV2(payload)
+			env, err := s.sealTimed(payload)
 			if err != nil {
 				return fmt.Errorf("sealing %s: %w", ev.Event, err)
 			}
@@ -287,7 +287,7 @@ func (s *Service) sealChain(c *logChain) error {
 		if err != nil {
 			return fmt.Errorf("mailbox %s, %s: %w", c.mailbox, e.Event, err)
 		}
-		env, err := s.cfg.Sealer.SealV2(payload)
+		env, err := s.sealTimed(payload)
 		if err != nil {
 			return fmt.Errorf("sealing %s: %w", e.Event, err)
 		}
@@ -330,4 +330,13 @@ func (c *cachedNodes) ReadNodes(ctx context.Context, ids []tlog.NodeID) ([][]byt
 		c.m[miss[k]] = h
 	}
 	return out, nil
+}
+
+// sealTimed seals one payload and reports how long it took
+// (npes_seal_duration_seconds).
+func (s *Service) sealTimed(payload []byte) (signing.Envelope, error) {
+	t0 := time.Now()
+	env, err := s.cfg.Sealer.SealV2(payload)
+	s.obs.Sealed(time.Since(t0))
+	return env, err
 }

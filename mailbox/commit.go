@@ -108,7 +108,9 @@ func (c *committer) commit(batch []*batchItem) {
 	if len(live) == 0 {
 		return
 	}
+	t0 := time.Now()
 	err := c.write(live)
+	c.s.obs.CommitBatch(len(live), time.Since(t0))
 	if err != nil && len(live) > 1 {
 		c.s.log.Warn("group commit failed; retrying its submissions one by one", "batch", len(live), "err", err)
 		for _, it := range live {

@@ -173,6 +173,18 @@ type PrintJob struct {
 	// PrintedBy is the identity that held the lease when the job was
 	// reported printed: the centre that answers for it in the post.
 	PrintedBy string
+	// TakenOver is set by LeasePrintJobs (it is not stored): the job was
+	// leased because its previous lease had expired.
+	TakenOver bool
+}
+
+// PrintJobGroup counts the print jobs of one region in one state, with the
+// creation time of the oldest (the operator's queue gauges).
+type PrintJobGroup struct {
+	Region string
+	State  string
+	Count  int64
+	Oldest time.Time
 }
 
 // Print job kinds and states.

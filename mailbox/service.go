@@ -153,6 +153,8 @@ type Config struct {
 	// --dev-activation-codes` logs them) and for tests; production leaves it
 	// nil and the code exists only on the printed letter.
 	ActivationCodeSink func(mailboxID, code string)
+	// Observer receives the operator's metrics (nil: none).
+	Observer Observer
 }
 
 // Service is the domain core: mailboxes, letters, registered delivery and
@@ -161,6 +163,7 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	log    *slog.Logger
+	obs    Observer
 	origin string
 
 	committerOnce sync.Once
@@ -184,7 +187,10 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Trust == nil {
 		cfg.Trust = x509.NewCertPool()
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger}
+	s := &Service{cfg: cfg, log: cfg.Logger, obs: cfg.Observer}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
 	s.origin = LogOrigin(cfg.Sealer)
 	return s, nil
 }

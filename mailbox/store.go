@@ -243,7 +243,11 @@ type PrintTx interface {
 	// LeasePrintJobs claims up to max jobs of the regions that are queued
 	// and available, or leased with an expired lease, giving each a new
 	// fencing token and lease (FOR UPDATE SKIP LOCKED on PostgreSQL).
+	// A job whose expired lease was taken over comes back with TakenOver.
 	LeasePrintJobs(ctx context.Context, regions []string, owner string, max int, now, expires time.Time) ([]PrintJob, error)
+	// PrintQueueStats counts the jobs that are not posted (posted jobs only
+	// accumulate) by region and state, ordered by region then state.
+	PrintQueueStats(ctx context.Context) ([]PrintJobGroup, error)
 	// PostedJobs lists jobs of the regions posted in [from, to), ordered by
 	// postcode then tracking (the manifest's presort).
 	PostedJobs(ctx context.Context, regions []string, from, to time.Time) ([]PrintJob, error)

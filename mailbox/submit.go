@@ -42,6 +42,9 @@ type Submission struct {
 	// holder's, for routing and print only: what the sender sees of the
 	// letter (views, evidence) names the recipient by this id alone.
 	RecipientMailbox string
+	// Channel is the front door the letter came through (ChannelAPI,
+	// ChannelSMTP), for the operator's count of accepted letters.
+	Channel string
 }
 
 // Submit validates, routes and durably stores a letter with its evidence
@@ -53,6 +56,11 @@ type Submission struct {
 // serial, rendering for print; the committer then writes the letter, its
 // sealed evidence and its print job with others in one transaction.
 func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft) (view LetterView, replayed bool, err error) {
+	defer func() {
+		if err != nil {
+			s.obs.SubmissionRefused(RefusalReason(err))
+		}
+	}()
 	if c.Identity.Role != certs.RolePerson && c.Identity.Role != certs.RoleOrg {
 		return LetterView{}, false, Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates send letters")
 	}
@@ -202,6 +210,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		// A concurrent retry with the same key committed first.
 		return s.replay(ctx, c, sub, reqHash)
 	}
+	s.obs.LetterAccepted(l.Route, channelLabel(sub.Channel))
 	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", decision, "registered", l.Registered)
 	// The reply is built from what was just committed: no read-back of
 	// the letter; the receipt's proofs are read from the committed tree.

@@ -14,10 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/internal/httpapi"
@@ -41,6 +37,8 @@ type Server struct {
 	SMTPSAddr net.Addr
 
 	smtp smtpRuntime
+	// metrics is this server's own Prometheus registry (GET /metrics).
+	metrics *metrics
 	// rev is the revoked set that the handshakes, every authenticated
 	// request, SMTP's MAIL and acceptance signatures consult.
 	rev *revocations
@@ -128,6 +126,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	s.alerts = tlsalert.New(func(err error) bool { return errors.Is(err, certs.ErrRevoked) })
 	tlsCfg := s.alerts.Config(certs.ServerTLSConfig(serverCert, pool, s.rev, certs.WithClock(s.cfg.Now), certs.WithRefusalHook(s.logRefusal)))
 	s.tlsConfig = tlsCfg
+	s.metrics = newMetrics(newStateCollector(s.Store, s.cfg.Now, s.RevocationSetAge))
 	svc, err := s.newService(pool, s.rev)
 	if err != nil {
 		return err
@@ -148,18 +147,15 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.cfg.Logger.Warn("mailboxes set pending: their addresses fail the address rules", "count", n, "rules", mailbox.AddressRules)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
 	handler := httpapi.NewHandler(httpapi.Deps{
 		Logger:     s.cfg.Logger,
 		CAPEM:      caPEM,
 		CRL:        (&crlPublisher{ca: ca, store: s.Store, now: s.cfg.Now, log: s.cfg.Logger}).CRL,
 		Health:     func(ctx context.Context) error { _, err := s.Store.SchemaVersion(ctx); return err },
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Metrics:    s.metrics.handler(s.cfg.Logger),
 		Now:        s.cfg.Now,
 		Service:    svc,
-		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger)),
+		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger), hybrid.WithObserver(s.metrics)),
 		MailDomain: s.cfg.MailDomain,
 		RateLimit:  s.cfg.RateLimit,
 		// The handshake checked revocation once; every request checks
@@ -289,6 +285,7 @@ func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (
 	cfg := mailbox.Config{
 		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
 		Renderer: renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
+		Observer: s.metrics,
 	}
 	if s.cfg.DevActivationCodes {
 		log := s.cfg.Logger

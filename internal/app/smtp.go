@@ -32,6 +32,7 @@ func (s *Server) startSMTP(ctx context.Context) error {
 			// connections opened before a revocation.
 			Revocations: s.rev,
 			Domain:      s.cfg.MailDomain, Logger: s.cfg.Logger, Now: s.cfg.Now,
+			Replies: s.metrics.SMTPReply,
 		})
 		if err != nil {
 			return err

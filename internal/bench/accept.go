@@ -79,8 +79,15 @@ func acceptExternal(ctx context.Context, o Options) (*Result, error) {
 	defer closeClients(cs)
 	params := map[string]any{"server": o.Server}
 	if o.DatabaseURL == "" && !o.NoBaseline {
-		params["baseline"] = "none: give --database-url (the server's database) to measure it"
+		params["baseline"] = "none: give --database-url (a scratch database on the server's PostgreSQL) to measure it"
 		o.NoBaseline = true
+	}
+	if o.DatabaseURL != "" && !o.NoBaseline {
+		// The baseline's scratch table goes into that database: never the
+		// server's own, which holds its letters.
+		if _, err := checkScratch(ctx, o.DatabaseURL); err != nil {
+			return nil, err
+		}
 	}
 	return runAccept(ctx, o, cs, []recipientName{{o.RecipientName, o.RecipientAddress}}, o.DatabaseURL, "", params)
 }

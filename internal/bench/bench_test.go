@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/npes/npes/internal/bench"
 	"github.com/npes/npes/internal/store/postgres"
 	"github.com/npes/npes/internal/store/storetest"
@@ -137,29 +139,137 @@ func TestBounds(t *testing.T) {
 	}
 }
 
-// TestRefusesForeignDatabase: a database with an evidence log the bench
-// did not write is refused before anything is written to it.
+// TestRefusesForeignDatabase: a database holding data the bench did not
+// create is refused before anything is written to it: no migration, no
+// marker.
 func TestRefusesForeignDatabase(t *testing.T) {
 	t.Parallel()
+	for name, prepare := range map[string]func(t *testing.T, url string){
+		"an evidence log": func(t *testing.T, url string) {
+			inStore(t, url, func(ctx context.Context, tx mailbox.Tx) error {
+				if _, err := tx.LockLogHead(ctx); err != nil {
+					return err
+				}
+				return tx.SetLogHead(ctx, mailbox.LogHead{Size: 3, Root: make([]byte, 32)})
+			})
+		},
+		"a mailbox, no evidence yet": func(t *testing.T, url string) {
+			inStore(t, url, func(ctx context.Context, tx mailbox.Tx) error {
+				return tx.CreateMailbox(ctx, mailbox.Mailbox{ID: "m-1", Kind: mailbox.KindPerson, HolderName: "Иванов Иван",
+					PersonalID: "3140582A001PB3", HolderKey: "pn:3140582A001PB3", OwnerIdentity: "owner", Address: "г. Минск",
+					AddressJSON: []byte(`{}`), MatchKey: "k", Postcode: "220013", Status: mailbox.StatusActive, ActivationHash: []byte{1}, CreatedAt: time.Now()})
+			})
+		},
+		"another application's table": func(t *testing.T, url string) {
+			pgExec(t, url, "CREATE TABLE invoices (id int PRIMARY KEY)", "INSERT INTO invoices VALUES (1)")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			url := storetest.PostgresURL(t)
+			prepare(t, url)
+			_, err := bench.Accept(t.Context(), tiny(t, url))
+			if !errors.Is(err, bench.ErrUsage) || !strings.Contains(err.Error(), "scratch database") {
+				t.Fatalf("err = %v, want ErrUsage asking for a scratch database", err)
+			}
+			// Nothing written: no npes schema where there was none, no
+			// marker where there was one.
+			var tables, markers int64
+			pgQuery(t, url, `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'server_state'`, &tables)
+			if tables > 0 {
+				pgQuery(t, url, `SELECT count(*) FROM server_state WHERE key LIKE 'npes-bench/%'`, &markers)
+			}
+			if name == "another application's table" && tables != 0 || markers != 0 {
+				t.Fatalf("the refused database was written to: server_state tables %d, bench markers %d", tables, markers)
+			}
+		})
+	}
+}
+
+// TestLeaseTouchesOwnJobsOnly: in a database the bench claimed, `bench
+// lease` leaves alone print jobs it did not seed (a queued one, and one
+// under an expired lease, in a real region), and the database is accepted
+// again by a second run.
+func TestLeaseTouchesOwnJobsOnly(t *testing.T) {
+	t.Parallel()
 	url := storetest.PostgresURL(t)
+	o := tiny(t, url)
+	o.NoBaseline = true
+	if _, err := bench.Lease(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Hour)
+	foreign := []mailbox.PrintJob{
+		{ID: "real-queued", Kind: mailbox.JobLetter, LetterID: "L-1", Region: "231", Postcode: "231300", RecipientName: "Сидоров",
+			State: mailbox.JobQueued, AvailableAt: past, CreatedAt: past},
+		{ID: "real-expired", Kind: mailbox.JobLetter, LetterID: "L-2", Region: "231", Postcode: "231300", RecipientName: "Петров",
+			State: mailbox.JobLeased, AvailableAt: past, CreatedAt: past, LeaseToken: 1, LeaseOwner: "centre", LeaseExpiresAt: past, Attempts: 1},
+	}
+	inStore(t, url, func(ctx context.Context, tx mailbox.Tx) error {
+		for _, j := range foreign {
+			if err := tx.CreatePrintJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res, err := bench.Lease(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Items != o.Count {
+		t.Fatalf("second run: %d items, want %d", res.Items, o.Count)
+	}
+	inStore(t, url, func(ctx context.Context, tx mailbox.Tx) error {
+		for _, want := range foreign {
+			got, err := tx.GetPrintJob(ctx, want.ID, false)
+			if err != nil {
+				return err
+			}
+			if got.State != want.State || got.LeaseToken != want.LeaseToken || got.Attempts != want.Attempts || got.LastError != "" || got.LeaseOwner != want.LeaseOwner {
+				t.Errorf("job %s was touched: %+v", want.ID, got)
+			}
+		}
+		return nil
+	})
+}
+
+// inStore runs fn in a transaction of an npes store on url (migrating it).
+func inStore(t *testing.T, url string, fn func(context.Context, mailbox.Tx) error) {
+	t.Helper()
 	st, err := postgres.Open(t.Context(), url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.InTx(t.Context(), func(tx mailbox.Tx) error {
-		if _, err := tx.LockLogHead(t.Context()); err != nil {
-			return err
-		}
-		return tx.SetLogHead(t.Context(), mailbox.LogHead{Size: 3, Root: make([]byte, 32)})
-	})
-	st.Close()
+	defer st.Close()
+	if err := st.InTx(t.Context(), func(tx mailbox.Tx) error { return fn(t.Context(), tx) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pgExec(t *testing.T, url string, stmts ...string) {
+	t.Helper()
+	c, err := pgx.Connect(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := tiny(t, url)
-	_, err = bench.Accept(t.Context(), o)
-	if !errors.Is(err, bench.ErrUsage) || !strings.Contains(err.Error(), "scratch database") {
-		t.Fatalf("err = %v, want ErrUsage asking for a scratch database", err)
+	defer c.Close(context.Background())
+	for _, q := range stmts {
+		if _, err := c.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func pgQuery(t *testing.T, url, q string, dest ...any) {
+	t.Helper()
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if err := c.QueryRow(t.Context(), q).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
 }
 

@@ -10,16 +10,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/mailbox"
 )
 
-// The seeded jobs are letters to Lida, region 231 (Grodno oblast), which
-// no other scenario's mailboxes are in: the print centre of the scenario
-// serves that region only, so its queue holds the seeded jobs and nothing
-// else.
+// The seeded jobs are letters to Lida, queued in region 000, the bench's
+// own: no Belarusian postcode starts with 000 (addressing.RegionOfPostcode
+// refuses it), so no letter the server routes is ever queued there. The
+// print centre of the scenario serves that region only, so its agents
+// lease the seeded jobs and nothing else, and every statement the bench
+// runs on print_jobs is scoped to it.
 const (
-	leaseRegion  = "231"
+	benchRegion  = "000"
 	leaseAddress = "231300, г. Лида, ул. Советская, д. 1"
 )
 
@@ -67,7 +71,7 @@ func Lease(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	sender.client.close()
-	pc, err := h.issue(ctx, certs.Request{Role: certs.RolePrintCenter, Name: "Минский республиканский центр печати", Regions: []string{leaseRegion}})
+	pc, err := h.issue(ctx, certs.Request{Role: certs.RolePrintCenter, Name: "Минский республиканский центр печати", Regions: []string{benchRegion}})
 	if err != nil {
 		return nil, err
 	}
@@ -233,15 +237,16 @@ func Lease(ctx context.Context, o Options) (*Result, error) {
 }
 
 // retireStaleJobs marks dead the jobs an interrupted earlier run left
-// claimable in the scenario's region, so this run's agents lease its own
-// jobs only. It returns how many there were.
+// claimable in the bench's region, so this run's agents lease its own jobs
+// only. It returns how many there were. It touches the bench's region
+// only, in a database the bench claimed.
 func retireStaleJobs(ctx context.Context, h *harness) (int64, error) {
 	d, err := openDB(ctx, h.dbURL, h.sqlite, 1)
 	if err != nil {
 		return 0, err
 	}
 	defer d.close()
-	return d.exec(ctx, "UPDATE print_jobs SET state = 'dead', last_error = 'retired by npes bench' WHERE region = $1 AND state IN ('queued', 'leased')", leaseRegion)
+	return d.exec(ctx, "UPDATE print_jobs SET state = 'dead', last_error = 'retired by npes bench' WHERE region = $1 AND state IN ('queued', 'leased')", benchRegion)
 }
 
 // seedPrintJobs submits n letters of the sender to an address without a
@@ -301,14 +306,43 @@ func seedPrintJobs(ctx context.Context, h *harness, o Options, sender *party, n 
 			if err != nil {
 				return err
 			}
-			if len(jobs) != 1 || jobs[0].Region != leaseRegion || jobs[0].State != mailbox.JobQueued {
-				return fmt.Errorf("letter %s has print jobs %+v, want one queued in region %s", l, jobs, leaseRegion)
+			if len(jobs) != 1 || jobs[0].State != mailbox.JobQueued {
+				return fmt.Errorf("letter %s has print jobs %+v, want one queued", l, jobs)
 			}
 			ids = append(ids, jobs[0].ID)
 		}
 		return nil
 	})
-	return ids, err
+	if err != nil {
+		return nil, err
+	}
+	return ids, moveToBenchRegion(ctx, h, ids)
+}
+
+// moveToBenchRegion queues the seeded jobs (real letters, routed to print
+// by their real postcode) in the bench's own region, by their ids only, so
+// the scenario's print centre leases them and nothing else.
+func moveToBenchRegion(ctx context.Context, h *harness, ids []string) error {
+	d, err := openDB(ctx, h.dbURL, h.sqlite, 1)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	for len(ids) > 0 {
+		chunk := ids[:min(500, len(ids))]
+		ids = ids[len(chunk):]
+		quoted := make([]string, len(chunk))
+		for i, id := range chunk {
+			if _, err := uuid.Parse(id); err != nil {
+				return fmt.Errorf("seeded job id %q: %w", id, err)
+			}
+			quoted[i] = "'" + id + "'"
+		}
+		if _, err := d.exec(ctx, "UPDATE print_jobs SET region = $1 WHERE id IN ("+strings.Join(quoted, ",")+")", benchRegion); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkJobs reads every seeded job back: a job leased by the agents has
@@ -352,7 +386,7 @@ func claimBaseline(ctx context.Context, h *harness, o Options, n int64) (*Result
 	if _, err := d.exec(ctx, `WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1)
 		INSERT INTO `+table+` (id, kind, letter_id, region, postcode, recipient_name, state, available_at, created_at,
 			pdf_sha256, pages, sheets)
-		SELECT 'bench-' || n, 'letter', 'bench-letter-' || n, '`+leaseRegion+`', '231300', 'Сидоров Сидор Сидорович', 'queued',
+		SELECT 'bench-' || n, 'letter', 'bench-letter-' || n, '`+benchRegion+`', '231300', 'Сидоров Сидор Сидорович', 'queued',
 			CAST($2 AS BIGINT) + n, CAST($2 AS BIGINT) + n, '`+strings.Repeat("0", 64)+`', 1, 1 FROM g`, n, base); err != nil {
 		return nil, err
 	}
@@ -388,7 +422,7 @@ func claimBaseline(ctx context.Context, h *harness, o Options, n int64) (*Result
 				now := time.Now()
 				got = got[:0]
 				t0 := time.Now()
-				err := d.query(ctx, claim, []any{now.UnixMicro(), now.Add(10 * time.Minute).UnixMicro(), o.Batch, leaseRegion, owner},
+				err := d.query(ctx, claim, []any{now.UnixMicro(), now.Add(10 * time.Minute).UnixMicro(), o.Batch, benchRegion, owner},
 					func(scan func(...any) error) error {
 						var id string
 						if err := scan(&id); err != nil {

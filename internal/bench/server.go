@@ -11,21 +11,25 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/app"
 	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/internal/store/postgres"
+	"github.com/npes/npes/internal/store/sqlite"
 	"github.com/npes/npes/mailbox"
 )
 
-// benchMarker is the server_state key that marks a database as used by
-// npes bench. A database with evidence but without the marker is refused:
-// the evidence log is append-only, and the bench must never write its
-// letters into a database that holds real ones.
+// benchMarker is the server_state key that marks a database as npes
+// bench's own. The bench works only on a database that holds nothing it did
+// not create: an empty one, which it marks before its server starts, or
+// one it marked before.
 const benchMarker = "npes-bench/database"
 
 // harness is a self-started npes server in this process, on a temporary
@@ -74,14 +78,23 @@ func startServer(ctx context.Context, o Options, smtp bool) (h *harness, err err
 	if smtp {
 		cfg.SMTPSAddr = "127.0.0.1:0"
 	}
+	if o.DatabaseURL == "" {
+		// A new file in the bench's own temporary directory.
+		h.sqlite = filepath.Join(cfg.DataDir, "npes.db")
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return h, err
+		}
+	}
+	// Claimed before the server starts: starting writes (migrations, the
+	// CA's certificates), and it must write only into a bench database.
+	if err := claimDatabase(ctx, o.DatabaseURL, h.sqlite); err != nil {
+		return h, err
+	}
 	if h.srv, err = app.Start(ctx, cfg); err != nil {
 		return h, err
 	}
 	h.engine = h.srv.Store.Engine()
-	if o.DatabaseURL == "" {
-		h.sqlite = filepath.Join(cfg.DataDir, "npes.db")
-	}
-	if err := h.claimDatabase(ctx); err != nil {
+	if err := h.numberRun(ctx); err != nil {
 		return h, err
 	}
 	if h.ca, err = h.srv.Data.LoadCA(); err != nil {
@@ -99,25 +112,112 @@ func startServer(ctx context.Context, o Options, smtp bool) (h *harness, err err
 	return h, err
 }
 
-// claimDatabase refuses a database with an evidence log that npes bench did
-// not write, marks a fresh one as a bench database, and numbers this run.
-func (h *harness) claimDatabase(ctx context.Context) error {
-	return h.srv.Store.InTx(ctx, func(tx mailbox.Tx) error {
-		_, err := tx.GetState(ctx, benchMarker)
-		if errors.Is(err, mailbox.ErrNotFound) {
-			var head mailbox.LogHead
-			if head, err = tx.GetLogHead(ctx); err != nil {
-				return err
-			}
-			if head.Size > 0 {
-				return usagef("the database holds an evidence log of %d entries that npes bench did not write: "+
-					"the bench writes letters and evidence, so give it a scratch database", head.Size)
-			}
-			err = tx.PutState(ctx, benchMarker, []byte(time.Now().UTC().Format(time.RFC3339)))
+// claimDatabase refuses a database that holds data npes bench did not
+// create, and marks an empty one as the bench's: it migrates it (as the
+// server would) and writes the marker, in a transaction that checks the
+// evidence log is still empty.
+func claimDatabase(ctx context.Context, databaseURL, sqlitePath string) error {
+	if databaseURL != "" {
+		marked, err := checkScratch(ctx, databaseURL)
+		if err != nil || marked {
+			return err
 		}
+	}
+	var st mailbox.Store
+	var err error
+	if databaseURL != "" {
+		st, err = postgres.Open(ctx, databaseURL, postgres.Options{})
+	} else {
+		st, err = sqlite.Open(ctx, sqlitePath, sqlite.Options{})
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.InTx(ctx, func(tx mailbox.Tx) error {
+		_, err := tx.GetState(ctx, benchMarker)
+		if !errors.Is(err, mailbox.ErrNotFound) {
+			return err // marked meanwhile by another bench run, or an error
+		}
+		head, err := tx.GetLogHead(ctx)
 		if err != nil {
 			return err
 		}
+		if head.Size > 0 {
+			return usagef("the database holds an evidence log of %d entries that npes bench did not write: "+
+				"the bench writes letters and evidence, so give it a scratch database", head.Size)
+		}
+		return tx.PutState(ctx, benchMarker, []byte(time.Now().UTC().Format(time.RFC3339)))
+	})
+}
+
+// checkScratch inspects a PostgreSQL database (its current schema) without
+// writing to it: marked is true when npes bench marked it; otherwise it
+// must hold no data, and a usage error names the tables that do. Empty
+// tables (a schema migrated and never used) and the bench's scratch tables
+// do not count; nor does the identity row npes's migrations write.
+func checkScratch(ctx context.Context, databaseURL string) (marked bool, err error) {
+	d, err := openDB(ctx, databaseURL, "", 1)
+	if err != nil {
+		return false, err
+	}
+	defer d.close()
+	var tables []string
+	err = d.query(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`, nil,
+		func(scan func(...any) error) error {
+			var name string
+			if err := scan(&name); err != nil {
+				return err
+			}
+			tables = append(tables, name)
+			return nil
+		})
+	if err != nil {
+		return false, fmt.Errorf("bench: inspecting the database: %w", err)
+	}
+	if slices.Contains(tables, "server_state") {
+		n, err := d.scalar(ctx, "SELECT count(*) FROM server_state WHERE key = $1", benchMarker)
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return true, nil
+		}
+	}
+	var holding []string
+	for _, t := range tables {
+		q := `SELECT count(*) FROM (SELECT 1 FROM ` + pgx.Identifier{t}.Sanitize() + ` LIMIT 1) x`
+		switch {
+		case t == "goose_db_version" || strings.HasPrefix(t, "npes_bench_"):
+			continue
+		case t == "server_state":
+			// Migration 00005 writes the database's identity.
+			q = `SELECT count(*) FROM server_state WHERE key <> 'database_id'`
+		}
+		n, err := d.scalar(ctx, q)
+		if err != nil {
+			return false, fmt.Errorf("bench: inspecting table %s: %w", t, err)
+		}
+		if n > 0 {
+			holding = append(holding, t)
+		}
+	}
+	if len(holding) > 0 {
+		return false, usagef("the database holds data that npes bench did not create (rows in %s): "+
+			"the bench writes letters, evidence and print jobs, so give it a scratch database (an empty one, or one it used before)",
+			strings.Join(holding, ", "))
+	}
+	return false, nil
+}
+
+// numberRun numbers this run on the database (see senderRequest).
+func (h *harness) numberRun(ctx context.Context) error {
+	return h.srv.Store.InTx(ctx, func(tx mailbox.Tx) error {
+		if _, err := tx.GetState(ctx, benchMarker); err != nil {
+			return fmt.Errorf("bench: the database lost its bench marker: %w", err)
+		}
+		var err error
 		h.run, err = tx.NextCounter(ctx, benchMarker+"/run")
 		return err
 	})

@@ -39,7 +39,7 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 	fs.Int64Var(&o.Count, "count", 0, "items to measure (0: the scenario's default unless --duration is given)")
 	fs.DurationVar(&o.Duration, "duration", 0, "bound each measured phase in time (e.g. 30s)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "clients or workers (0: accept 32, smtp 20, lease 4 agents, render and verify GOMAXPROCS, seed 1)")
-	fs.StringVar(&o.DatabaseURL, "database-url", e.Getenv("NPES_DATABASE_URL"), "PostgreSQL URL of a scratch database; empty means SQLite in a temporary directory (NPES_DATABASE_URL)")
+	fs.StringVar(&o.DatabaseURL, "database-url", e.Getenv("NPES_DATABASE_URL"), "PostgreSQL URL of a scratch database (one holding data npes bench did not create is refused); empty means SQLite in a temporary directory (NPES_DATABASE_URL)")
 	jsonOut := fs.Bool("json", false, "print one JSON object: the figures, \"baseline\" and \"ratio\"")
 	fs.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the baseline")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the measured phase (the in-process server included) to FILE")
@@ -124,7 +124,8 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 func benchUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: npes bench SCENARIO [--count N] [--duration D] [--concurrency C] [--database-url URL] [--json] [--cpuprofile FILE] [--trace FILE]")
 	fmt.Fprintln(w, "\nEach scenario measures npes and, in the same run, a baseline; the ratio is throughput ÷ baseline throughput.")
-	fmt.Fprintln(w, "The database is written to: give a scratch database. Scenarios (npes bench SCENARIO --help for their flags):")
+	fmt.Fprintln(w, "The database is written to: give a scratch database (an empty one, or one npes bench used before);")
+	fmt.Fprintln(w, "a database holding data the bench did not create is refused. Scenarios (npes bench SCENARIO --help for their flags):")
 	for _, s := range bench.Scenarios() {
 		fmt.Fprintf(w, "  %-8s %s\n", s.Name, s.Summary)
 	}

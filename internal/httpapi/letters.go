@@ -47,6 +47,9 @@ func parsePeriod(field, v string) (time.Duration, error) {
 // order. Attachments go straight into the draft (encrypted temp files), so
 // memory stays bounded whatever their size; the whole request is capped.
 func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
+	// A submission refused before Submit is counted here; Submit counts
+	// its own refusals.
+	refuse := func(err error) { s.Service.SubmissionRefused(err); s.writeError(w, r, err) }
 	lim := s.Service.Limits()
 	// The JSON part may escape every character of the body (\uXXXX: 6
 	// bytes), plus multipart framing for each attachment.
@@ -54,12 +57,12 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxAttachmentBytes+maxJSON+int64(lim.MaxAttachments+1)*16<<10)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "the body must be multipart/form-data with a part named letter"))
+		refuse(mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "the body must be multipart/form-data with a part named letter"))
 		return
 	}
 	draft, err := s.Service.NewDraft()
 	if err != nil {
-		s.writeError(w, r, err)
+		refuse(err)
 		return
 	}
 	defer draft.Close()
@@ -70,13 +73,13 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			s.writeError(w, r, bodyError(err))
+			refuse(bodyError(err))
 			return
 		}
 		switch part.FormName() {
 		case "letter":
 			if lp != nil {
-				s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "more than one letter part"))
+				refuse(mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "more than one letter part"))
 				return
 			}
 			lp = new(letterPart)
@@ -85,7 +88,7 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 			dec := json.NewDecoder(http.MaxBytesReader(w, io.NopCloser(part), maxJSON))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(lp); err != nil {
-				s.writeError(w, r, orBodyError(err, mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the letter part is not the expected JSON: %v", err)))
+				refuse(orBodyError(err, mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the letter part is not the expected JSON: %v", err)))
 				return
 			}
 		case "attachment":
@@ -94,37 +97,37 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
 			name := params["filename"]
 			if name == "" {
-				s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_attachment_name", "an attachment part needs a filename"))
+				refuse(mailbox.Errorf(mailbox.ErrInvalid, "bad_attachment_name", "an attachment part needs a filename"))
 				return
 			}
 			if err := draft.AddAttachment(name, part.Header.Get("Content-Type"), part); err != nil {
-				s.writeError(w, r, orBodyError(err, err))
+				refuse(orBodyError(err, err))
 				return
 			}
 		default:
-			s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "unexpected part %q (want letter or attachment)", part.FormName()))
+			refuse(mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "unexpected part %q (want letter or attachment)", part.FormName()))
 			return
 		}
 	}
 	if lp == nil {
-		s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "the part named letter is missing"))
+		refuse(mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "the part named letter is missing"))
 		return
 	}
 	piu, err := parsePeriod("print_if_unsigned_after", lp.PrintIfUnsignedAfter)
 	if err != nil {
-		s.writeError(w, r, err)
+		refuse(err)
 		return
 	}
 	ap, err := parsePeriod("acceptance_period", lp.AcceptancePeriod)
 	if err != nil {
-		s.writeError(w, r, err)
+		refuse(err)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
 	v, replayed, err := s.Service.Submit(r.Context(), caller(r), mailbox.Submission{
 		RecipientName: lp.Recipient.Name, RecipientAddress: lp.Recipient.Address, Registered: lp.Registered,
 		Subject: lp.Subject, Body: lp.Body, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
-		IdempotencyKey: key, FromMailbox: lp.From,
+		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI,
 	}, draft)
 	if err != nil {
 		s.writeError(w, r, err)

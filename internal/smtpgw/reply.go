@@ -61,6 +61,22 @@ type refusal struct {
 func (r *refusal) Error() string { return r.reply.Message }
 func (r *refusal) Unwrap() error { return r.kind }
 
+// RefusalCode is the reason label of a refused submission
+// (mailbox.RefusalReason): one word per kind.
+func (r *refusal) RefusalCode() string {
+	if c, ok := refusalCodes[r.kind]; ok {
+		return c
+	}
+	return "other"
+}
+
+var refusalCodes = map[error]string{
+	ErrNoTLS: "tls_required", ErrNoCertificate: "certificate_required", ErrSender: "sender_not_allowed",
+	ErrRecipient: "recipient_not_allowed", ErrLineEnding: "bare_line_ending", ErrLineTooLong: "line_too_long",
+	ErrTooLarge: "too_large", ErrTooComplex: "mime_too_complex", ErrMalformed: "malformed_message",
+	ErrUnsupported: "unsupported_encoding", ErrTimeout: "timeout", ErrBusy: "busy",
+}
+
 // refuse builds a refusal of a kind with an SMTP reply (RFC 5321 §4.2 code,
 // RFC 3463 enhanced status code).
 func refuse(kind error, code int, enh smtp.EnhancedCode, format string, args ...any) error {

@@ -164,6 +164,11 @@ type Config struct {
 	// Now is the clock of certificate validity; nil means time.Now.
 	// Network deadlines always use the wall clock.
 	Now func() time.Time
+	// Replies, when set, is told the code of every reply the gateway
+	// decides: each refusal, the 250s to MAIL, RCPT and DATA, the 421 of a
+	// connection cap. (go-smtp's own replies, such as the greeting, EHLO
+	// and syntax errors, are not seen.)
+	Replies func(code int)
 }
 
 // Server is the gateway: one go-smtp server that serves STARTTLS and
@@ -194,6 +199,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Replies == nil {
+		cfg.Replies = func(int) {}
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = cfg.Domain
@@ -470,6 +478,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if sess.id != nil {
 		if !s.acquireIdentity(sess.id.ID) {
 			s.log.Info("smtp: connection cap of an identity reached", "serial", sess.id.Serial)
+			s.cfg.Replies(421)
 			c.Reject() // 421 4.4.5 and close
 			return nil, &smtp.SMTPError{Code: 421, EnhancedCode: enhTempBusy, Message: "Too many connections"}
 		}

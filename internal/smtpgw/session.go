@@ -54,6 +54,7 @@ func (s *session) caller() mailbox.Caller { return mailbox.Caller{Identity: *s.i
 // other error's text verbatim), logging what the client does not see.
 func (s *session) reply(stage string, err error) error {
 	r, ref, internal := replyFor(err)
+	s.srv.cfg.Replies(r.Code)
 	attrs := []any{"stage", stage, "code", r.Code, "enhanced", fmt.Sprintf("%d.%d.%d", r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2])}
 	if s.id != nil {
 		attrs = append(attrs, "serial", s.id.Serial)
@@ -122,6 +123,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		if s.tc != nil {
 			s.tc.busy.Store(true)
 		}
+		s.srv.cfg.Replies(250)
 		return nil
 	}
 	return s.reply("mail", refuse(ErrSender, 553, enhNotAuthz, "<%s> is not a mailbox of the presented certificate", truncate(from, 100)))
@@ -164,6 +166,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	addr := strings.ToLower(local) + "@" + strings.ToLower(domain)
 	if strings.EqualFold(local, "post") {
 		s.rcpt = &recipient{address: addr}
+		s.srv.cfg.Replies(250)
 		return nil
 	}
 	if !looksLikeUUID(local) {
@@ -186,6 +189,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return s.reply("rcpt", refuse(ErrRecipient, 550, enhBadDestMbox, "No such mailbox <%s>", addr))
 	}
 	s.rcpt = &recipient{address: addr, mailbox: &m}
+	s.srv.cfg.Replies(250)
 	return nil
 }
 
@@ -232,10 +236,12 @@ func (s *session) Data(r io.Reader) error {
 		} else {
 			s.drain(dr)
 		}
+		s.refused(perr)
 		return s.reply("data", perr)
 	}
 	sub, err := s.submission(msg)
 	if err != nil {
+		s.refused(err)
 		return s.reply("data", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.lim.CommitTimeout)
@@ -257,7 +263,17 @@ func (s *session) Data(r io.Reader) error {
 	}
 	// go-smtp writes an *SMTPError's code as is: this is how a backend
 	// words its own 250.
+	s.srv.cfg.Replies(250)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: enhOK, Message: text}
+}
+
+// refused counts a message refused before it reached the core (which
+// counts its own refusals).
+func (s *session) refused(err error) {
+	if errors.Is(err, smtp.ErrDataTooLarge) {
+		err = &refusal{kind: ErrTooLarge}
+	}
+	s.srv.cfg.Service.SubmissionRefused(err)
 }
 
 // drain reads the rest of DATA after a refusal, so the reply comes after the
@@ -285,6 +301,7 @@ func (s *session) submission(msg *parsed) (mailbox.Submission, error) {
 		Registered: msg.Registered, Subject: msg.Subject, Body: msg.Body,
 		PrintIfUnsignedAfter: msg.PrintIfUnsigned, AcceptancePeriod: msg.AcceptancePeriod,
 		FromMailbox: s.sender.ID, IdempotencyKey: idempotencyKey(s.rcpt.address, msg.MessageID),
+		Channel: mailbox.ChannelSMTP,
 	}
 	if m := s.rcpt.mailbox; m != nil {
 		if msg.RecipientHeaders {

@@ -30,7 +30,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var dialect = sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", SkipLocked: " FOR UPDATE SKIP LOCKED"}
+var dialect = sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", SkipLocked: " FOR UPDATE SKIP LOCKED", ReturningFrom: true}
 
 // migrationLockID is the advisory lock key taken while migrating
 // ("npes" in ASCII).
@@ -183,6 +183,10 @@ func (s *Store) Close() error { s.pool.Close(); return nil }
 
 // Pool exposes the pool for benchmarks that compare npes with raw inserts.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// ConnsInUse is how many of the pool's connections are acquired now (the
+// gauge npes_db_pool_in_use).
+func (s *Store) ConnsInUse() int { return int(s.pool.Stat().AcquiredConns()) }
 
 // SchemaVersion implements mailbox.Store.
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {

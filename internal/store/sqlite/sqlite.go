@@ -106,6 +106,10 @@ func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
+// ConnsInUse is how many connections are in use now, the writer's and the
+// readers' (the gauge npes_db_pool_in_use).
+func (s *Store) ConnsInUse() int { return s.write.Stats().InUse + s.read.Stats().InUse }
+
 // SchemaVersion implements mailbox.Store.
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	var v int64

@@ -98,27 +98,111 @@ func regionList(regions []string, first int) (string, []any) {
 
 // LeasePrintJobs implements mailbox.PrintTx: River's claim shape, a CTE that
 // selects claimable rows FOR UPDATE SKIP LOCKED and an UPDATE … RETURNING
-// that gives each a new fencing token (lease_token + 1). On SQLite the write
-// transaction is exclusive, so the same statement without SKIP LOCKED is
-// equally safe.
+// that gives each a new fencing token (lease_token + 1). A job whose state
+// was leased is one whose lease expired: it is returned with TakenOver set.
+//
+// PostgreSQL reads the claimed row's old state from the CTE in the same
+// statement (RETURNING … EXISTS (SELECT … FROM claim); the UPDATE keeps the
+// shape `WHERE id IN (SELECT id FROM claim)`, which measured faster than
+// UPDATE … FROM claim). SQLite's RETURNING may not read other tables
+// (https://sqlite.org/lang_returning.html, limitations), so there the claim
+// is a SELECT and then the UPDATE: its write transaction is exclusive, so
+// nothing changes in between.
 func (t *Tx) LeasePrintJobs(ctx context.Context, regions []string, owner string, max int, now, expires time.Time) ([]mailbox.PrintJob, error) {
 	if len(regions) == 0 || max <= 0 {
 		return nil, nil
 	}
 	in, args := regionList(regions, 5)
 	args = append([]any{Micros(now), Micros(expires), owner, max}, args...)
-	return collectJobs(t.Q.Query(ctx, `WITH claim AS (
-			SELECT id FROM print_jobs
-			WHERE region IN `+in+` AND (
+	claim := `SELECT id, state FROM print_jobs
+			WHERE region IN ` + in + ` AND (
 				(state = 'queued' AND available_at <= $1) OR
 				(state = 'leased' AND lease_expires_at <= $1))
 			ORDER BY available_at, id
-			LIMIT $4`+t.D.SkipLocked+`
-		)
-		UPDATE print_jobs SET state = 'leased', lease_token = lease_token + 1, lease_owner = $3,
-			lease_expires_at = $2, attempts = attempts + 1
+			LIMIT $4` + t.D.SkipLocked
+	const set = `SET state = 'leased', lease_token = lease_token + 1, lease_owner = $3,
+			lease_expires_at = $2, attempts = attempts + 1`
+	if t.D.ReturningFrom {
+		rows, err := t.Q.Query(ctx, `WITH claim AS (`+claim+`)
+		UPDATE print_jobs `+set+`
 		WHERE id IN (SELECT id FROM claim)
-		RETURNING `+jobColumns, args...))
+		RETURNING `+jobColumns+`, EXISTS (SELECT 1 FROM claim c WHERE c.id = print_jobs.id AND c.state = 'leased')`, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []mailbox.PrintJob
+		for rows.Next() {
+			var takenOver bool
+			j, err := scanJob(scanAlso{rows, &takenOver})
+			if err != nil {
+				return nil, err
+			}
+			j.TakenOver = takenOver
+			out = append(out, j)
+		}
+		return out, rows.Err()
+	}
+	expired := map[string]bool{}
+	var ids []any
+	rows, err := t.Q.Query(ctx, claim, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+		expired[id] = state == mailbox.JobLeased
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ph := make([]string, len(ids))
+	for i := range ids {
+		ph[i] = fmt.Sprintf("$%d", 4+i)
+	}
+	jobs, err := collectJobs(t.Q.Query(ctx, `UPDATE print_jobs `+set+`
+		WHERE id IN (`+strings.Join(ph, ", ")+`)
+		RETURNING `+jobColumns, append([]any{Micros(now), Micros(expires), owner}, ids...)...))
+	for i := range jobs {
+		jobs[i].TakenOver = expired[jobs[i].ID]
+	}
+	return jobs, err
+}
+
+// scanAlso scans a row's job columns and then extra columns.
+type scanAlso struct {
+	r     interface{ Scan(...any) error }
+	extra *bool
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra)...) }
+
+// PrintQueueStats implements mailbox.PrintTx: one GROUP BY over the jobs
+// that are not posted.
+func (t *Tx) PrintQueueStats(ctx context.Context) ([]mailbox.PrintJobGroup, error) {
+	rows, err := t.Q.Query(ctx, `SELECT region, state, count(*), MIN(created_at) FROM print_jobs
+		WHERE state <> 'posted' GROUP BY region, state ORDER BY region, state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailbox.PrintJobGroup
+	for rows.Next() {
+		var g mailbox.PrintJobGroup
+		var oldest int64
+		if err := rows.Scan(&g.Region, &g.State, &g.Count, &oldest); err != nil {
+			return nil, err
+		}
+		g.Oldest = FromMicros(oldest)
+		out = append(out, g)
+	}
+	return out, rows.Err()
 }
 
 // PostedJobs implements mailbox.PrintTx.

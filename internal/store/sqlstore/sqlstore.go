@@ -52,6 +52,9 @@ type Dialect struct {
 	// SkipLocked is appended to queue claims (" FOR UPDATE SKIP LOCKED" on
 	// PostgreSQL; empty on SQLite).
 	SkipLocked string
+	// ReturningFrom is true when UPDATE … RETURNING may read other tables
+	// (a CTE of the statement): PostgreSQL, not SQLite.
+	ReturningFrom bool
 }
 
 // Tx implements the mailbox transaction interfaces on top of a Querier.

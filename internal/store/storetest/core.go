@@ -342,7 +342,7 @@ func testPrintJobs(t *testing.T, newStore Factory) {
 		t.Fatalf("leased %d jobs of region 220, want 2 (one is not yet available, one is another region)", len(leased))
 	}
 	for _, j := range leased {
-		if j.State != mailbox.JobLeased || j.LeaseToken != 1 || j.LeaseOwner != "agent-1" || j.Attempts != 1 || !j.LeaseExpiresAt.Equal(now.Add(time.Minute)) {
+		if j.State != mailbox.JobLeased || j.LeaseToken != 1 || j.LeaseOwner != "agent-1" || j.Attempts != 1 || !j.LeaseExpiresAt.Equal(now.Add(time.Minute)) || j.TakenOver {
 			t.Fatalf("leased job: %+v", j)
 		}
 	}
@@ -353,8 +353,8 @@ func testPrintJobs(t *testing.T, newStore Factory) {
 		}
 		// After expiry the job is leased again with a higher fencing token.
 		again, err = tx.LeasePrintJobs(ctx(t), []string{"220"}, "agent-2", 1, now.Add(2*time.Minute), now.Add(3*time.Minute))
-		if err != nil || len(again) != 1 || again[0].LeaseToken != 2 || again[0].LeaseOwner != "agent-2" {
-			return fmt.Errorf("re-lease after expiry: %+v %v", again, err)
+		if err != nil || len(again) != 1 || again[0].LeaseToken != 2 || again[0].LeaseOwner != "agent-2" || !again[0].TakenOver {
+			return fmt.Errorf("re-lease after expiry (taken over): %+v %v", again, err)
 		}
 		j := again[0]
 		j.State, j.PostedAt, j.PrintedAt, j.Pages, j.Sheets, j.PDFSHA256, j.LastError = mailbox.JobPosted, now, now, 3, 2, "abc", ""
