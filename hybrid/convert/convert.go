@@ -434,13 +434,11 @@ func (c *Converter) command(work, profile, inName, filter string) []string {
 	for _, p := range []string{"/etc/fonts", "/etc/libreoffice", "/etc/ld.so.cache", "/etc/alternatives"} {
 		args = append(args, "--ro-bind-try", p, p)
 	}
+	args = append(args, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp")
 	if !strings.HasPrefix(progDir, "/usr/") {
 		args = append(args, "--ro-bind", progDir, progDir)
 	}
-	args = append(args,
-		"--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-		"--bind", work, "/w", "--chdir", "/w",
-	)
+	args = append(args, "--bind", work, "/w", "--chdir", "/w")
 	if profile != filepath.Join(work, "profile") {
 		args = append(args, "--bind", profile, "/w/profile")
 	}
