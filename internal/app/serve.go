@@ -20,6 +20,7 @@ import (
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/hybrid"
+	"github.com/npes/npes/hybrid/convert"
 	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/internal/tlsalert"
 	"github.com/npes/npes/mailbox"
@@ -41,6 +42,9 @@ type Server struct {
 	SMTPSAddr net.Addr
 
 	smtp smtpRuntime
+	// converter converts office documents for print (nil without
+	// LibreOffice).
+	converter *convert.Converter
 	// rev is the revoked set that the handshakes, every authenticated
 	// request, SMTP's MAIL and acceptance signatures consult.
 	rev *revocations
@@ -219,6 +223,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.Service != nil {
 		s.Service.Close()
 	}
+	if s.converter != nil {
+		err = errors.Join(err, s.converter.Close())
+	}
 	s.once.Do(func() { close(s.done) })
 	return errors.Join(err, s.Store.Close())
 }
@@ -282,6 +289,15 @@ func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (
 	cfg := mailbox.Config{
 		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
 		Renderer: renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
+	}
+	if s.cfg.Soffice != "off" {
+		conv, err := convert.New(convert.Options{Soffice: s.cfg.Soffice, Workers: s.cfg.ConvertWorkers,
+			Timeout: s.cfg.ConvertTimeout, MemoryBytes: s.cfg.ConvertMemory, TempDir: tmp, Logger: s.cfg.Logger})
+		if err != nil {
+			s.cfg.Logger.Warn("office documents cannot be printed: LibreOffice conversion is unavailable", "err", err)
+		} else {
+			s.converter, cfg.Converter = conv, conv
+		}
 	}
 	if s.cfg.DevActivationCodes {
 		log := s.cfg.Logger
