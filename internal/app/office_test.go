@@ -169,4 +169,3 @@ func pdftotext(t *testing.T, pdf []byte) string {
 	}
 	return string(out)
 }
-
