@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/npes/npes/hybrid/pdf"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -82,8 +83,9 @@ const (
 	DefaultMaxExpandedBytes = 100 << 20
 	// MaxZipMembers bounds a package's member count.
 	MaxZipMembers = 10000
-	// DefaultMaxOutputBytes matches the largest PDF attachment printed.
-	DefaultMaxOutputBytes = 25 << 20
+	// DefaultMaxOutputBytes is the largest PDF attachment printed: a
+	// larger rendition would be refused by the PDF checks anyway.
+	DefaultMaxOutputBytes = pdf.MaxAttachmentBytes
 )
 
 // Converter runs conversions in a bounded pool. It implements
