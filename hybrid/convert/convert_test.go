@@ -62,25 +62,6 @@ func format(t *testing.T, typ string) mailbox.OfficeFormat {
 	return f
 }
 
-// pdfText extracts a PDF's text with poppler's pdftotext, an independent
-// reader.
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdftotext is missing (poppler-utils)")
-		}
-		t.Skip("pdftotext is missing")
-	}
-	cmd := exec.Command("pdftotext", "-layout", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
-
 func TestConvertDocuments(t *testing.T) {
 	c := shared(t)
 	for _, tc := range []struct {
@@ -99,7 +80,7 @@ func TestConvertDocuments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			text := pdfText(t, pdf)
+			text := converttest.PDFText(t, pdf)
 			for _, w := range tc.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("the PDF lacks %q; its text:\n%s", w, text)
@@ -150,7 +131,7 @@ func TestMacroDoesNotRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := pdfText(t, pdf)
+	text := converttest.PDFText(t, pdf)
 	if !strings.Contains(text, converttest.Russian) {
 		t.Fatalf("the document was not converted: %q", text)
 	}

@@ -3,8 +3,6 @@ package app_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +24,7 @@ import (
 func TestOfficeDocumentPrinted(t *testing.T) {
 	t.Parallel()
 	converttest.New(t, convert.Options{}) // LibreOffice here, or skip (fail in CI)
-	pdftotext(t, nil)
+	converttest.PDFText(t, nil)
 	b := setup(t, "")
 	org := b.party(t, orgReq)
 	org.registerActive(orgAddress)
@@ -60,7 +58,7 @@ func TestOfficeDocumentPrinted(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("PDF: %d", status)
 	}
-	text := pdftotext(t, pdf)
+	text := converttest.PDFText(t, pdf)
 	for _, w := range []string{converttest.Russian, converttest.Belarusian, converttest.CellB} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the printed letter lacks %q:\n%s", w, text)
@@ -103,7 +101,7 @@ func TestOfficeDocumentPrinted(t *testing.T) {
 			t.Fatalf("leased %+v, want the print-if-unsigned letter", lease.Jobs)
 		}
 		status, pdf := minsk.do("GET", "/v1/print/jobs/"+job.ID+"/pdf", nil, "", map[string]string{"X-Lease-Token": fmt.Sprint(job.LeaseToken)}, nil)
-		if status != 200 || !strings.Contains(pdftotext(t, pdf), converttest.Belarusian) {
+		if status != 200 || !strings.Contains(converttest.PDFText(t, pdf), converttest.Belarusian) {
 			t.Fatalf("print-if-unsigned PDF: %d", status)
 		}
 	})
@@ -147,25 +145,4 @@ func TestOfficeWithoutLibreOffice(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("text for print: %d %s", status, reply)
 	}
-}
-
-// pdftotext extracts a PDF's text (nil: only checks the tool is there).
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdftotext is missing (poppler-utils)")
-		}
-		t.Skip("pdftotext is missing")
-	}
-	if pdf == nil {
-		return ""
-	}
-	cmd := exec.Command("pdftotext", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
 }

@@ -13,6 +13,7 @@ import (
 	"image/color"
 	"image/png"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -45,6 +46,29 @@ func New(t testing.TB, o convert.Options) *convert.Converter {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// PDFText extracts a PDF's text with poppler's pdftotext, an independent
+// reader; a nil pdf only checks that the tool is there. It skips the test
+// where pdftotext is missing, and fails it in CI.
+func PDFText(t testing.TB, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pdftotext is missing (poppler-utils)")
+		}
+		t.Skip("pdftotext is missing")
+	}
+	if pdf == nil {
+		return ""
+	}
+	cmd := exec.Command("pdftotext", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
 }
 
 // Member is one file of a ZIP package.
