@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -319,11 +320,20 @@ func (s *Service) loadPrintContent(ctx context.Context, tx Tx, l Letter) (string
 	}
 	atts := make([]PrintAttachment, len(l.Attachments))
 	for i, m := range l.Attachments {
+		// An office document prints from the rendition made at
+		// submission, the one its evidence digests.
+		part, ct := i+1, m.ContentType
+		if m.RenditionChunks > 0 {
+			part, ct = renditionPart(i+1), "application/pdf"
+		}
 		var b strings.Builder
-		if err := readPart(ctx, tx, a, l.ID, i+1, &b); err != nil {
+		if err := readPart(ctx, tx, a, l.ID, part, &b); err != nil {
 			return "", nil, err
 		}
-		atts[i] = PrintAttachment{Name: m.Name, ContentType: m.ContentType, Data: []byte(b.String())}
+		if m.RenditionChunks > 0 && signing.DigestHex([]byte(b.String())) != m.RenditionSHA256 {
+			return "", nil, fmt.Errorf("letter %s: rendition of attachment %d: digest mismatch: %w", l.ID, i+1, ErrCorruptContent)
+		}
+		atts[i] = PrintAttachment{Name: m.Name, ContentType: ct, Data: []byte(b.String())}
 	}
 	return body.String(), atts, nil
 }

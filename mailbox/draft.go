@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/npes/npes/signing"
 )
 
 // Draft stages a submission's attachments while the request streams in.
@@ -36,7 +38,16 @@ type Draft struct {
 type stagedPart struct {
 	meta AttachmentMeta
 	file *os.File
+	// An office document's PDF rendition: the plaintext for rendering
+	// and the sealed chunks the commit stores.
+	rendition       []byte
+	renditionChunks []Chunk
 }
+
+// renditionPart is the stored part of attachment n's rendition: far above
+// any attachment's part number, so a rendition never takes an original's
+// place and electronic recipients, who read parts 1..n, never see it.
+func renditionPart(n int) int { return 1<<16 + n }
 
 // NewDraft starts a submission.
 func (s *Service) NewDraft() (*Draft, error) {
@@ -62,8 +73,11 @@ func (d *Draft) Close() error {
 }
 
 // Allowed attachment types. Any type travels electronically; only these can
-// be printed.
+// be printed, and the office formats (OfficeFormats) through a rendition.
 var printableTypes = map[string]bool{"application/pdf": true, "image/png": true, "image/jpeg": true, "text/plain": true}
+
+// printableFormats names what can be printed, for messages.
+const printableFormats = "PDF, PNG, JPEG, plain text, DOCX, DOC, ODT, RTF, XLSX, XLS and ODS"
 
 // AddAttachment streams one attachment into the draft.
 func (d *Draft) AddAttachment(name, contentType string, r io.Reader) error {
@@ -161,6 +175,12 @@ func detectType(declared, name string, sniff []byte, validUTF8 bool) string {
 	case bytes.HasPrefix(sniff, []byte("\xff\xd8\xff")):
 		return "image/jpeg"
 	}
+	// Office documents by name and container, whatever type the client
+	// declared (the CLI sends application/octet-stream); the members are
+	// checked before printing (recognizeOffice).
+	if t, ok := sniffOffice(name, sniff); ok {
+		return t
+	}
 	declared = strings.ToLower(strings.TrimSpace(strings.SplitN(declared, ";", 2)[0]))
 	ext := strings.ToLower(path.Ext(name))
 	if validUTF8 && !bytes.ContainsRune(sniff, 0) && (declared == "text/plain" || ext == ".txt" || declared == "") {
@@ -247,6 +267,20 @@ func (d *Draft) printAttachments() ([]PrintAttachment, error) {
 			return nil, err
 		}
 		out[i] = PrintAttachment{Name: p.meta.Name, ContentType: p.meta.ContentType, Data: data}
+		if p.rendition != nil {
+			out[i].ContentType, out[i].Data = "application/pdf", p.rendition
+		}
 	}
 	return out, nil
+}
+
+// setRendition keeps attachment i's PDF rendition, sealed with the
+// letter's key like the content, and records its digest.
+func (d *Draft) setRendition(i int, pdf []byte) {
+	p := d.parts[i]
+	p.rendition = pdf
+	p.renditionChunks = sealPart(d.letterID, d, renditionPart(i+1), pdf)
+	p.meta.RenditionSHA256 = signing.DigestHex(pdf)
+	p.meta.RenditionSize = int64(len(pdf))
+	p.meta.RenditionChunks = len(p.renditionChunks)
 }

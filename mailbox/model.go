@@ -132,6 +132,11 @@ type AttachmentMeta struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
 	Chunks      int    `json:"chunks"`
+	// An office document printed through a PDF rendition: the rendition's
+	// digest, size and chunks, stored as part RenditionPart(n).
+	RenditionSHA256 string `json:"rendition_sha256,omitempty"`
+	RenditionSize   int64  `json:"rendition_size,omitempty"`
+	RenditionChunks int    `json:"rendition_chunks,omitempty"`
 }
 
 // EvidenceRecord is one stored log entry: a letter's evidence (LetterID

@@ -143,9 +143,13 @@ type Config struct {
 	// Revocations is consulted for the signer of an acceptance.
 	Revocations certs.RevocationChecker
 	Renderer    Renderer
-	Limits      Limits
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Converter makes PDF renditions of office documents for print; nil
+	// refuses office documents on letters that may be printed
+	// (conversion_unavailable).
+	Converter Converter
+	Limits    Limits
+	Now       func() time.Time
+	Logger    *slog.Logger
 	// TempDir holds staged attachments (encrypted) during a submission.
 	TempDir string
 	// ActivationCodeSink, when set, receives every new activation code. It

@@ -77,14 +77,6 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	}
 	reqHash := submissionHash(sub, d)
 
-	content := signing.Content{BodySHA256: signing.DigestHex([]byte(sub.Body))}
-	for _, a := range d.attachments() {
-		content.Attachments = append(content.Attachments, signing.Attachment{Name: a.Name, Size: a.Size, SHA256: a.SHA256})
-	}
-	contentJSON, err := json.Marshal(content)
-	if err != nil {
-		return LetterView{}, false, err
-	}
 	// Stored times have microsecond precision: the reply must equal a later read.
 	now := s.now().Truncate(time.Microsecond)
 	it := &batchItem{key: sub.IdempotencyKey, reqHash: reqHash, body: sub.Body, draft: d}
@@ -93,8 +85,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		ID: d.letterID, RecipientName: sub.RecipientName, RecipientAddress: sub.RecipientAddress,
 		RecipientJSON: addrJSON, RecipientKey: addr.MatchKey(), RecipientPostcode: addr.Postcode,
 		Registered: sub.Registered, Subject: sub.Subject, PrintIfUnsigned: sub.PrintIfUnsignedAfter,
-		ContentJSON: contentJSON, ContentDigest: signing.DigestHex(contentJSON), ContentKey: d.wrapped,
-		Attachments: d.attachments(), CreatedAt: now,
+		ContentKey: d.wrapped, Attachments: d.attachments(), CreatedAt: now,
 	}
 
 	// One read-only transaction: an idempotent retry is answered here
@@ -150,10 +141,22 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	}
 	it.sender = l.SenderMailbox
 	if l.Route == RoutePrint || sub.PrintIfUnsignedAfter > 0 {
-		if err := s.checkPrintable(l, addr, d); err != nil {
+		if err := s.checkPrintable(ctx, l, addr, d); err != nil {
 			return LetterView{}, false, err
 		}
 	}
+	// The content's digests, renditions' included, once the renditions
+	// exist.
+	content := signing.Content{BodySHA256: signing.DigestHex([]byte(sub.Body))}
+	for _, a := range l.Attachments {
+		content.Attachments = append(content.Attachments, signing.Attachment{Name: a.Name, Size: a.Size, SHA256: a.SHA256,
+			RenditionSHA256: a.RenditionSHA256})
+	}
+	contentJSON, err := json.Marshal(content)
+	if err != nil {
+		return LetterView{}, false, err
+	}
+	l.ContentJSON, l.ContentDigest = contentJSON, signing.DigestHex(contentJSON)
 	if sub.Registered {
 		serial, err := s.nextSerial(ctx)
 		if err != nil {
@@ -411,24 +414,57 @@ func holderMatches(m Mailbox, written string) bool {
 // checkPrintable refuses at submission a letter that may have to be printed
 // but cannot be: an attachment of another type, or one the renderer refuses
 // (active content, undecodable image), or no postcode to find a print centre.
-func (s *Service) checkPrintable(l *Letter, addr addressing.Address, d *Draft) error {
+// Office documents are converted here, before the commit and outside any
+// transaction, and their renditions pass the checks of an uploaded PDF.
+func (s *Service) checkPrintable(ctx context.Context, l *Letter, addr addressing.Address, d *Draft) error {
 	if addr.Postcode == "" {
 		return Errorf(ErrInvalid, "postcode_required", "this letter may be printed, and a printed letter needs the recipient's postcode")
 	}
 	for i, a := range l.Attachments {
-		if !printableTypes[a.ContentType] {
-			return Errorf(ErrInvalid, "unprintable_attachment", "attachment %q (%s) cannot be printed: only PDF, PNG, JPEG and plain text can", a.Name, a.ContentType)
+		office, isOffice := officeByExtension(a.Name)
+		if !printableTypes[a.ContentType] && !isOffice {
+			return Errorf(ErrInvalid, "unprintable_attachment", "attachment %q (%s) cannot be printed: only %s can", a.Name, a.ContentType, printableFormats)
 		}
-		if s.cfg.Renderer == nil {
+		if s.cfg.Renderer == nil && !isOffice {
 			continue
 		}
 		data, err := d.plaintext(i)
 		if err != nil {
 			return err
 		}
-		if err := s.cfg.Renderer.CheckAttachment(a.Name, a.ContentType, data); err != nil {
+		if isOffice {
+			if _, _, err := recognizeOffice(a.Name, data); err != nil {
+				return err
+			}
+			if s.cfg.Converter == nil {
+				return Errorf(ErrInvalid, "conversion_unavailable",
+					"attachment %q is a %s document, and this server cannot convert office documents for print (LibreOffice is not installed); send it as PDF", a.Name, office.Name)
+			}
+			pdf, err := s.cfg.Converter.ConvertToPDF(ctx, a.Name, office, data)
+			if err != nil {
+				var de *Error
+				if errors.As(err, &de) || ctx.Err() != nil {
+					return err
+				}
+				return Errorf(ErrInvalid, "conversion_failed", "attachment %q could not be converted to PDF for print", a.Name)
+			}
+			d.setRendition(i, pdf)
+			l.Attachments[i] = d.parts[i].meta
+			data = pdf
+			if s.cfg.Renderer == nil {
+				continue
+			}
+		}
+		ct := a.ContentType
+		if isOffice {
+			ct = "application/pdf"
+		}
+		if err := s.cfg.Renderer.CheckAttachment(a.Name, ct, data); err != nil {
 			if renderBusy(err) {
 				return err
+			}
+			if isOffice {
+				return Errorf(ErrInvalid, "unprintable_attachment", "attachment %q converted to PDF cannot be printed: %v", a.Name, err)
 			}
 			return Errorf(ErrInvalid, "unprintable_attachment", "attachment %q cannot be printed: %v", a.Name, err)
 		}
@@ -438,12 +474,16 @@ func (s *Service) checkPrintable(l *Letter, addr addressing.Address, d *Draft) e
 
 // bodyChunks seals a body (part 0) into chunks.
 func bodyChunks(letterID string, d *Draft, body string) []Chunk {
-	b := []byte(body)
+	return sealPart(letterID, d, 0, []byte(body))
+}
+
+// sealPart seals a part held in memory into chunks.
+func sealPart(letterID string, d *Draft, part int, b []byte) []Chunk {
 	var out []Chunk
 	for chunk := 0; ; chunk++ {
 		n := min(len(b), ChunkSize)
 		last := n == len(b)
-		out = append(out, Chunk{LetterID: letterID, Part: 0, Index: chunk, Data: sealChunk(d.aead, letterID, 0, chunk, last, b[:n])})
+		out = append(out, Chunk{LetterID: letterID, Part: part, Index: chunk, Data: sealChunk(d.aead, letterID, part, chunk, last, b[:n])})
 		b = b[n:]
 		if last {
 			return out
@@ -452,7 +492,8 @@ func bodyChunks(letterID string, d *Draft, body string) []Chunk {
 }
 
 // storeAttachments moves the staged, sealed attachment chunks into the
-// store, one chunk at a time (bounded memory).
+// store, one chunk at a time (bounded memory), and the renditions of
+// office documents beside them.
 func storeAttachments(ctx context.Context, tx Tx, letterID string, d *Draft) error {
 	for i, p := range d.parts {
 		part := i + 1
@@ -460,6 +501,11 @@ func storeAttachments(ctx context.Context, tx Tx, letterID string, d *Draft) err
 			return tx.PutChunk(ctx, letterID, part, chunk, sealed)
 		}); err != nil {
 			return err
+		}
+		if len(p.renditionChunks) > 0 {
+			if err := tx.PutChunks(ctx, p.renditionChunks); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

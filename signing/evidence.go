@@ -118,6 +118,9 @@ type Attachment struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// RenditionSHA256 is the digest of the PDF rendition an office
+	// document was printed from (the original's is SHA256).
+	RenditionSHA256 string `json:"rendition_sha256,omitempty"`
 }
 
 // ContentDigest is the digest a recipient's statement names as

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,6 +68,21 @@ type Config struct {
 	Limits mailbox.Limits
 	// Renderer renders printed letters; nil means the default PDF renderer.
 	Renderer mailbox.Renderer
+	// Soffice is LibreOffice's soffice, which converts office documents
+	// for print (NPES_SOFFICE); empty looks it up in PATH, "off" disables
+	// conversion. Without it office documents are refused on letters that
+	// may be printed (conversion_unavailable).
+	Soffice string
+	// ConvertWorkers is how many conversions run at once
+	// (NPES_CONVERT_WORKERS; 0 means convert.DefaultWorkers).
+	ConvertWorkers int
+	// ConvertTimeout bounds one conversion (NPES_CONVERT_TIMEOUT, a Go
+	// duration; 0 means convert.DefaultTimeout, 60s).
+	ConvertTimeout time.Duration
+	// ConvertMemory is each converter's address-space limit in bytes
+	// (NPES_CONVERT_MEMORY, bytes or with a MiB/GiB suffix; 0 means
+	// convert.DefaultMemoryBytes, 1 GiB).
+	ConvertMemory int64
 	// DevActivationCodes logs activation codes (development without a
 	// print centre). Never in production.
 	DevActivationCodes bool
@@ -82,6 +98,8 @@ type Config struct {
 	// envErr is an NPES_* value FromEnv could not parse; Start reports it
 	// unless a flag replaced the value.
 	envErr error
+	// convertEnvErr is an unparsable NPES_CONVERT_* value.
+	convertEnvErr error
 }
 
 // SetConnMaxLifetime sets ConnMaxLifetime from a flag, which wins over
@@ -99,7 +117,42 @@ func (c *Config) checkServe() error {
 	if c.ConnMaxLifetime < time.Second {
 		return fmt.Errorf("connection lifetime %s is shorter than the minimum of 1s", c.ConnMaxLifetime)
 	}
+	if c.convertEnvErr != nil {
+		return c.convertEnvErr
+	}
+	switch {
+	case c.ConvertWorkers < 0:
+		return fmt.Errorf("convert workers %d is negative", c.ConvertWorkers)
+	case c.ConvertTimeout < 0:
+		return fmt.Errorf("convert timeout %s is negative", c.ConvertTimeout)
+	case c.ConvertMemory != 0 && c.ConvertMemory < MinConvertMemory:
+		return fmt.Errorf("convert memory %d bytes is below the minimum of %d (LibreOffice cannot start)", c.ConvertMemory, MinConvertMemory)
+	}
 	return nil
+}
+
+// MinConvertMemory is the smallest converter memory limit accepted:
+// LibreOffice 7.4 maps about 600 MB at start.
+const MinConvertMemory = 256 << 20
+
+// ParseSize parses a byte count: a decimal number with an optional KiB,
+// MiB or GiB suffix.
+func ParseSize(s string) (int64, error) {
+	v, mul := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mul = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mul {
+		return 0, fmt.Errorf("%q is not a size such as 1GiB, 768MiB or a number of bytes", s)
+	}
+	return n * mul, nil
 }
 
 // Default values of the configuration.
@@ -141,6 +194,28 @@ func FromEnv(getenv func(string) string) Config {
 			MaxActivationLettersPerDay: envCount(getenv, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY"),
 		},
 	}
+	c.Soffice = getenv("NPES_SOFFICE")
+	var convertErrs []error
+	if v := getenv("NPES_CONVERT_WORKERS"); v != "" {
+		if c.ConvertWorkers = envCount(getenv, "NPES_CONVERT_WORKERS"); c.ConvertWorkers < 0 {
+			convertErrs = append(convertErrs, fmt.Errorf("NPES_CONVERT_WORKERS: %q is not a positive number", v))
+		}
+	}
+	if v := getenv("NPES_CONVERT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			convertErrs = append(convertErrs, fmt.Errorf("NPES_CONVERT_TIMEOUT: %q is not a positive duration such as 60s", v))
+		}
+		c.ConvertTimeout = d
+	}
+	if v := getenv("NPES_CONVERT_MEMORY"); v != "" {
+		n, err := ParseSize(v)
+		if err != nil {
+			convertErrs = append(convertErrs, fmt.Errorf("NPES_CONVERT_MEMORY: %w", err))
+		}
+		c.ConvertMemory = n
+	}
+	c.convertEnvErr = errors.Join(convertErrs...)
 	if v := getenv("NPES_CONN_MAX_LIFETIME"); v != "" {
 		d, err := ParseLifetime(v)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/hybrid"
+	"github.com/npes/npes/hybrid/convert"
 	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/internal/tlsalert"
 	"github.com/npes/npes/mailbox"
@@ -39,6 +40,9 @@ type Server struct {
 	smtp smtpRuntime
 	// metrics is this server's own Prometheus registry (GET /metrics).
 	metrics *metrics
+	// converter converts office documents for print (nil without
+	// LibreOffice).
+	converter *convert.Converter
 	// rev is the revoked set that the handshakes, every authenticated
 	// request, SMTP's MAIL and acceptance signatures consult.
 	rev *revocations
@@ -222,6 +226,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.Service != nil {
 		s.Service.Close()
 	}
+	if s.converter != nil {
+		err = errors.Join(err, s.converter.Close())
+	}
 	s.once.Do(func() { close(s.done) })
 	return errors.Join(err, s.Store.Close())
 }
@@ -286,6 +293,15 @@ func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (
 		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
 		Renderer: renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
 		Observer: s.metrics,
+	}
+	if s.cfg.Soffice != "off" {
+		conv, err := convert.New(convert.Options{Soffice: s.cfg.Soffice, Workers: s.cfg.ConvertWorkers,
+			Timeout: s.cfg.ConvertTimeout, MemoryBytes: s.cfg.ConvertMemory, TempDir: tmp, Logger: s.cfg.Logger})
+		if err != nil {
+			s.cfg.Logger.Warn("office documents cannot be printed: LibreOffice conversion is unavailable", "err", err)
+		} else {
+			s.converter, cfg.Converter = conv, conv
+		}
 	}
 	if s.cfg.DevActivationCodes {
 		log := s.cfg.Logger

@@ -115,6 +115,14 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		cfg.SetConnMaxLifetime(d)
 		return nil
 	})
+	fs.StringVar(&cfg.Soffice, "soffice", cfg.Soffice, `LibreOffice's soffice, which converts DOCX, DOC, ODT, RTF, XLSX, XLS and ODS attachments for print; empty looks it up in PATH, "off" refuses office documents on letters that may be printed (NPES_SOFFICE)`)
+	fs.IntVar(&cfg.ConvertWorkers, "convert-workers", cfg.ConvertWorkers, "office conversions that run at once; more wait, then get 503 conversion_busy (NPES_CONVERT_WORKERS; default 2)")
+	fs.DurationVar(&cfg.ConvertTimeout, "convert-timeout", cfg.ConvertTimeout, "time one office conversion may take before it is killed and the document refused (NPES_CONVERT_TIMEOUT; default 60s)")
+	fs.Func("convert-memory", "address-space limit of each office converter, bytes or with a MiB/GiB suffix (NPES_CONVERT_MEMORY; default 1GiB)", func(v string) error {
+		n, err := app.ParseSize(v)
+		cfg.ConvertMemory = n
+		return err
+	})
 	level := fs.String("log-level", orDefault(e.Getenv("NPES_LOG_LEVEL"), "info"), "debug, info, warn or error (NPES_LOG_LEVEL)")
 	if err := parse(fs, args); err != nil {
 		return err
