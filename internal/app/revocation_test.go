@@ -52,7 +52,7 @@ type keptAlive struct {
 func (b *bundle) keptAlive(t *testing.T, cred *certs.Credential) *keptAlive {
 	tr := &http.Transport{TLSClientConfig: b.clientTLS(t, cred), MaxIdleConnsPerHost: 1}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &keptAlive{t: t, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return &keptAlive{t: t, hc: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
 }
 
 type reply struct {
