@@ -95,13 +95,13 @@ func (b *bundle) client(t *testing.T, cred *certs.Credential) *http.Client {
 		if err != nil {
 			t.Fatal(err)
 		}
-	// The timeout only stops a hung test; it is no performance bound (CI
-	// machines are busy and an office conversion alone may take seconds).
 		// Always present the certificate: Go's client otherwise withholds
 		// one that the server's CA list does not name (a foreign one), as
 		// curl and openssl do not.
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &kp, nil }
 	}
+	// The timeout only stops a hung test; it is no performance bound (CI
+	// machines are busy and an office conversion alone may take seconds).
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}, Timeout: 2 * time.Minute}
 }
 
