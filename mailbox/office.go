@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"path"
 	"strings"
 )
@@ -133,6 +134,13 @@ func recognizeOffice(name string, data []byte) (OfficeFormat, bool, error) {
 		if f.Type == TypeXLS && (!book || word) {
 			return f, true, mismatch("a compound file without a Workbook stream")
 		}
+		// [MS-OVBA] §2.2: a VBA project lives in the storages "Macros"
+		// (Word) or "_VBA_PROJECT_CUR" (Excel), with a "_VBA_PROJECT" stream.
+		for _, stream := range []string{"_VBA_PROJECT", "Macros"} {
+			if bytes.Contains(data, utf16le(stream)) {
+				return f, true, macroDocument(name, f)
+			}
+		}
 	case containerOOXML, containerODF:
 		if !bytes.HasPrefix(data, magicZIP) {
 			return f, true, mismatch("not a ZIP package")
@@ -148,6 +156,9 @@ func recognizeOffice(name string, data []byte) (OfficeFormat, bool, error) {
 				what = "a " + g.Name + " document"
 			}
 			return f, true, mismatch(what)
+		}
+		if hasMacros(zr) {
+			return f, true, macroDocument(name, f)
 		}
 	}
 	return f, true, nil
@@ -210,4 +221,51 @@ func utf16le(s string) []byte {
 // ErrInvalid when the document cannot be converted within its limits.
 type Converter interface {
 	ConvertToPDF(ctx context.Context, name string, f OfficeFormat, data []byte) ([]byte, error)
+}
+
+// macroDocument refuses a document that carries macros or scripts for
+// print: the operator converts documents, it never runs their code, and a
+// document whose printed form may depend on code that did not run is not
+// printed as the sender meant it either. (Macro execution is also disabled
+// in the converter's profile; this refusal does not rely on that.)
+func macroDocument(name string, f OfficeFormat) error {
+	return Errorf(ErrInvalid, "macro_document",
+		"attachment %q is a %s document with macros or scripts, which are not printed; save it without macros (or as PDF) and send it again", name, f.Name)
+}
+
+// maxScanMember bounds how much of one package member hasMacros reads.
+const maxScanMember = 8 << 20
+
+// hasMacros reports whether an OOXML or ODF package carries code: a VBA
+// project or ActiveX controls ([MS-OFFMACRO2], ECMA-376 Part 2 content
+// types), ODF Basic or script libraries (ODF 1.2 Part 3 §2.2, "Basic/",
+// "Scripts/"), or event listeners bound to scripts in the document's XML
+// (ODF 1.2 Part 1 §10.4.5 <script:event-listener>, OOXML macro-enabled
+// content types).
+func hasMacros(zr *zip.Reader) bool {
+	for _, f := range zr.File {
+		n := strings.ToLower(f.Name)
+		switch {
+		case strings.Contains(n, "vbaproject"), strings.Contains(n, "vbadata"), strings.HasPrefix(n, "word/activex/"),
+			strings.HasPrefix(n, "xl/activex/"), strings.HasPrefix(n, "basic/"), strings.HasPrefix(n, "scripts/"):
+			return true
+		}
+		switch n {
+		case "[content_types].xml", "content.xml", "styles.xml", "settings.xml":
+			rc, err := f.Open()
+			if err != nil {
+				return true // unreadable: refuse rather than guess
+			}
+			b, _ := io.ReadAll(io.LimitReader(rc, maxScanMember))
+			rc.Close()
+			low := bytes.ToLower(b)
+			for _, marker := range [][]byte{[]byte("macroenabled"), []byte("vbaproject"), []byte("script:event-listener"),
+				[]byte("vnd.sun.star.script:"), []byte("macro:///"), []byte("office:script ")} {
+				if bytes.Contains(low, marker) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

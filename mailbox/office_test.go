@@ -102,3 +102,75 @@ func TestDetectTypeOffice(t *testing.T) {
 		}
 	}
 }
+
+// TestMacroDocumentsRefused: a document carrying code is refused for print
+// with macro_document, whatever container it comes in; the same format
+// without code passes.
+func TestMacroDocumentsRefused(t *testing.T) {
+	ole := func(streams ...string) []byte {
+		b := append(append([]byte{}, magicOLE2...), make([]byte, 504)...)
+		for _, s := range streams {
+			b = append(b, utf16le(s)...)
+		}
+		return b
+	}
+	withXML := func(names map[string]string, order ...string) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		for _, n := range order {
+			h := &zip.FileHeader{Name: n, Method: zip.Deflate}
+			if n == "mimetype" {
+				h.Method = zip.Store
+			}
+			w, err := zw.CreateHeader(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte(names[n]))
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		code string // "" for accepted
+	}{
+		{"plain.docx", testZip(t, "[Content_Types].xml", "word/document.xml"), ""},
+		{"vba.docx", testZip(t, "[Content_Types].xml", "word/document.xml", "word/vbaProject.bin"), "macro_document"},
+		{"activex.docx", testZip(t, "[Content_Types].xml", "word/document.xml", "word/activeX/activeX1.xml"), "macro_document"},
+		{"vba.xlsx", testZip(t, "[Content_Types].xml", "xl/workbook.xml", "xl/vbaProject.bin"), "macro_document"},
+		{"enabled.docx", withXML(map[string]string{
+			"[Content_Types].xml": `<Types><Override ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>`,
+			"word/document.xml":   "<w:document/>"}, "[Content_Types].xml", "word/document.xml"), "macro_document"},
+		{"plain.odt", testZip(t, "mimetype:odt", "content.xml"), ""},
+		{"basic.odt", testZip(t, "mimetype:odt", "content.xml", "Basic/Standard/Module1.xml"), "macro_document"},
+		{"scripts.ods", testZip(t, "mimetype:ods", "content.xml", "Scripts/python/x.py"), "macro_document"},
+		{"listener.odt", withXML(map[string]string{"mimetype": TypeODT,
+			"content.xml": `<office:document-content><office:scripts><office:event-listeners><script:event-listener xlink:href="vnd.sun.star.script:Standard.Module1.Main"/></office:event-listeners></office:scripts></office:document-content>`},
+			"mimetype", "content.xml"), "macro_document"},
+		{"empty-scripts.odt", withXML(map[string]string{"mimetype": TypeODT,
+			"content.xml": `<office:document-content><office:scripts/><office:body/></office:document-content>`}, "mimetype", "content.xml"), ""},
+		{"plain.doc", ole("WordDocument"), ""},
+		{"macros.doc", ole("WordDocument", "Macros", "_VBA_PROJECT"), "macro_document"},
+		{"vba.xls", ole("Workbook", "_VBA_PROJECT_CUR"), "macro_document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, office, err := recognizeOffice(tc.name, tc.data)
+			if !office {
+				t.Fatal("not recognised as an office document")
+			}
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if de, ok := err.(*Error); !ok || de.Code != tc.code {
+				t.Fatalf("%v, want %s", err, tc.code)
+			}
+		})
+	}
+}

@@ -117,6 +117,15 @@ func TestOfficeDocumentPrinted(t *testing.T) {
 			}
 		}
 	})
+	t.Run("macro document refused", func(t *testing.T) {
+		status, _, reply := org.send(map[string]any{
+			"recipient": map[string]string{"name": "Петрову П.П.", "address": "246050, г. Гомель, ул. Билецкого, 12"},
+			"subject":   "x", "body": "x",
+		}, "", attachment{"макрос.odt", "application/octet-stream", converttest.MacroODT()})
+		if status != 400 || !strings.Contains(string(reply), "macro_document") {
+			t.Errorf("%d %s, want 400 macro_document", status, reply)
+		}
+	})
 }
 
 // TestOfficeWithoutLibreOffice: without a converter, office documents are
