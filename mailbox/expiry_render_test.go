@@ -69,6 +69,8 @@ func (r *probeRenderer) CheckAttachment(name, contentType string, data []byte) e
 	return r.checkErr
 }
 
+func (r *probeRenderer) CheckAddress(string, []string) error { return nil }
+
 func fakeDoc(s string) mailbox.Rendered {
 	pdf := []byte("%PDF-1.4 " + s)
 	sum := sha256.Sum256(pdf)

@@ -420,6 +420,11 @@ func (s *Service) checkPrintable(ctx context.Context, l *Letter, addr addressing
 	if addr.Postcode == "" {
 		return Errorf(ErrInvalid, "postcode_required", "this letter may be printed, and a printed letter needs the recipient's postcode")
 	}
+	if s.cfg.Renderer != nil {
+		if err := s.cfg.Renderer.CheckAddress(l.RecipientName, addr.Lines()); err != nil {
+			return err
+		}
+	}
 	for i, a := range l.Attachments {
 		office, isOffice := officeByExtension(a.Name)
 		if !printableTypes[a.ContentType] && !isOffice {
@@ -520,7 +525,8 @@ func (s *Service) render(ctx context.Context, l Letter, addr addressing.Address,
 		SenderLine: l.SenderName + ", " + l.SenderAddress, RecipientName: l.RecipientName,
 		AddressLines: addr.Lines(), Subject: l.Subject, Body: body, Date: l.CreatedAt, Attachments: atts})
 	if err != nil {
-		if renderBusy(err) || ctx.Err() != nil {
+		var coded *Error
+		if renderBusy(err) || ctx.Err() != nil || errors.As(err, &coded) {
 			return Rendered{}, err
 		}
 		return Rendered{}, Errorf(ErrInvalid, "unprintable", "the letter cannot be printed: %v", err)

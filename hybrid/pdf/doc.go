@@ -20,9 +20,12 @@
 //     opening the envelope; the endorsement zone is where DIN 5008 puts
 //     postal endorsements such as registered-mail labels;
 //   - address zone (lower 27.3 mm): recipient name and the formatted
-//     address lines, from 10 pt down to 7 pt until they fit; if they still
-//     do not fit, the last lines are joined and overlong lines shortened
-//     with "…", and Result.Warnings says so;
+//     address lines, each wrapped at spaces onto as many lines as it
+//     needs, from 10 pt down to 8 pt until they fit; if they do not, short
+//     address lines are joined with commas (Result.Warnings says so) and
+//     tried again; an address that still does not fit is refused with
+//     ErrAddressTooLong, never shortened (CheckAddress tells at
+//     submission);
 //   - information block right of the field (outside the window): date,
 //     letter id, S10 id; fold and punch marks in the left margin.
 //

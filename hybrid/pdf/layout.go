@@ -60,7 +60,7 @@ const (
 	endorseSize   = 8.0
 	endorseText   = "ЗАКАЗНОЕ"
 	addressMaxPt  = 10.0
-	addressMinPt  = 7.0
+	addressMinPt  = 8.0
 	addressLeadEm = 1.15
 
 	// DIN 5008 information block, right of the address field (outside
@@ -220,13 +220,11 @@ func (d *doc) envelope(e envelope) {
 	}
 
 	// Address zone: recipient name, then the address lines.
-	lines := []string{d.clean(e.name, singleLine)}
-	for _, l := range e.lines {
-		if c := d.clean(l, singleLine); c != "" {
-			lines = append(lines, c)
-		}
+	size, lines, err := d.fitAddress(d.addressLines(e.name, e.lines))
+	if err != nil {
+		d.err = err
+		return
 	}
-	size, lines := d.fitAddress(lines)
 	lead := size * addressLeadEm * mmPerPt
 	y := fieldY + noteZoneH + zonePad + d.asc*size*mmPerPt
 	for _, l := range lines {
@@ -276,49 +274,67 @@ func (d *doc) registered(p *page, tracking string) {
 	d.text(p, x0+(barsW-hriW)/2, barsTop+barsH+0.4+d.asc*hriSize*mmPerPt, "", hriSize, hri)
 }
 
-// fitAddress chooses the largest font size, between addressMaxPt and
-// addressMinPt, at which all lines fit the address zone. If they do not
-// fit even at the smallest size, the last address lines are joined with
-// commas (Belarusian addresses are also written on one line) and
-// overlong lines are shortened with an ellipsis; both are reported.
-func (d *doc) fitAddress(lines []string) (float64, []string) {
+// addressLines returns the recipient name and the non-empty address lines,
+// sanitized, in envelope order.
+func (d *doc) addressLines(name string, lines []string) []string {
+	out := []string{d.clean(name, singleLine)}
+	for _, l := range lines {
+		if c := d.clean(l, singleLine); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// fitAddress chooses the largest font size, from addressMaxPt down to
+// addressMinPt, at which the recipient name (lines[0]) and the address
+// lines, each wrapped at spaces onto as many lines as it needs, fit the
+// address zone. If they do not fit as given, short address lines are
+// joined with commas, as Belarusian addresses are also written on one
+// line, and tried again. Below addressMinPt an address is no longer
+// reliably read by postal staff and sorting equipment, so an address that
+// does not fit even then is refused (ErrAddressTooLong) rather than
+// shortened: a letter must never travel with a cut address.
+func (d *doc) fitAddress(lines []string) (float64, []string, error) {
 	maxH := fieldH - noteZoneH - 2*zonePad
 	height := func(n int, size float64) float64 {
 		return (d.asc+d.desc)*size*mmPerPt + float64(n-1)*size*addressLeadEm*mmPerPt
 	}
-	for size := addressMaxPt; size >= addressMinPt; size -= 0.5 {
-		if height(len(lines), size) > maxH {
-			continue
-		}
-		m := d.metric("", size)
-		ok := true
-		for _, l := range lines {
-			if m.measure(l) > textW {
-				ok = false
-				break
+	for _, join := range []bool{false, true} {
+		for size := addressMaxPt; size >= addressMinPt; size -= 0.5 {
+			m := d.metric("", size)
+			out := wrap(lines[0], textW, m)
+			rest := lines[1:]
+			if join {
+				rest = packLines(rest, textW, m)
+			}
+			for _, l := range rest {
+				out = append(out, wrap(l, textW, m)...)
+			}
+			if height(len(out), size) <= maxH {
+				if join {
+					d.warn("address lines were joined to fit the window")
+				}
+				return size, out, nil
 			}
 		}
-		if ok {
-			return size, lines
-		}
 	}
-	size := addressMinPt
-	if height(len(lines), size) > maxH && len(lines) > 2 {
-		joined := len(lines)
-		for len(lines) > 2 && height(len(lines), size) > maxH {
-			n := len(lines)
-			lines = append(lines[:n-2:n-2], lines[n-2]+", "+lines[n-1])
+	return 0, nil, fmt.Errorf("%w: the recipient's name and address need more than the %g × %g mm address zone at %g pt",
+		ErrAddressTooLong, fieldW, fieldH-noteZoneH, addressMinPt)
+}
+
+// packLines joins consecutive lines with ", " while the joined line is no
+// wider than width.
+func packLines(lines []string, width float64, m metric) []string {
+	var out []string
+	for _, l := range lines {
+		if n := len(out); n > 0 && m.measure(out[n-1]+", "+l) <= width {
+			out[n-1] += ", " + l
+			continue
 		}
-		d.warn("address has %d lines, the window holds %d: the last lines were joined", joined, len(lines))
+		out = append(out, l)
 	}
-	m := d.metric("", size)
-	for i, l := range lines {
-		if short, cut := fit(l, textW, m); cut {
-			lines[i] = short
-			d.warn("address line %d shortened to fit the window: %q", i+1, short)
-		}
-	}
-	return size, lines
+	return out
 }
 
 // subject places the subject in bold at the top of the text area.

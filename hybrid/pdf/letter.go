@@ -20,6 +20,10 @@ var (
 
 	// ErrTooLong marks a letter whose rendering would exceed MaxPages.
 	ErrTooLong = errors.New("letter too long to print")
+
+	// ErrAddressTooLong marks a recipient name and address that do not
+	// fit the window of a DL envelope at the smallest legible size.
+	ErrAddressTooLong = errors.New("address too long for the envelope window")
 )
 
 // Limits enforced at submission (CheckAttachment) and again at rendering.

@@ -157,6 +157,17 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 	return d.finish(l.Duplex, pdfs)
 }
 
+// CheckAddress reports whether the recipient's name and address lines fit
+// the envelope window as Render lays them out; the error wraps
+// ErrAddressTooLong when they do not. It is meant for submission time, for
+// letters that may be printed later.
+func (r *Renderer) CheckAddress(name string, lines []string) (err error) {
+	defer recoverRender(&err, "address check")
+	d := r.newDoc("address-check", time.Unix(0, 0), false)
+	_, _, err = d.fitAddress(d.addressLines(name, lines))
+	return err
+}
+
 // RenderActivation renders the short letter carrying a mailbox activation
 // code to the mailbox's postal address.
 func (r *Renderer) RenderActivation(a Activation) (Result, error) {

@@ -147,16 +147,58 @@ func checkWindow(t *testing.T, file string, lines []string) {
 			t.Errorf("word %q at (%.1f,%.1f)-(%.1f,%.1f) pt crosses the window edge", w.text, w.x0, w.y0, w.x1, w.y1)
 		}
 		if contained {
-			inside[w.text]++
+			// Lines joined to fit the window are separated by commas.
+			inside[strings.TrimSuffix(w.text, ",")]++
 		}
 	}
 	for _, l := range lines {
 		for _, w := range strings.Fields(l) {
+			w = strings.TrimSuffix(w, ",")
 			if inside[w] == 0 {
 				t.Errorf("address word %q is not inside the window (20–105 × 45–90 mm)", w)
 				continue
 			}
 			inside[w]--
+		}
+	}
+}
+
+// TestLongNameWrapsInWindow: a long organization name wraps onto more
+// lines inside the window, every word whole and no smaller than 8 pt —
+// the size of the footer, whose word height pdftotext reports alike.
+func TestLongNameWrapsInWindow(t *testing.T) {
+	needTool(t, "pdftotext")
+	l := letterWith()
+	l.RecipientName = "Коммунальное унитарное предприятие «Гомельское городское жилищное коммунальное хозяйство»"
+	l.AddressLines = []string{"ул. Ирининская, д. 23, пом. 4", "г. Гомель", "Гомельская обл.", "246050"}
+	res, err := newRenderer(t).Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings: %q", res.Warnings)
+	}
+	file := writePDF(t, res.PDF)
+	checkWindow(t, file, append([]string{l.RecipientName}, l.AddressLines...))
+	var footerH float64
+	for _, w := range words(t, file) {
+		if w.text == "Страница" && w.y0 > 280*ptPerMM {
+			footerH = w.y1 - w.y0
+		}
+	}
+	if footerH == 0 {
+		t.Fatal("no footer word found")
+	}
+	addressWords := map[string]bool{}
+	for _, line := range append([]string{l.RecipientName}, l.AddressLines...) {
+		for _, w := range strings.Fields(line) {
+			addressWords[w] = true
+		}
+	}
+	for _, w := range words(t, file) {
+		inWindow := w.x0 >= windowX0 && w.x1 <= windowX1 && w.y0 >= windowY0+17.7*ptPerMM && w.y1 <= windowY1
+		if inWindow && addressWords[w.text] && w.y1-w.y0 < footerH-0.01 {
+			t.Errorf("address word %q is %.2f pt high, the 8 pt footer %.2f pt: smaller than 8 pt", w.text, w.y1-w.y0, footerH)
 		}
 	}
 }
