@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/npes/npes/mailbox"

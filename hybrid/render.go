@@ -121,7 +121,7 @@ func (r *Renderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mai
 	res, err := r.pdf.Render(pdf.Letter{
 		ID: l.ID, Tracking: l.Tracking, SenderLine: l.SenderLine, RecipientName: l.RecipientName,
 		AddressLines: l.AddressLines, Subject: l.Subject, Body: l.Body, Date: minsk(l.Date),
-		Attachments: atts, Duplex: r.Duplex,
+		Attachments: atts, Duplex: r.Duplex, Language: l.Language,
 	})
 	return result(res), translate(err)
 }

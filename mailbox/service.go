@@ -104,6 +104,9 @@ type PrintLetter struct {
 	Body          string
 	Date          time.Time
 	Attachments   []PrintAttachment
+	// Language of the printed labels: LanguageBelarusian,
+	// LanguageRussian, or "" to detect it from the text.
+	Language string
 }
 
 // PrintAttachment is one attachment to print.

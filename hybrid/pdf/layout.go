@@ -58,7 +58,6 @@ const (
 	barQuiet      = 10   // modules, ISO/IEC 15417 minimum quiet zone
 	hriSize       = 7.0
 	endorseSize   = 8.0
-	endorseText   = "ЗАКАЗНОЕ"
 	addressMaxPt  = 10.0
 	addressMinPt  = 8.0
 	addressLeadEm = 1.15
@@ -106,6 +105,7 @@ type doc struct {
 	fonts     *docFonts // nil when gofpdf loaded the fonts itself
 	cached    bool      // font objects from the Renderer's fontCache
 	asc, desc float64   // font ascent and descent, in em
+	lbl       *labels   // the letter's language
 	pages     []*page
 	y         float64 // next baseline on the last page
 	warnings  []string
@@ -234,11 +234,11 @@ func (d *doc) envelope(e envelope) {
 
 	// Information block.
 	info := []struct{ label, value string }{
-		{"Дата", e.date.Format("02.01.2006")},
-		{"Номер письма", e.id},
+		{d.lbl.date, e.date.Format("02.01.2006")},
+		{d.lbl.letterID, e.id},
 	}
 	if e.tracking != "" {
-		info = append(info, struct{ label, value string }{"Заказное письмо", s10HumanReadable(e.tracking)})
+		info = append(info, struct{ label, value string }{d.lbl.registered, s10HumanReadable(e.tracking)})
 	}
 	y = infoY
 	for _, it := range info {
@@ -256,7 +256,7 @@ func (d *doc) registered(p *page, tracking string) {
 		d.err = err
 		return
 	}
-	endW := d.metric("B", endorseSize).measure(endorseText)
+	endW := d.metric("B", endorseSize).measure(d.lbl.endorsement)
 	// Bars end one quiet zone before the field's right edge; the left
 	// quiet zone must clear the endorsement.
 	mod := barModuleMax
@@ -267,7 +267,7 @@ func (d *doc) registered(p *page, tracking string) {
 	}
 	barsW := float64(len(bars)) * mod
 	x0 := fieldX + fieldW - barQuiet*mod - barsW
-	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, endorseText)
+	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, d.lbl.endorsement)
 	d.raw(p, barsOps(bars, x0*ptPerMM, (pageH-barsTop)*ptPerMM, mod*ptPerMM, barsH*ptPerMM, barQuiet))
 	hri := s10HumanReadable(tracking)
 	hriW := d.metric("", hriSize).measure(hri)
@@ -382,24 +382,24 @@ func (d *doc) flowLines(lines []string, style string, size, lead float64) {
 func (d *doc) attachmentList(atts []Attachment, in []*inspected) {
 	var b strings.Builder
 	for i, a := range atts {
-		kind := "текст"
+		kind := d.lbl.kindText
 		switch in[i].kind {
 		case attImage:
-			kind = "изображение"
+			kind = d.lbl.kindImage
 		case attPDF:
-			kind = fmt.Sprintf("PDF, страниц: %d", in[i].pdf.PageCount)
+			kind = fmt.Sprintf(d.lbl.kindPDF, in[i].pdf.PageCount)
 		}
 		fmt.Fprintf(&b, "%d. %s (%s)\n", i+1, d.clean(a.Name, singleLine), kind)
 	}
 	d.y += bodyLead
-	d.flowLines([]string{"Приложения:"}, "B", bodySize, bodyLead)
+	d.flowLines([]string{d.lbl.attachments}, "B", bodySize, bodyLead)
 	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
 // heading starts a new page for an attachment with its heading.
 func (d *doc) heading(k int, name string) {
 	d.newPage(nextTop + d.asc*bodySize*mmPerPt)
-	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
+	d.flowLines(wrap(fmt.Sprintf(d.lbl.attachment, k, name), contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
 }
 
 func (d *doc) textAttachment(k int, name, text string) {
@@ -510,7 +510,7 @@ func isJPEGSource(img image.Image) bool {
 // footer adds the letter id and the page number at the bottom of a page.
 func (d *doc) footer(page, n int) {
 	d.f.SetFont(fontFamily, "", footerSize)
-	d.f.Text(marginLeft, footerY, "Письмо "+d.id)
-	s := fmt.Sprintf("Страница %d из %d", page, n)
+	d.f.Text(marginLeft, footerY, fmt.Sprintf(d.lbl.footerID, d.id))
+	s := fmt.Sprintf(d.lbl.footerPage, page, n)
 	d.f.Text(pageW-marginRight-d.f.GetStringWidth(s), footerY, s)
 }

@@ -81,6 +81,10 @@ type Letter struct {
 	Date        time.Time
 	Attachments []Attachment
 	Duplex      bool // printed on both sides of the sheet; changes sheet counting
+	// Language of the fixed labels (endorsement, information block,
+	// attachment headings, page numbers): Belarusian or Russian; ""
+	// detects it from the subject and body (DetectLanguage).
+	Language string
 }
 
 // Activation is the short letter that carries the one-time code proving a

@@ -122,6 +122,9 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 	if err := validateCommon(l.ID, l.Tracking, l.RecipientName, l.AddressLines, l.Date); err != nil {
 		return Result{}, info, err
 	}
+	if !ValidLanguage(l.Language) {
+		return Result{}, info, fmt.Errorf("%w: language %q (be, ru, or empty to detect it)", ErrInvalidLetter, l.Language)
+	}
 	atts := make([]*inspected, len(l.Attachments))
 	for i, a := range l.Attachments {
 		in, err := inspect(a)
@@ -131,7 +134,11 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 		atts[i] = in
 	}
 
-	d := r.newDoc(l.ID, l.Date, cached)
+	lang := l.Language
+	if lang == "" {
+		lang = DetectLanguage(l.Subject, l.Body)
+	}
+	d := r.newDoc(l.ID, lang, l.Date, cached)
 	d.envelope(envelope{id: l.ID, tracking: l.Tracking, sender: l.SenderLine,
 		name: l.RecipientName, lines: l.AddressLines, date: l.Date})
 	d.subject(l.Subject)
@@ -163,7 +170,7 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 // letters that may be printed later.
 func (r *Renderer) CheckAddress(name string, lines []string) (err error) {
 	defer recoverRender(&err, "address check")
-	d := r.newDoc("address-check", time.Unix(0, 0), false)
+	d := r.newDoc("address-check", Russian, time.Unix(0, 0), false)
 	_, _, err = d.fitAddress(d.addressLines(name, lines))
 	return err
 }
@@ -185,7 +192,7 @@ func (r *Renderer) renderActivation(a Activation, cached bool) (res Result, info
 	if strings.TrimSpace(a.MailboxID) == "" {
 		return Result{}, info, fmt.Errorf("%w: mailbox id is empty", ErrInvalidLetter)
 	}
-	d := r.newDoc(a.ID, a.Date, cached)
+	d := r.newDoc(a.ID, Russian, a.Date, cached)
 	code := d.clean(a.Code, singleLine)
 	if code == "" {
 		return Result{}, info, fmt.Errorf("%w: activation code is empty", ErrInvalidLetter)
@@ -224,7 +231,7 @@ type attachedPDF struct {
 
 // newDoc starts a document whose only time is date. cached selects the
 // font objects from the Renderer's fontCache.
-func (r *Renderer) newDoc(id string, date time.Time, cached bool) *doc {
+func (r *Renderer) newDoc(id, lang string, date time.Time, cached bool) *doc {
 	f := newGofpdf()
 	// ISO 32000-1 §14.3.3: dates in the information dictionary. UTC, so
 	// the bytes do not depend on the Location the caller's time carries.
@@ -233,7 +240,7 @@ func (r *Renderer) newDoc(id string, date time.Time, cached bool) *doc {
 	f.SetProducer("npes hybrid/pdf", false)
 	f.SetCreator("npes", false)
 	f.SetTitle(id, false)
-	d := &doc{r: r, f: f, id: id, cached: cached && r.cache != nil}
+	d := &doc{r: r, f: f, id: id, lbl: labelSets[lang], cached: cached && r.cache != nil}
 	if r.share != nil {
 		d.fonts = r.share.install(f)
 	} else {

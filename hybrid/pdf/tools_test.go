@@ -2,9 +2,11 @@ package pdf_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,6 +173,7 @@ func TestLongNameWrapsInWindow(t *testing.T) {
 	l := letterWith()
 	l.RecipientName = "Коммунальное унитарное предприятие «Гомельское городское жилищное коммунальное хозяйство»"
 	l.AddressLines = []string{"ул. Ирининская, д. 23, пом. 4", "г. Гомель", "Гомельская обл.", "246050"}
+	l.Language = pdf.Russian
 	res, err := newRenderer(t).Render(l)
 	if err != nil {
 		t.Fatal(err)
@@ -328,5 +331,49 @@ func TestActivationWithTools(t *testing.T) {
 	checkWindow(t, file, append([]string{a.RecipientName}, a.AddressLines...))
 	if got, want := dataMatrixAt(t, file, 1), a.ID+"|p1/1|s1/1"; got != want {
 		t.Errorf("Data Matrix = %q, want %q", got, want)
+	}
+}
+
+// TestLabelsFollowLanguage: the fixed labels are Belarusian or Russian as
+// the letter says, or as its text shows when it says nothing.
+func TestLabelsFollowLanguage(t *testing.T) {
+	needTool(t, "pdftotext")
+	r := newRenderer(t)
+	be := []string{"ЗАКАЗНАЕ", "Нумар ліста", "Заказны ліст", "Дадаткі:", "Дадатак 1. заўвага.txt", "Ліст ", "Старонка 1 з 2"}
+	ru := []string{"ЗАКАЗНОЕ", "Номер письма", "Заказное письмо", "Приложения:", "Приложение 1. заўвага.txt", "Письмо ", "Страница 1 из 2"}
+	for _, tc := range []struct {
+		name, lang, body string
+		want, not        []string
+	}{
+		{"Belarusian text", "", "Паведамляем, што ваш рахунак ужо аплачаны і закрыты.", be, ru},
+		{"Russian text", "", "Сообщаем, что ваш счёт уже оплачен и закрыт.", ru, be},
+		{"Russian text, Belarusian chosen", pdf.Belarusian, "Сообщаем, что ваш счёт уже оплачен и закрыт.", be, ru},
+		{"no Cyrillic", "", "Invoice 42 paid.", ru, be},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := letterWith(pdf.Attachment{Name: "заўвага.txt", ContentType: "text/plain", Data: []byte("x")})
+			l.Subject, l.Body, l.Language = "", tc.body, tc.lang
+			res, err := r.Render(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := writePDF(t, res.PDF)
+			text := pageText(t, file, 1) + " " + pageText(t, file, 2)
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("text lacks %q:\n%s", w, text)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(text, w) && !slices.Contains(tc.want, w) {
+					t.Errorf("text has %q of the other language", w)
+				}
+			}
+		})
+	}
+	l := letterWith()
+	l.Language = "uk"
+	if _, err := r.Render(l); !errors.Is(err, pdf.ErrInvalidLetter) {
+		t.Errorf("language uk: %v, want ErrInvalidLetter", err)
 	}
 }

@@ -192,6 +192,7 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 			"period on simple":   {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "print_if_unsigned_after": "48h"}, "not_registered"},
 			"bad period":         {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "registered": true, "print_if_unsigned_after": "soon"}, "bad_period"},
 			"unknown field":      {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "priority": "high"}, "bad_json"},
+			"bad language":       {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "language": "uk"}, "bad_language"},
 			// Does not fit the envelope window at 8 pt: refused when it is
 			// printed at once and when it may be printed later.
 			"address too long, print": {map[string]any{"recipient": map[string]string{"name": tooLongName, "address": citizenAddress}}, "address_too_long"},
