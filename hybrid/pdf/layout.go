@@ -81,6 +81,9 @@ const (
 	codeLead     = 10.0
 	footerY      = 287.0
 	footerSize   = 8.0
+	bandY        = 12.0 // baseline of an attachment page's header band
+	bandRuleY    = 14.0 // its hairline; attachment content starts below
+	bandSize     = 8.0
 	imageDPI     = 150.0 // an image is printed at this resolution unless it has to shrink to fit
 	imageMaxDPI  = 300.0 // images are downsampled to at most this resolution at their printed size
 	imageGapTop  = 3.0
@@ -115,7 +118,9 @@ type doc struct {
 }
 
 type page struct {
-	ops []func(*gofpdf.Fpdf)
+	ops     []func(*gofpdf.Fpdf)
+	att     int    // number of the attachment the page shows; 0 for the letter
+	attName string // its file name, sanitized
 }
 
 func (d *doc) clean(s string, kind textKind) string {
@@ -408,18 +413,28 @@ func (d *doc) textAttachment(k int, name, text string) {
 	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
-// imageAttachment places an image on its own page: at imageDPI, or
+// imageAttachment places an image on its own page: upright as its Exif
+// orientation says, turned a quarter counter-clockwise if it is then
+// landscape (so it prints larger on the portrait page), at imageDPI or
 // smaller to fit the page, never larger.
 func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 	d.heading(k, name)
 	top := d.y - bodyLead + d.desc*bodySize*mmPerPt + imageGapTop
-	boxW, boxH := contentW, bodyBottom-top
-	w := float64(in.w) / imageDPI * 25.4
-	h := float64(in.h) / imageDPI * 25.4
-	if s := math.Min(boxW/w, boxH/h); s < 1 {
-		w, h = w*s, h*s
+	// The image as stored, at imageDPI, in points.
+	w := float64(in.w) / imageDPI * 72
+	h := float64(in.h) / imageDPI * 72
+	m := orient(in.orientation, w, h)
+	uw, uh := w, h
+	if in.orientation >= 5 {
+		uw, uh = h, w
 	}
-	data, typ, err := printableImage(name, in, w, h)
+	if uw > uh {
+		m = m.then(quarterLeft(uh))
+		uw, uh = uh, uw
+	}
+	fit, s := fitArea(uw, uh, marginLeft, top, contentW, bodyBottom-top)
+	m = m.then(fit)
+	data, typ, err := printableImage(name, in, s*w*mmPerPt, s*h*mmPerPt)
 	if err != nil {
 		return fmt.Errorf("attachment %d: %w", k, err)
 	}
@@ -431,7 +446,12 @@ func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 	}
 	p := d.last()
 	p.ops = append(p.ops, func(f *gofpdf.Fpdf) {
-		f.ImageOptions(name, marginLeft, top, w, h, false, gofpdf.ImageOptions{ImageType: typ}, 0, "")
+		// gofpdf draws the image into the rectangle whose bottom-left
+		// corner is the page's (w × h points); m carries it from there.
+		f.TransformBegin()
+		f.Transform(gofpdf.TransformMatrix{A: m[0], B: m[1], C: m[2], D: m[3], E: m[4], F: m[5]})
+		f.ImageOptions(name, 0, pageH-h*mmPerPt, w*mmPerPt, h*mmPerPt, false, gofpdf.ImageOptions{ImageType: typ}, 0, "")
+		f.TransformEnd()
 	})
 	return nil
 }
@@ -505,6 +525,22 @@ func isJPEGSource(img image.Image) bool {
 		return true
 	}
 	return false
+}
+
+// band draws an attachment page's header band: attachment k, page i of
+// n, and the file name, above a hairline at bandRuleY. Nothing of the
+// attachment is drawn above attAreaTop.
+func (d *doc) band(k, i, n int, name string) {
+	label := fmt.Sprintf(d.lbl.band, k, i, n)
+	m := d.metric("", bandSize)
+	if name != "" {
+		short, _ := fit(name, contentW-m.measure(label+": "), m)
+		label += ": " + short
+	}
+	d.f.SetFont(fontFamily, "", bandSize)
+	d.f.Text(marginLeft, bandY, label)
+	d.f.RawWriteStr(fmt.Sprintf("q %s w 0 G %s %s m %s %s l S Q\n", num(lineRule),
+		num(marginLeft*ptPerMM), num((pageH-bandRuleY)*ptPerMM), num((pageW-marginRight)*ptPerMM), num((pageH-bandRuleY)*ptPerMM)))
 }
 
 // footer adds the letter id and the page number at the bottom of a page.

@@ -144,11 +144,16 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 	d.subject(l.Subject)
 	d.flow(d.clean(l.Body, multiLine), "", bodySize, bodyLead)
 
+	// Attachments follow in the order of the list on the first page; every
+	// page of one carries its header band (finish). An attached PDF's
+	// pages get generated pages of their own, which mergePDFs fills.
 	var pdfs []attachedPDF
+	var places []placement
 	if len(atts) > 0 {
 		d.attachmentList(l.Attachments, atts)
 		for i, in := range atts {
 			name := d.clean(l.Attachments[i].Name, singleLine)
+			start := len(d.pages)
 			switch in.kind {
 			case attText:
 				d.textAttachment(i+1, name, in.text)
@@ -157,11 +162,18 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 					return Result{}, info, err
 				}
 			case attPDF:
+				for p := 1; p <= in.pdf.PageCount && d.err == nil; p++ {
+					d.newPage(nextTop)
+					places = append(places, placement{onto: len(d.pages), att: len(pdfs), page: p})
+				}
 				pdfs = append(pdfs, attachedPDF{ctx: in.pdf, data: l.Attachments[i].Data})
+			}
+			for _, p := range d.pages[start:] {
+				p.att, p.attName = i+1, name
 			}
 		}
 	}
-	return d.finish(l.Duplex, pdfs)
+	return d.finish(l.Duplex, pdfs, places)
 }
 
 // CheckAddress reports whether the recipient's name and address lines fit
@@ -211,7 +223,7 @@ func (r *Renderer) renderActivation(a Activation, cached bool) (res Result, info
 		"с которой регистрировали ящик. Код подходит только для почтового ящика "+mailbox+
 		" и используется один раз.\n\nЕсли вы не регистрировали почтовый ящик, не вводите код "+
 		"и никому его не сообщайте, а обратитесь в ближайшее отделение почтовой связи.", "", bodySize, bodyLead)
-	return d.finish(a.Duplex, nil)
+	return d.finish(a.Duplex, nil, nil)
 }
 
 // recoverRender turns a panic inside gofpdf or pdfcpu into an error: a
@@ -290,15 +302,12 @@ func (d *doc) output() ([]byte, renderInfo, error) {
 
 // finish draws the planned pages with their footers and integrity marks,
 // merges attached PDFs and returns the result.
-func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error) {
+func (d *doc) finish(duplex bool, pdfs []attachedPDF, places []placement) (Result, renderInfo, error) {
 	var info renderInfo
 	if d.err != nil {
 		return Result{}, info, d.err
 	}
 	n := len(d.pages)
-	for _, p := range pdfs {
-		n += p.ctx.PageCount
-	}
 	if n > MaxPages {
 		return Result{}, info, fmt.Errorf("%w: %d pages (limit %d)", ErrTooLong, n, MaxPages)
 	}
@@ -310,9 +319,8 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error
 	}
 	m := sheets(n)
 	// mark draws the Data Matrix of a page, its bottom-left corner dmLeft
-	// from the left and pageH-dmBottom from the bottom edge, in a system
-	// with the origin at the page's bottom-left corner (PDF default user
-	// space on generated pages, see stampPages for merged ones).
+	// from the left and pageH-dmBottom from the bottom edge, in PDF
+	// default user space.
 	mark := func(page int) (string, error) {
 		dm, err := dataMatrixModules(fmt.Sprintf("%s|p%d/%d|s%d/%d", d.id, page, n, sheets(page), m))
 		if err != nil {
@@ -322,12 +330,24 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error
 		return matrixOps(dm, dmLeft*ptPerMM, yTop*ptPerMM, dmModule*ptPerMM, dmQuiet), nil
 	}
 
+	attPages := map[int]int{} // pages of each attachment
+	for _, p := range d.pages {
+		attPages[p.att]++
+	}
+	attPage := 0
 	for i, p := range d.pages {
 		d.f.AddPage()
 		for _, op := range p.ops {
 			op(d.f)
 		}
 		page := i + 1
+		if p.att > 0 {
+			if i == 0 || d.pages[i-1].att != p.att {
+				attPage = 0
+			}
+			attPage++
+			d.band(p.att, attPage, attPages[p.att], p.attName)
+		}
 		d.footer(page, n)
 		ops, err := mark(page)
 		if err != nil {
@@ -353,7 +373,7 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error
 		}
 		var fileID [16]byte
 		copy(fileID[:], h.Sum(nil))
-		merged, err := mergePDFs(out, ctxs, mark, fileID)
+		merged, err := mergePDFs(out, ctxs, places, fileID)
 		if err != nil {
 			return Result{}, info, fmt.Errorf("render letter %q: %w", d.id, err)
 		}

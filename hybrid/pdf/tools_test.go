@@ -206,8 +206,8 @@ func TestLongNameWrapsInWindow(t *testing.T) {
 	}
 }
 
-// TestMergedPDFWithTools checks a letter with attached PDFs: the pages are
-// merged after the letter, each carries a Data Matrix with the right page
+// TestMergedPDFWithTools checks a letter with attached PDFs: the pages
+// follow the letter in the order of the attachment list, each carries a Data Matrix with the right page
 // and sheet numbers (a rotated page included), the dates are the letter's,
 // and the result is stable.
 func TestMergedPDFWithTools(t *testing.T) {
@@ -220,7 +220,7 @@ func TestMergedPDFWithTools(t *testing.T) {
 		pdf.Attachment{Name: "схема.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{pages: 1, rotate: 90, letterSize: true, text: "Rotated scheme"})},
 		pdf.Attachment{Name: "заметка.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("Тэкст прыкладання.")},
 	)
-	l.Duplex = true
+	l.Duplex, l.Language = true, pdf.Russian
 	res, err := r.Render(l)
 	if err != nil {
 		t.Fatal(err)
@@ -247,9 +247,18 @@ func TestMergedPDFWithTools(t *testing.T) {
 	if !strings.Contains(info, "2026-11-22T07:30:00") {
 		t.Errorf("pdfinfo dates are not the letter's date (2026-11-22T07:30:00Z):\n%s", info)
 	}
-	for p, want := range map[int]string{2: "Тэкст прыкладання.", 3: "Attached contract 1", 4: "Attached contract 2", 5: "Rotated scheme 1"} {
-		if got := pageText(t, file, p); !strings.Contains(got, want) {
-			t.Errorf("page %d text %q lacks %q", p, got, want)
+	// The attachments in the order of the list, each page under its band.
+	for p, want := range map[int][]string{
+		2: {"Приложение 1, страница 1 из 2: договор.pdf", "Attached contract 1"},
+		3: {"Приложение 1, страница 2 из 2: договор.pdf", "Attached contract 2"},
+		4: {"Приложение 2, страница 1 из 1: схема.pdf", "Rotated scheme 1"},
+		5: {"Приложение 3, страница 1 из 1: заметка.txt", "Тэкст прыкладання."},
+	} {
+		got := pageText(t, file, p)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("page %d text %q lacks %q", p, got, w)
+			}
 		}
 	}
 	for p := 1; p <= 5; p++ {
