@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -384,5 +385,69 @@ func TestLabelsFollowLanguage(t *testing.T) {
 	l.Language = "uk"
 	if _, err := r.Render(l); !errors.Is(err, pdf.ErrInvalidLetter) {
 		t.Errorf("language uk: %v, want ErrInvalidLetter", err)
+	}
+}
+
+// TestAttachmentPagesOnA4: attached pages of any size and orientation
+// print on A4 portrait, inside the attachment area below the header band
+// — content at their very edges included — a landscape page turned a
+// quarter counter-clockwise, nothing enlarged.
+func TestAttachmentPagesOnA4(t *testing.T) {
+	for _, tool := range []string{"pdftotext", "pdfinfo", "qpdf"} {
+		needTool(t, tool)
+	}
+	edges := func(w, h int) string {
+		return fmt.Sprintf("BT /F1 12 Tf 2 %d Td (TOPLEFT) Tj ET BT /F1 12 Tf %d 4 Td (BOTTOMRIGHT) Tj ET", h-12, w-90)
+	}
+	l := letterWith(
+		pdf.Attachment{Name: "a4.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{content: edges(595, 842)})},
+		pdf.Attachment{Name: "landscape.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{mediaBox: "[0 0 842 595]", content: edges(842, 595)})},
+		pdf.Attachment{Name: "a3.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{mediaBox: "[0 0 842 1191]", content: edges(842, 1191)})},
+		pdf.Attachment{Name: "a6.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{mediaBox: "[0 0 298 420]", content: edges(298, 420)})},
+	)
+	l.Language = pdf.Russian
+	res, err := newRenderer(t).Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writePDF(t, res.PDF)
+	if out := run(t, "qpdf", "--check", file); !strings.Contains(out, "No syntax or stream encoding errors") {
+		t.Errorf("qpdf --check:\n%s", out)
+	}
+	info := run(t, "pdfinfo", "-f", "1", "-l", strconv.Itoa(res.Pages), file)
+	if n := strings.Count(info, "595.28 x 841.89 pts (A4)"); n != res.Pages || res.Pages != 5 {
+		t.Errorf("%d of %d pages are A4 portrait (want 5):\n%s", n, res.Pages, info)
+	}
+	const (
+		bandRule = 14 * ptPerMM
+		areaX0   = 25*ptPerMM - bboxTolerPt
+		areaX1   = 200*ptPerMM + bboxTolerPt
+		areaY1   = 282*ptPerMM + bboxTolerPt
+	)
+	for p, name := range map[int]string{2: "a4.pdf", 3: "landscape.pdf", 4: "a3.pdf", 5: "a6.pdf"} {
+		var band bool
+		for _, w := range wordsOn(t, file, p) {
+			switch w.text {
+			case "TOPLEFT", "BOTTOMRIGHT":
+				if w.x0 < areaX0 || w.x1 > areaX1 || w.y0 < bandRule || w.y1 > areaY1 {
+					t.Errorf("page %d (%s): %s at (%.1f,%.1f)-(%.1f,%.1f) pt is outside the attachment area", p, name, w.text, w.x0, w.y0, w.x1, w.y1)
+				}
+				if vertical := w.y1-w.y0 > w.x1-w.x0; vertical != (name == "landscape.pdf") {
+					t.Errorf("page %d (%s): %s runs vertically: %v", p, name, w.text, vertical)
+				}
+				if name == "a6.pdf" && w.text == "TOPLEFT" && w.x1-w.x0 < 53 { // 54 pt at 100 %
+					t.Errorf("page %d: an A6 page was shrunk (TOPLEFT %.1f pt wide)", p, w.x1-w.x0)
+				}
+				if name == "landscape.pdf" && w.text == "TOPLEFT" && w.y0 < 600 {
+					// Turned counter-clockwise, the top-left corner is at the bottom left.
+					t.Errorf("page %d: the landscape page's top-left corner is at y %.1f, want at the bottom", p, w.y0)
+				}
+			case "Приложение":
+				band = band || w.y1 <= bandRule
+			}
+		}
+		if !band {
+			t.Errorf("page %d (%s): no header band above %.1f pt", p, name, bandRule)
+		}
 	}
 }
