@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/npes/npes/mailbox"
@@ -264,6 +265,10 @@ type Report struct {
 	LeaseToken int64
 	Outcome    string
 	Reason     string // for failed
+	// Sheets is, for printed, the number of sheets the print centre
+	// printed and put into the envelope (its inserter's count): it must
+	// equal the job's.
+	Sheets int
 }
 
 // ReportResult is what became of one report.
@@ -275,9 +280,10 @@ type ReportResult struct {
 // MaxReports bounds one batch of reports.
 const MaxReports = 500
 
-// Printed records that the job was printed and enveloped.
-func (q *Queue) Printed(ctx context.Context, c mailbox.Caller, id string, token int64) (mailbox.PrintJob, error) {
-	return q.one(ctx, c, Report{ID: id, LeaseToken: token, Outcome: OutcomePrinted})
+// Printed records that the job was printed and enveloped, as sheets
+// sheets.
+func (q *Queue) Printed(ctx context.Context, c mailbox.Caller, id string, token int64, sheets int) (mailbox.PrintJob, error) {
+	return q.one(ctx, c, Report{ID: id, LeaseToken: token, Outcome: OutcomePrinted, Sheets: sheets})
 }
 
 // Posted records that the printed letter was handed to the postal network.
@@ -357,6 +363,16 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 	now := q.svc.Now()
 	switch r.Outcome {
 	case OutcomePrinted:
+		// Inserter integrity (DESIGN §6): every sheet's Data Matrix names
+		// the letter and "sheet j of m"; an inserter that counted another
+		// number of sheets for the envelope has lost or mixed in a sheet,
+		// and the letter must not go out as printed.
+		if r.Sheets < 1 {
+			return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_sheets", "sheets, the number of sheets printed and enveloped, is required (1 or more)")
+		}
+		if r.Sheets != j.Sheets {
+			return false, mailbox.Errorf(mailbox.ErrConflict, "sheet_mismatch", "%d sheets reported, the job has %d", r.Sheets, j.Sheets)
+		}
 		switch j.State {
 		case mailbox.JobPrinted, mailbox.JobPosted:
 			return true, nil
@@ -367,7 +383,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		// The lease holder printed it (ReportBatch checked holds): that
 		// centre alone answers for it in the post (Event).
 		j.State, j.PrintedAt, j.PrintedBy = mailbox.JobPrinted, now, j.LeaseOwner
-		q.letterEvent(events, *j, signing.EventPrinted, nil)
+		q.letterEvent(events, *j, signing.EventPrinted, PrintedDetails(*j))
 	case OutcomePosted:
 		switch j.State {
 		case mailbox.JobPosted:
@@ -404,6 +420,18 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_outcome", "outcome must be printed, posted or failed")
 	}
 	return false, nil
+}
+
+// PrintedDetails are the details of a job's Printed evidence: its pages,
+// its sheets, and the match code every sheet's Data Matrix carries
+// ("<match_code>|p<i>/<pages>|s<j>/<sheets>", hybrid/pdf), which an
+// inserter compares sheet by sheet.
+func PrintedDetails(j mailbox.PrintJob) map[string]string {
+	return map[string]string{
+		"pages":      strconv.Itoa(j.Pages),
+		"sheets":     strconv.Itoa(j.Sheets),
+		"match_code": j.LetterID,
+	}
 }
 
 // letterEvent queues a print-path event on the job's letter.

@@ -2,6 +2,7 @@ package hybrid
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"time"
 
@@ -93,6 +94,14 @@ func (r *Renderer) acquire(ctx context.Context) (release func(), err error) {
 		"all %d renderers are busy; retry later", cap(r.slots))
 }
 
+// translate gives the renderer's refusals the core's error codes.
+func translate(err error) error {
+	if errors.Is(err, pdf.ErrAddressTooLong) {
+		return mailbox.Errorf(mailbox.ErrInvalid, "address_too_long", "%v", err)
+	}
+	return err
+}
+
 func result(res pdf.Result) mailbox.Rendered {
 	return mailbox.Rendered{PDF: res.PDF, Pages: res.Pages, Sheets: res.Sheets, SHA256: res.SHA256}
 }
@@ -112,9 +121,9 @@ func (r *Renderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mai
 	res, err := r.pdf.Render(pdf.Letter{
 		ID: l.ID, Tracking: l.Tracking, SenderLine: l.SenderLine, RecipientName: l.RecipientName,
 		AddressLines: l.AddressLines, Subject: l.Subject, Body: l.Body, Date: minsk(l.Date),
-		Attachments: atts, Duplex: r.Duplex,
+		Attachments: atts, Duplex: r.Duplex, Language: l.Language,
 	})
-	return result(res), err
+	return result(res), translate(err)
 }
 
 // RenderActivation implements mailbox.Renderer.
@@ -128,7 +137,7 @@ func (r *Renderer) RenderActivation(ctx context.Context, a mailbox.PrintActivati
 		ID: a.ID, RecipientName: a.RecipientName, AddressLines: a.AddressLines, Code: a.Code,
 		MailboxID: a.MailboxID, Date: minsk(a.Date), SenderLine: r.OperatorLine, Duplex: r.Duplex,
 	})
-	return result(res), err
+	return result(res), translate(err)
 }
 
 // CheckAttachment implements mailbox.Renderer.
@@ -139,6 +148,12 @@ func (r *Renderer) CheckAttachment(name, contentType string, data []byte) error 
 	}
 	defer release()
 	return pdf.CheckAttachment(pdf.Attachment{Name: name, ContentType: contentType, Data: data})
+}
+
+// CheckAddress implements mailbox.Renderer. Measuring a few lines of text
+// is cheap, so it does not wait for a worker.
+func (r *Renderer) CheckAddress(name string, lines []string) error {
+	return translate(r.pdf.CheckAddress(name, lines))
 }
 
 func minsk(t time.Time) time.Time { return t.In(Minsk) }

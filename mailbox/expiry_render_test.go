@@ -42,12 +42,15 @@ type probeRenderer struct {
 	inTx    atomic.Int32
 	once    func()
 	err     error
-	// checkErr is returned by CheckAttachment.
-	checkErr error
+	// checkErr is returned by CheckAttachment, addressErr by CheckAddress.
+	checkErr, addressErr error
+	// language is the Language of the last letter rendered.
+	language atomic.Value
 }
 
 func (r *probeRenderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mailbox.Rendered, error) {
 	r.renders.Add(1)
+	r.language.Store(l.Language)
 	if r.store.open.Load() != 0 {
 		r.inTx.Add(1)
 	}
@@ -67,6 +70,46 @@ func (r *probeRenderer) RenderActivation(ctx context.Context, a mailbox.PrintAct
 
 func (r *probeRenderer) CheckAttachment(name, contentType string, data []byte) error {
 	return r.checkErr
+}
+
+func (r *probeRenderer) CheckAddress(string, []string) error { return r.addressErr }
+
+// TestPrintIfUnsignedChecksAddressAndKeepsLanguage: a letter that may be
+// printed later is refused at submission when its address does not fit the
+// window, and its language reaches the renderer when it is printed.
+func TestPrintIfUnsignedChecksAddressAndKeepsLanguage(t *testing.T) {
+	store := &txCountingStore{Store: storetest.NewSQLite(t)}
+	r := &probeRenderer{store: store, addressErr: mailbox.Errorf(mailbox.ErrInvalid, "address_too_long", "does not fit")}
+	svc, clk, org := expiryService(t, store, r)
+	submit := func(lang string) (mailbox.LetterView, error) {
+		d, err := svc.NewDraft()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		v, _, err := svc.Submit(t.Context(), org, mailbox.Submission{RecipientName: "Иванову И.И.",
+			RecipientAddress: "г. Минск, ул. Дорошевича 8-5, 220013", Registered: true,
+			Subject: "Повестка", Body: "Текст", PrintIfUnsignedAfter: 48 * time.Hour, Language: lang}, d)
+		return v, err
+	}
+	var de *mailbox.Error
+	if _, err := submit(""); !errors.As(err, &de) || de.Code != "address_too_long" {
+		t.Fatalf("submit with an address that does not fit: %v, want address_too_long", err)
+	}
+	if _, err := submit("uk"); !errors.As(err, &de) || de.Code != "bad_language" {
+		t.Fatalf("submit with language uk: %v, want bad_language", err)
+	}
+	r.addressErr = nil
+	if _, err := submit(mailbox.LanguageBelarusian); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(49 * time.Hour)
+	if n, err := svc.ExpireDue(t.Context()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v", n, err)
+	}
+	if got := r.language.Load(); got != mailbox.LanguageBelarusian {
+		t.Errorf("rendered with language %q, want be", got)
+	}
 }
 
 func fakeDoc(s string) mailbox.Rendered {

@@ -54,6 +54,12 @@ type Credential struct {
 	UnboundAt  time.Time // zero while bound
 }
 
+// Languages of a printed letter's labels.
+const (
+	LanguageBelarusian = "be"
+	LanguageRussian    = "ru"
+)
+
 // Letter routes.
 const (
 	RouteElectronic = "electronic"
@@ -108,20 +114,23 @@ type Letter struct {
 	RecipientByMailbox bool
 	Registered         bool
 	Subject            string
-	Route              string
-	RouteReason        string
-	State              string
-	Deadline           time.Time // registered electronic letters
-	PrintIfUnsigned    time.Duration
-	ContentJSON        []byte // the evidence "content" object (digests)
-	ContentDigest      string // hex SHA-256 of ContentJSON
-	ContentKey         []byte // wrapped data key
-	Attachments        []AttachmentMeta
-	CreatedAt          time.Time
-	ReadAt             time.Time
-	LastEvidence       string // hex SHA-256 of the letter's last evidence leaf
-	EvidenceCount      int
-	NotificationID     string // evidence id of NotificationForAcceptance
+	// Language of the printed labels the sender chose ("" detects it from
+	// the text when the letter is rendered).
+	Language        string
+	Route           string
+	RouteReason     string
+	State           string
+	Deadline        time.Time // registered electronic letters
+	PrintIfUnsigned time.Duration
+	ContentJSON     []byte // the evidence "content" object (digests)
+	ContentDigest   string // hex SHA-256 of ContentJSON
+	ContentKey      []byte // wrapped data key
+	Attachments     []AttachmentMeta
+	CreatedAt       time.Time
+	ReadAt          time.Time
+	LastEvidence    string // hex SHA-256 of the letter's last evidence leaf
+	EvidenceCount   int
+	NotificationID  string // evidence id of NotificationForAcceptance
 }
 
 // AttachmentMeta describes one attachment. Part numbers start at 1; part 0

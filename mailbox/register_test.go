@@ -65,6 +65,7 @@ func (e *regEnv) RenderLetter(context.Context, mailbox.PrintLetter) (mailbox.Ren
 }
 
 func (e *regEnv) CheckAttachment(string, string, []byte) error { return nil }
+func (e *regEnv) CheckAddress(string, []string) error          { return nil }
 
 func newRegEnv(t *testing.T, open storetest.Factory, lim mailbox.Limits) *regEnv {
 	t.Helper()

@@ -104,6 +104,9 @@ type PrintLetter struct {
 	Body          string
 	Date          time.Time
 	Attachments   []PrintAttachment
+	// Language of the printed labels: LanguageBelarusian,
+	// LanguageRussian, or "" to detect it from the text.
+	Language string
 }
 
 // PrintAttachment is one attachment to print.
@@ -131,6 +134,9 @@ type Renderer interface {
 	// CheckAttachment refuses, with a reason, an attachment that cannot be
 	// printed (unknown type, active content, undecodable image).
 	CheckAttachment(name, contentType string, data []byte) error
+	// CheckAddress refuses, with the code address_too_long, a recipient
+	// name and address that do not fit the envelope window.
+	CheckAddress(name string, lines []string) error
 }
 
 // Config wires a Service.

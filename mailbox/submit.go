@@ -25,6 +25,10 @@ type Submission struct {
 	Registered       bool
 	Subject          string
 	Body             string
+	// Language of the printed labels if the letter is printed:
+	// LanguageBelarusian, LanguageRussian, or "" to detect it from the
+	// text.
+	Language string
 	// PrintIfUnsignedAfter, for registered letters: the acceptance period,
 	// after which an unanswered letter is printed and posted instead.
 	PrintIfUnsignedAfter time.Duration
@@ -84,7 +88,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	*l = Letter{
 		ID: d.letterID, RecipientName: sub.RecipientName, RecipientAddress: sub.RecipientAddress,
 		RecipientJSON: addrJSON, RecipientKey: addr.MatchKey(), RecipientPostcode: addr.Postcode,
-		Registered: sub.Registered, Subject: sub.Subject, PrintIfUnsigned: sub.PrintIfUnsignedAfter,
+		Registered: sub.Registered, Subject: sub.Subject, Language: sub.Language, PrintIfUnsigned: sub.PrintIfUnsignedAfter,
 		ContentKey: d.wrapped, Attachments: d.attachments(), CreatedAt: now,
 	}
 
@@ -263,6 +267,9 @@ func (s *Service) checkSubmission(sub *Submission) error {
 	if err := checkText("subject", sub.Subject, lim.MaxSubjectRunes, false); err != nil {
 		return err
 	}
+	if sub.Language != "" && sub.Language != LanguageBelarusian && sub.Language != LanguageRussian {
+		return Errorf(ErrInvalid, "bad_language", "language must be be (Belarusian) or ru (Russian)")
+	}
 	if int64(len(sub.Body)) > lim.MaxBodyBytes {
 		return Errorf(ErrTooLarge, "body_too_large", "the body exceeds %d bytes", lim.MaxBodyBytes)
 	}
@@ -293,8 +300,8 @@ func (s *Service) checkSubmission(sub *Submission) error {
 // with the first one.
 func submissionHash(sub Submission, d *Draft) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %v %q %d %d\n", sub.RecipientName, sub.RecipientAddress, sub.Registered, sub.Subject,
-		sub.PrintIfUnsignedAfter, sub.AcceptancePeriod)
+	fmt.Fprintf(h, "%q %q %v %q %d %d %q\n", sub.RecipientName, sub.RecipientAddress, sub.Registered, sub.Subject,
+		sub.PrintIfUnsignedAfter, sub.AcceptancePeriod, sub.Language)
 	h.Write([]byte(sub.Body))
 	for _, a := range d.attachments() {
 		fmt.Fprintf(h, "\n%q %s", a.Name, a.SHA256)
@@ -420,6 +427,11 @@ func (s *Service) checkPrintable(ctx context.Context, l *Letter, addr addressing
 	if addr.Postcode == "" {
 		return Errorf(ErrInvalid, "postcode_required", "this letter may be printed, and a printed letter needs the recipient's postcode")
 	}
+	if s.cfg.Renderer != nil {
+		if err := s.cfg.Renderer.CheckAddress(l.RecipientName, addr.Lines()); err != nil {
+			return err
+		}
+	}
 	for i, a := range l.Attachments {
 		office, isOffice := officeByExtension(a.Name)
 		if !printableTypes[a.ContentType] && !isOffice {
@@ -518,9 +530,11 @@ func (s *Service) render(ctx context.Context, l Letter, addr addressing.Address,
 	}
 	doc, err := s.cfg.Renderer.RenderLetter(ctx, PrintLetter{ID: l.ID, Tracking: l.Tracking,
 		SenderLine: l.SenderName + ", " + l.SenderAddress, RecipientName: l.RecipientName,
-		AddressLines: addr.Lines(), Subject: l.Subject, Body: body, Date: l.CreatedAt, Attachments: atts})
+		AddressLines: addr.Lines(), Subject: l.Subject, Body: body, Date: l.CreatedAt, Attachments: atts,
+		Language: l.Language})
 	if err != nil {
-		if renderBusy(err) || ctx.Err() != nil {
+		var coded *Error
+		if renderBusy(err) || ctx.Err() != nil || errors.As(err, &coded) {
 			return Rendered{}, err
 		}
 		return Rendered{}, Errorf(ErrInvalid, "unprintable", "the letter cannot be printed: %v", err)

@@ -35,8 +35,10 @@ type inspected struct {
 	mt   string // attImage: image/jpeg or image/png
 	jpeg []byte // attImage: JPEG data embeddable as is
 	w, h int    // attImage: pixel size
-	cost int64  // attImage: bytes decoding it allocates, from the header
-	pdf  *model.Context
+	// attImage: Exif orientation of a JPEG (1–8), 1 for PNG
+	orientation int
+	cost        int64 // attImage: bytes decoding it allocates, from the header
+	pdf         *model.Context
 }
 
 // CheckAttachment reports whether a can be printed. It is meant for
@@ -156,7 +158,10 @@ func inspectImage(a Attachment, mt string) (*inspected, error) {
 		return nil, unprintable("%q: image is %d×%d pixels and would take %d MiB to decode (limit %d MiB)",
 			a.Name, cfg.Width, cfg.Height, (cost+1<<20-1)>>20, MaxImageDecodeBytes>>20)
 	}
-	in := &inspected{kind: attImage, data: a.Data, mt: mt, w: cfg.Width, h: cfg.Height, cost: cost}
+	in := &inspected{kind: attImage, data: a.Data, mt: mt, w: cfg.Width, h: cfg.Height, cost: cost, orientation: 1}
+	if mt == "image/jpeg" {
+		in.orientation = jpegOrientation(a.Data)
+	}
 	if mt == "image/jpeg" && (cfg.ColorModel == color.YCbCrModel || cfg.ColorModel == color.GrayModel) {
 		// Gray and YCbCr JPEGs are embedded as they are (DCTDecode)
 		// unless they must be downsampled; CMYK ones are re-encoded, as

@@ -18,6 +18,8 @@ type pdfSpec struct {
 	rotate     int
 	letterSize bool
 	text       string   // drawn on every page, followed by the page number
+	mediaBox   string   // of every page, default A4 portrait
+	content    string   // of every page, replacing the text
 	catalog    string   // extra catalog entries
 	page       string   // extra entries of every page dictionary
 	objs       []string // extra objects, numbered from 4
@@ -35,6 +37,9 @@ func testPDF(s pdfSpec) []byte {
 	if s.letterSize {
 		box = "[0 0 612 792]"
 	}
+	if s.mediaBox != "" {
+		box = s.mediaBox
+	}
 	firstPage := 4 + len(s.objs)
 	var kids []string
 	for i := 0; i < s.pages; i++ {
@@ -48,6 +53,9 @@ func testPDF(s pdfSpec) []byte {
 	objs = append(objs, s.objs...)
 	for i := 0; i < s.pages; i++ {
 		content := fmt.Sprintf("BT /F1 18 Tf 72 600 Td (%s %d) Tj ET", s.text, i+1)
+		if s.content != "" {
+			content = s.content
+		}
 		rot := ""
 		if s.rotate != 0 {
 			rot = fmt.Sprintf("/Rotate %d", s.rotate)

@@ -20,26 +20,38 @@
 //     opening the envelope; the endorsement zone is where DIN 5008 puts
 //     postal endorsements such as registered-mail labels;
 //   - address zone (lower 27.3 mm): recipient name and the formatted
-//     address lines, from 10 pt down to 7 pt until they fit; if they still
-//     do not fit, the last lines are joined and overlong lines shortened
-//     with "…", and Result.Warnings says so;
+//     address lines, each wrapped at spaces onto as many lines as it
+//     needs, from 10 pt down to 8 pt until they fit; if they do not, short
+//     address lines are joined with commas (Result.Warnings says so) and
+//     tried again; an address that still does not fit is refused with
+//     ErrAddressTooLong, never shortened (CheckAddress tells at
+//     submission);
 //   - information block right of the field (outside the window): date,
 //     letter id, S10 id; fold and punch marks in the left margin.
 //
 // Below follow the subject (bold), the body (wrapped, paginated), a list
-// of attachments, then the attachments: plain text in the body font, each
-// JPEG/PNG on its own page (150 dpi natural size, shrunk to fit, never
-// enlarged; downsampled to 300 dpi), and the pages of attached PDFs,
-// merged after the generated pages.
+// of attachments, then the attachments in the order of that list: plain
+// text in the body font, each JPEG/PNG on its own page (upright as its
+// Exif orientation says, turned a quarter counter-clockwise when
+// landscape, 150 dpi natural size, shrunk to fit, never enlarged;
+// downsampled to 300 dpi), and the pages of attached PDFs. Every page of
+// an attachment carries a header band (attachment number, page i of n,
+// file name) above a hairline at 14 mm. An attached PDF page is drawn as
+// a form XObject onto a generated A4 page: as displayed (/Rotate
+// respected), turned a quarter counter-clockwise when landscape, shrunk
+// (never enlarged) into the area below the band, above the footer and
+// right of the Data Matrix, so neither covers it. Its annotations are not
+// carried over.
+//
+// The fixed labels are Belarusian or Russian (Letter.Language, else
+// DetectLanguage on the subject and body).
 //
 // Every page carries an ECC 200 Data Matrix in the bottom-left corner
 // (0.5 mm modules, a white quiet zone of 2 modules) with
 // "<letter-id>|p<i>/<n>|s<j>/<m>": page i of n and sheet j of m, where a
 // duplex letter has ceil(n/2) sheets. An inserter reading it can check
-// that a letter is complete and not mixed with another. Merged PDF pages
-// get the same mark, added as a content stream after the page's own
-// content (wrapped in q/Q), at the bottom-left of the page as displayed
-// (rotation respected).
+// that a letter is complete and not mixed with another. Pages carrying an
+// attached PDF page are generated pages too and get the same mark.
 //
 // # Text
 //

@@ -83,3 +83,6 @@ func ImageDecodeBytes(a Attachment) (int64, error) {
 	}
 	return in.cost, nil
 }
+
+// JPEGOrientation exposes jpegOrientation to the tests.
+func JPEGOrientation(b []byte) int { return jpegOrientation(b) }

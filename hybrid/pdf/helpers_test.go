@@ -140,9 +140,12 @@ type word struct {
 }
 
 // words returns the words of page 1 with their boxes (pdftotext -bbox).
-func words(t testing.TB, file string) []word {
+func words(t testing.TB, file string) []word { t.Helper(); return wordsOn(t, file, 1) }
+
+// wordsOn returns the words of page n with their boxes.
+func wordsOn(t testing.TB, file string, n int) []word {
 	t.Helper()
-	out := run(t, "pdftotext", "-bbox", "-f", "1", "-l", "1", file, "-")
+	out := run(t, "pdftotext", "-bbox", "-f", strconv.Itoa(n), "-l", strconv.Itoa(n), file, "-")
 	wordRE := regexp.MustCompile(`<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>`)
 	var ws []word
 	for _, m := range wordRE.FindAllStringSubmatch(out, -1) {

@@ -58,9 +58,8 @@ const (
 	barQuiet      = 10   // modules, ISO/IEC 15417 minimum quiet zone
 	hriSize       = 7.0
 	endorseSize   = 8.0
-	endorseText   = "ЗАКАЗНОЕ"
 	addressMaxPt  = 10.0
-	addressMinPt  = 7.0
+	addressMinPt  = 8.0
 	addressLeadEm = 1.15
 
 	// DIN 5008 information block, right of the address field (outside
@@ -82,6 +81,9 @@ const (
 	codeLead     = 10.0
 	footerY      = 287.0
 	footerSize   = 8.0
+	bandY        = 12.0 // baseline of an attachment page's header band
+	bandRuleY    = 14.0 // its hairline; attachment content starts below
+	bandSize     = 8.0
 	imageDPI     = 150.0 // an image is printed at this resolution unless it has to shrink to fit
 	imageMaxDPI  = 300.0 // images are downsampled to at most this resolution at their printed size
 	imageGapTop  = 3.0
@@ -106,6 +108,7 @@ type doc struct {
 	fonts     *docFonts // nil when gofpdf loaded the fonts itself
 	cached    bool      // font objects from the Renderer's fontCache
 	asc, desc float64   // font ascent and descent, in em
+	lbl       *labels   // the letter's language
 	pages     []*page
 	y         float64 // next baseline on the last page
 	warnings  []string
@@ -115,7 +118,9 @@ type doc struct {
 }
 
 type page struct {
-	ops []func(*gofpdf.Fpdf)
+	ops     []func(*gofpdf.Fpdf)
+	att     int    // number of the attachment the page shows; 0 for the letter
+	attName string // its file name, sanitized
 }
 
 func (d *doc) clean(s string, kind textKind) string {
@@ -220,13 +225,11 @@ func (d *doc) envelope(e envelope) {
 	}
 
 	// Address zone: recipient name, then the address lines.
-	lines := []string{d.clean(e.name, singleLine)}
-	for _, l := range e.lines {
-		if c := d.clean(l, singleLine); c != "" {
-			lines = append(lines, c)
-		}
+	size, lines, err := d.fitAddress(d.addressLines(e.name, e.lines))
+	if err != nil {
+		d.err = err
+		return
 	}
-	size, lines := d.fitAddress(lines)
 	lead := size * addressLeadEm * mmPerPt
 	y := fieldY + noteZoneH + zonePad + d.asc*size*mmPerPt
 	for _, l := range lines {
@@ -236,11 +239,11 @@ func (d *doc) envelope(e envelope) {
 
 	// Information block.
 	info := []struct{ label, value string }{
-		{"Дата", e.date.Format("02.01.2006")},
-		{"Номер письма", e.id},
+		{d.lbl.date, e.date.Format("02.01.2006")},
+		{d.lbl.letterID, e.id},
 	}
 	if e.tracking != "" {
-		info = append(info, struct{ label, value string }{"Заказное письмо", s10HumanReadable(e.tracking)})
+		info = append(info, struct{ label, value string }{d.lbl.registered, s10HumanReadable(e.tracking)})
 	}
 	y = infoY
 	for _, it := range info {
@@ -258,7 +261,7 @@ func (d *doc) registered(p *page, tracking string) {
 		d.err = err
 		return
 	}
-	endW := d.metric("B", endorseSize).measure(endorseText)
+	endW := d.metric("B", endorseSize).measure(d.lbl.endorsement)
 	// Bars end one quiet zone before the field's right edge; the left
 	// quiet zone must clear the endorsement.
 	mod := barModuleMax
@@ -269,56 +272,74 @@ func (d *doc) registered(p *page, tracking string) {
 	}
 	barsW := float64(len(bars)) * mod
 	x0 := fieldX + fieldW - barQuiet*mod - barsW
-	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, endorseText)
+	d.text(p, textX, barsTop+barsH/2+d.asc*endorseSize*mmPerPt/2, "B", endorseSize, d.lbl.endorsement)
 	d.raw(p, barsOps(bars, x0*ptPerMM, (pageH-barsTop)*ptPerMM, mod*ptPerMM, barsH*ptPerMM, barQuiet))
 	hri := s10HumanReadable(tracking)
 	hriW := d.metric("", hriSize).measure(hri)
 	d.text(p, x0+(barsW-hriW)/2, barsTop+barsH+0.4+d.asc*hriSize*mmPerPt, "", hriSize, hri)
 }
 
-// fitAddress chooses the largest font size, between addressMaxPt and
-// addressMinPt, at which all lines fit the address zone. If they do not
-// fit even at the smallest size, the last address lines are joined with
-// commas (Belarusian addresses are also written on one line) and
-// overlong lines are shortened with an ellipsis; both are reported.
-func (d *doc) fitAddress(lines []string) (float64, []string) {
+// addressLines returns the recipient name and the non-empty address lines,
+// sanitized, in envelope order.
+func (d *doc) addressLines(name string, lines []string) []string {
+	out := []string{d.clean(name, singleLine)}
+	for _, l := range lines {
+		if c := d.clean(l, singleLine); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// fitAddress chooses the largest font size, from addressMaxPt down to
+// addressMinPt, at which the recipient name (lines[0]) and the address
+// lines, each wrapped at spaces onto as many lines as it needs, fit the
+// address zone. If they do not fit as given, short address lines are
+// joined with commas, as Belarusian addresses are also written on one
+// line, and tried again. Below addressMinPt an address is no longer
+// reliably read by postal staff and sorting equipment, so an address that
+// does not fit even then is refused (ErrAddressTooLong) rather than
+// shortened: a letter must never travel with a cut address.
+func (d *doc) fitAddress(lines []string) (float64, []string, error) {
 	maxH := fieldH - noteZoneH - 2*zonePad
 	height := func(n int, size float64) float64 {
 		return (d.asc+d.desc)*size*mmPerPt + float64(n-1)*size*addressLeadEm*mmPerPt
 	}
-	for size := addressMaxPt; size >= addressMinPt; size -= 0.5 {
-		if height(len(lines), size) > maxH {
-			continue
-		}
-		m := d.metric("", size)
-		ok := true
-		for _, l := range lines {
-			if m.measure(l) > textW {
-				ok = false
-				break
+	for _, join := range []bool{false, true} {
+		for size := addressMaxPt; size >= addressMinPt; size -= 0.5 {
+			m := d.metric("", size)
+			out := wrap(lines[0], textW, m)
+			rest := lines[1:]
+			if join {
+				rest = packLines(rest, textW, m)
+			}
+			for _, l := range rest {
+				out = append(out, wrap(l, textW, m)...)
+			}
+			if height(len(out), size) <= maxH {
+				if join {
+					d.warn("address lines were joined to fit the window")
+				}
+				return size, out, nil
 			}
 		}
-		if ok {
-			return size, lines
-		}
 	}
-	size := addressMinPt
-	if height(len(lines), size) > maxH && len(lines) > 2 {
-		joined := len(lines)
-		for len(lines) > 2 && height(len(lines), size) > maxH {
-			n := len(lines)
-			lines = append(lines[:n-2:n-2], lines[n-2]+", "+lines[n-1])
+	return 0, nil, fmt.Errorf("%w: the recipient's name and address need more than the %g × %g mm address zone at %g pt",
+		ErrAddressTooLong, fieldW, fieldH-noteZoneH, addressMinPt)
+}
+
+// packLines joins consecutive lines with ", " while the joined line is no
+// wider than width.
+func packLines(lines []string, width float64, m metric) []string {
+	var out []string
+	for _, l := range lines {
+		if n := len(out); n > 0 && m.measure(out[n-1]+", "+l) <= width {
+			out[n-1] += ", " + l
+			continue
 		}
-		d.warn("address has %d lines, the window holds %d: the last lines were joined", joined, len(lines))
+		out = append(out, l)
 	}
-	m := d.metric("", size)
-	for i, l := range lines {
-		if short, cut := fit(l, textW, m); cut {
-			lines[i] = short
-			d.warn("address line %d shortened to fit the window: %q", i+1, short)
-		}
-	}
-	return size, lines
+	return out
 }
 
 // subject places the subject in bold at the top of the text area.
@@ -366,24 +387,24 @@ func (d *doc) flowLines(lines []string, style string, size, lead float64) {
 func (d *doc) attachmentList(atts []Attachment, in []*inspected) {
 	var b strings.Builder
 	for i, a := range atts {
-		kind := "текст"
+		kind := d.lbl.kindText
 		switch in[i].kind {
 		case attImage:
-			kind = "изображение"
+			kind = d.lbl.kindImage
 		case attPDF:
-			kind = fmt.Sprintf("PDF, страниц: %d", in[i].pdf.PageCount)
+			kind = fmt.Sprintf(d.lbl.kindPDF, in[i].pdf.PageCount)
 		}
 		fmt.Fprintf(&b, "%d. %s (%s)\n", i+1, d.clean(a.Name, singleLine), kind)
 	}
 	d.y += bodyLead
-	d.flowLines([]string{"Приложения:"}, "B", bodySize, bodyLead)
+	d.flowLines([]string{d.lbl.attachments}, "B", bodySize, bodyLead)
 	d.flowLines(wrap(strings.TrimSuffix(b.String(), "\n"), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
 // heading starts a new page for an attachment with its heading.
 func (d *doc) heading(k int, name string) {
 	d.newPage(nextTop + d.asc*bodySize*mmPerPt)
-	d.flowLines(wrap(fmt.Sprintf("Приложение %d. %s", k, name), contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
+	d.flowLines(wrap(fmt.Sprintf(d.lbl.attachment, k, name), contentW, d.metric("B", bodySize)), "B", bodySize, bodyLead)
 }
 
 func (d *doc) textAttachment(k int, name, text string) {
@@ -392,18 +413,28 @@ func (d *doc) textAttachment(k int, name, text string) {
 	d.flowLines(wrap(d.clean(text, multiLine), contentW, d.metric("", bodySize)), "", bodySize, bodyLead)
 }
 
-// imageAttachment places an image on its own page: at imageDPI, or
+// imageAttachment places an image on its own page: upright as its Exif
+// orientation says, turned a quarter counter-clockwise if it is then
+// landscape (so it prints larger on the portrait page), at imageDPI or
 // smaller to fit the page, never larger.
 func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 	d.heading(k, name)
 	top := d.y - bodyLead + d.desc*bodySize*mmPerPt + imageGapTop
-	boxW, boxH := contentW, bodyBottom-top
-	w := float64(in.w) / imageDPI * 25.4
-	h := float64(in.h) / imageDPI * 25.4
-	if s := math.Min(boxW/w, boxH/h); s < 1 {
-		w, h = w*s, h*s
+	// The image as stored, at imageDPI, in points.
+	w := float64(in.w) / imageDPI * 72
+	h := float64(in.h) / imageDPI * 72
+	m := orient(in.orientation, w, h)
+	uw, uh := w, h
+	if in.orientation >= 5 {
+		uw, uh = h, w
 	}
-	data, typ, err := printableImage(name, in, w, h)
+	if uw > uh {
+		m = m.then(quarterLeft(uh))
+		uw, uh = uh, uw
+	}
+	fit, s := fitArea(uw, uh, marginLeft, top, contentW, bodyBottom-top)
+	m = m.then(fit)
+	data, typ, err := printableImage(name, in, s*w*mmPerPt, s*h*mmPerPt)
 	if err != nil {
 		return fmt.Errorf("attachment %d: %w", k, err)
 	}
@@ -415,7 +446,12 @@ func (d *doc) imageAttachment(k int, name string, in *inspected) error {
 	}
 	p := d.last()
 	p.ops = append(p.ops, func(f *gofpdf.Fpdf) {
-		f.ImageOptions(name, marginLeft, top, w, h, false, gofpdf.ImageOptions{ImageType: typ}, 0, "")
+		// gofpdf draws the image into the rectangle whose bottom-left
+		// corner is the page's (w × h points); m carries it from there.
+		f.TransformBegin()
+		f.Transform(gofpdf.TransformMatrix{A: m[0], B: m[1], C: m[2], D: m[3], E: m[4], F: m[5]})
+		f.ImageOptions(name, 0, pageH-h*mmPerPt, w*mmPerPt, h*mmPerPt, false, gofpdf.ImageOptions{ImageType: typ}, 0, "")
+		f.TransformEnd()
 	})
 	return nil
 }
@@ -491,10 +527,26 @@ func isJPEGSource(img image.Image) bool {
 	return false
 }
 
+// band draws an attachment page's header band: attachment k, page i of
+// n, and the file name, above a hairline at bandRuleY. Nothing of the
+// attachment is drawn above attAreaTop.
+func (d *doc) band(k, i, n int, name string) {
+	label := fmt.Sprintf(d.lbl.band, k, i, n)
+	m := d.metric("", bandSize)
+	if name != "" {
+		short, _ := fit(name, contentW-m.measure(label+": "), m)
+		label += ": " + short
+	}
+	d.f.SetFont(fontFamily, "", bandSize)
+	d.f.Text(marginLeft, bandY, label)
+	d.f.RawWriteStr(fmt.Sprintf("q %s w 0 G %s %s m %s %s l S Q\n", num(lineRule),
+		num(marginLeft*ptPerMM), num((pageH-bandRuleY)*ptPerMM), num((pageW-marginRight)*ptPerMM), num((pageH-bandRuleY)*ptPerMM)))
+}
+
 // footer adds the letter id and the page number at the bottom of a page.
 func (d *doc) footer(page, n int) {
 	d.f.SetFont(fontFamily, "", footerSize)
-	d.f.Text(marginLeft, footerY, "Письмо "+d.id)
-	s := fmt.Sprintf("Страница %d из %d", page, n)
+	d.f.Text(marginLeft, footerY, fmt.Sprintf(d.lbl.footerID, d.id))
+	s := fmt.Sprintf(d.lbl.footerPage, page, n)
 	d.f.Text(pageW-marginRight-d.f.GetStringWidth(s), footerY, s)
 }

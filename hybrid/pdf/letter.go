@@ -20,6 +20,10 @@ var (
 
 	// ErrTooLong marks a letter whose rendering would exceed MaxPages.
 	ErrTooLong = errors.New("letter too long to print")
+
+	// ErrAddressTooLong marks a recipient name and address that do not
+	// fit the window of a DL envelope at the smallest legible size.
+	ErrAddressTooLong = errors.New("address too long for the envelope window")
 )
 
 // Limits enforced at submission (CheckAttachment) and again at rendering.
@@ -77,6 +81,10 @@ type Letter struct {
 	Date        time.Time
 	Attachments []Attachment
 	Duplex      bool // printed on both sides of the sheet; changes sheet counting
+	// Language of the fixed labels (endorsement, information block,
+	// attachment headings, page numbers): Belarusian or Russian; ""
+	// detects it from the subject and body (DetectLanguage).
+	Language string
 }
 
 // Activation is the short letter that carries the one-time code proving a

@@ -13,16 +13,26 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
-// mergePDFs appends the pages of the checked attachment PDFs to base (the
-// gofpdf output), stamps every appended page with stamp(pageNumber) — path
-// operators in a coordinate system whose origin is the bottom-left corner
-// of the page as it is displayed, in points — and serializes the result.
+// placement puts page page (1-based) of attachment PDF att (an index into
+// mergePDFs' atts) onto generated page onto, which the layout reserved for
+// it with the header band, footer and Data Matrix already drawn.
+type placement struct {
+	onto, att, page int
+}
+
+// mergePDFs places the pages of the checked attachment PDFs onto the
+// generated pages reserved for them (placements) and serializes the
+// result: each attachment page becomes a form XObject (ISO 32000-1 §8.10)
+// drawn, scaled and turned onto A4 portrait, inside the attachment area
+// below the header band (placeOnA4). The attachment's own pages are then
+// dropped from the page tree, so the document has exactly the generated
+// pages, in the order of the attachment list.
 //
 // pdfcpu reads, validates and merges; it does not write. Its writer walks
 // dictionaries in Go map order (so the object order changes from run to
 // run) and stamps the wall-clock time into the information dictionary and
 // the file identifier. serialize writes the same objects deterministically.
-func mergePDFs(base []byte, atts []*model.Context, stamp func(page int) (string, error), fileID [16]byte) (out []byte, err error) {
+func mergePDFs(base []byte, atts []*model.Context, places []placement, fileID [16]byte) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, fmt.Errorf("merge attachments: pdfcpu panic: %v", p)
@@ -33,97 +43,229 @@ func mergePDFs(base []byte, atts []*model.Context, stamp func(page int) (string,
 		return nil, fmt.Errorf("merge attachments: read generated pages: %w", err)
 	}
 	version := "1.7" // ISO 32000-1
-	firstMerged := dest.PageCount + 1
+	generated := dest.PageCount
+	first := make([]int, len(atts)) // merged page number of each attachment's first page
 	for i, src := range atts {
 		if src.XRefTable.Version() == model.V20 {
 			version = "2.0" // ISO 32000-2
 		}
+		first[i] = dest.PageCount + 1
 		if err := pdfcpu.MergeXRefTables(strconv.Itoa(i+1), src, dest, false, false); err != nil {
 			return nil, fmt.Errorf("merge attachments: attachment PDF %d: %w", i+1, err)
 		}
 	}
-	if err := stampPages(dest, firstMerged, stamp); err != nil {
+	pbs, err := dest.PageBoundaries(nil)
+	if err != nil {
+		return nil, fmt.Errorf("merge attachments: page boxes: %w", err)
+	}
+	for _, pl := range places {
+		if err := placePage(dest, pbs, first[pl.att]+pl.page-1, pl.onto); err != nil {
+			return nil, err
+		}
+	}
+	if err := keepPages(dest, generated); err != nil {
 		return nil, err
 	}
 	return serialize(dest.XRefTable, version, fileID)
 }
 
-// stampPages adds the integrity mark to pages firstMerged..PageCount. The
-// page's own content is wrapped in q/Q (ISO 32000-1 §8.4.2) so whatever
-// graphics state it leaves behind cannot move or recolour the mark; the
-// original content streams are referenced, not modified, so streams shared
-// between pages stay intact.
-func stampPages(ctx *model.Context, firstMerged int, stamp func(page int) (string, error)) error {
-	if firstMerged > ctx.PageCount {
-		return nil
-	}
-	pbs, err := ctx.PageBoundaries(nil)
+// placePage draws merged page src onto generated page onto as a form
+// XObject named /NpesAtt.
+func placePage(ctx *model.Context, pbs []model.PageBoundaries, src, onto int) error {
+	d, _, inh, err := ctx.PageDict(src, false)
 	if err != nil {
-		return fmt.Errorf("merge attachments: page boxes: %w", err)
+		return fmt.Errorf("merge attachments: page %d: %w", src, err)
 	}
-	open, err := ctx.StreamDictIndRef([]byte("q\n"))
+	box := pbs[src-1].CropBox()
+	if box == nil {
+		return fmt.Errorf("merge attachments: page %d has no media box", src)
+	}
+	content, err := ctx.PageContent(d, src)
+	if err != nil && !errors.Is(err, model.ErrNoContent) {
+		return fmt.Errorf("merge attachments: page %d contents: %w", src, err)
+	}
+	form, _ := ctx.NewStreamDictForBuf(content)
+	form.InsertName("Type", "XObject")
+	form.InsertName("Subtype", "Form")
+	form.Insert("BBox", types.NewNumberArray(box.LL.X, box.LL.Y, box.UR.X, box.UR.Y))
+	res := types.Dict{}
+	if inh.Resources != nil {
+		res = inh.Resources
+	}
+	form.Insert("Resources", res)
+	if err := form.Encode(); err != nil {
+		return fmt.Errorf("merge attachments: page %d: %w", src, err)
+	}
+	ref, err := ctx.IndRefForNewObject(*form)
 	if err != nil {
-		return fmt.Errorf("merge attachments: stamp: %w", err)
+		return fmt.Errorf("merge attachments: page %d: %w", src, err)
 	}
-	for p := firstMerged; p <= ctx.PageCount; p++ {
-		d, _, _, err := ctx.PageDict(p, false)
+
+	pd, _, pinh, err := ctx.PageDict(onto, false)
+	if err != nil {
+		return fmt.Errorf("merge attachments: page %d: %w", onto, err)
+	}
+	// gofpdf shares one resource dictionary between all pages: this page
+	// gets its own copy with the form added.
+	pres := types.Dict{}
+	if pinh.Resources != nil {
+		pres = pinh.Resources.Clone().(types.Dict)
+	} else if o, err := ctx.Dereference(pd["Resources"]); err == nil {
+		if r, ok := o.(types.Dict); ok {
+			pres = r.Clone().(types.Dict)
+		}
+	}
+	xobj := types.Dict{}
+	if o, err := ctx.Dereference(pres["XObject"]); err == nil {
+		if x, ok := o.(types.Dict); ok {
+			xobj = x.Clone().(types.Dict)
+		}
+	}
+	xobj["NpesAtt"] = *ref
+	pres["XObject"] = xobj
+	pd["Resources"] = pres
+	m := placeOnA4(box, pbs[src-1].Rot)
+	draw, err := ctx.StreamDictIndRef([]byte("q " + m.String() + " cm /NpesAtt Do Q\n"))
+	if err != nil {
+		return fmt.Errorf("merge attachments: page %d: %w", onto, err)
+	}
+	contents := types.Array{}
+	switch c := pd["Contents"].(type) {
+	case types.IndirectRef:
+		o, err := ctx.Dereference(c)
+		if err != nil {
+			return fmt.Errorf("merge attachments: page %d contents: %w", onto, err)
+		}
+		if a, ok := o.(types.Array); ok {
+			contents = append(contents, a...)
+		} else {
+			contents = append(contents, c)
+		}
+	case types.Array:
+		contents = append(contents, c...)
+	}
+	pd["Contents"] = append(contents, *draw)
+	return nil
+}
+
+// keepPages makes pages 1..n, in order, the whole page tree: one root
+// node with n kids. The merged attachment pages, placed onto generated
+// pages, become unreachable and are not written.
+func keepPages(ctx *model.Context, n int) error {
+	root, err := ctx.Pages()
+	if err != nil {
+		return fmt.Errorf("merge attachments: page tree: %w", err)
+	}
+	kids := make(types.Array, n)
+	dicts := make([]types.Dict, n)
+	for p := 1; p <= n; p++ {
+		d, ref, inh, err := ctx.PageDict(p, false)
 		if err != nil {
 			return fmt.Errorf("merge attachments: page %d: %w", p, err)
 		}
-		box := pbs[p-1].CropBox()
-		if box == nil {
-			return fmt.Errorf("merge attachments: page %d has no media box", p)
+		if inh.MediaBox != nil {
+			// Explicit: the merge may have put another root above the
+			// node the page inherited its media box from (§7.7.3.4).
+			d["MediaBox"] = inh.MediaBox.Array()
 		}
-		ops, err := stamp(p)
-		if err != nil {
-			return err
-		}
-		ops = "Q\nq " + displayCM(box, pbs[p-1].Rot) + " cm\n" + ops + "Q\n"
-		mark, err := ctx.StreamDictIndRef([]byte(ops))
-		if err != nil {
-			return fmt.Errorf("merge attachments: stamp page %d: %w", p, err)
-		}
-		contents := types.Array{*open}
-		switch c := d["Contents"].(type) {
-		case types.IndirectRef:
-			o, err := ctx.Dereference(c)
-			if err != nil {
-				return fmt.Errorf("merge attachments: page %d contents: %w", p, err)
-			}
-			if a, ok := o.(types.Array); ok {
-				contents = append(contents, a...)
-			} else {
-				contents = append(contents, c)
-			}
-		case types.Array:
-			contents = append(contents, c...)
-		case nil:
-		default:
-			return fmt.Errorf("merge attachments: page %d: contents of type %T", p, c)
-		}
-		d["Contents"] = append(contents, *mark)
+		kids[p-1], dicts[p-1] = *ref, d
 	}
+	rd, err := ctx.DereferenceDict(*root)
+	if err != nil || rd == nil {
+		return fmt.Errorf("merge attachments: page tree root: %v", err)
+	}
+	for _, d := range dicts {
+		d["Parent"] = *root
+	}
+	rd["Kids"] = kids
+	rd["Count"] = types.Integer(n)
+	ctx.PageCount = n
 	return nil
+}
+
+// The attachment area of a page that carries an attached PDF page, in
+// millimetres from the top-left corner: below the header band, above the
+// footer, right of the Data Matrix column in the left margin.
+const (
+	attAreaLeft   = 25.0
+	attAreaRight  = 200.0
+	attAreaTop    = 16.0
+	attAreaBottom = 282.0
+)
+
+// affine is a PDF transformation matrix [a b c d e f] (ISO 32000-1
+// §8.3.3): x' = a·x + c·y + e, y' = b·x + d·y + f.
+type affine [6]float64
+
+// then returns the transformation that applies m, then n.
+func (m affine) then(n affine) affine {
+	return affine{
+		n[0]*m[0] + n[2]*m[1], n[1]*m[0] + n[3]*m[1],
+		n[0]*m[2] + n[2]*m[3], n[1]*m[2] + n[3]*m[3],
+		n[0]*m[4] + n[2]*m[5] + n[4], n[1]*m[4] + n[3]*m[5] + n[5],
+	}
+}
+
+func (m affine) inverse() affine {
+	det := m[0]*m[3] - m[1]*m[2]
+	return affine{m[3] / det, -m[1] / det, -m[2] / det, m[0] / det,
+		(m[2]*m[5] - m[3]*m[4]) / det, (m[1]*m[4] - m[0]*m[5]) / det}
+}
+
+func (m affine) String() string {
+	return num(m[0]) + " " + num(m[1]) + " " + num(m[2]) + " " + num(m[3]) + " " + num(m[4]) + " " + num(m[5])
+}
+
+// quarterLeft turns a w × h picture a quarter counter-clockwise about the
+// origin and back into the first quadrant: it becomes h × w, its top at
+// the left.
+func quarterLeft(h float64) affine { return affine{0, 1, -1, 0, h, 0} }
+
+// fitArea scales a w × h picture (points, origin at its bottom-left) to
+// fit the w×h box whose top-left corner is (left, top) millimetres from
+// the page's top-left corner — never enlarged, centred across, at the
+// top — and returns the transformation and the printed size.
+func fitArea(w, h, left, top, boxW, boxH float64) (affine, float64) {
+	s := min(1, boxW*ptPerMM/w, boxH*ptPerMM/h)
+	x := left*ptPerMM + (boxW*ptPerMM-s*w)/2
+	y := (pageH-top)*ptPerMM - s*h
+	return affine{s, 0, 0, s, x, y}, s
+}
+
+// placeOnA4 maps the default user space of an attached page with crop box
+// box and /Rotate rot onto the attachment area of an A4 portrait page:
+// the page as it is displayed (rotation respected), turned a quarter
+// counter-clockwise if it is landscape, shrunk to fit if it is larger.
+func placeOnA4(box *types.Rectangle, rot int) affine {
+	m := displayCM(box, rot).inverse()
+	w, h := box.Width(), box.Height()
+	if r := ((rot % 360) + 360) % 360; r == 90 || r == 270 {
+		w, h = h, w
+	}
+	if w > h {
+		m = m.then(quarterLeft(h))
+		w, h = h, w
+	}
+	fit, _ := fitArea(w, h, attAreaLeft, attAreaTop, attAreaRight-attAreaLeft, attAreaBottom-attAreaTop)
+	return m.then(fit)
 }
 
 // displayCM returns the matrix (ISO 32000-1 §8.3.4) that maps a
 // coordinate system anchored at the bottom-left corner of the page as
 // displayed — after /Rotate, which turns the page clockwise — into the
 // page's default user space.
-func displayCM(box *types.Rectangle, rot int) string {
+func displayCM(box *types.Rectangle, rot int) affine {
 	llx, lly, urx, ury := box.LL.X, box.LL.Y, box.UR.X, box.UR.Y
-	var a, b, c, d, e, f float64
 	switch ((rot % 360) + 360) % 360 {
 	case 90:
-		a, b, c, d, e, f = 0, 1, -1, 0, urx, lly
+		return affine{0, 1, -1, 0, urx, lly}
 	case 180:
-		a, b, c, d, e, f = -1, 0, 0, -1, urx, ury
+		return affine{-1, 0, 0, -1, urx, ury}
 	case 270:
-		a, b, c, d, e, f = 0, -1, 1, 0, llx, ury
+		return affine{0, -1, 1, 0, llx, ury}
 	default:
-		a, b, c, d, e, f = 1, 0, 0, 1, llx, lly
+		return affine{1, 0, 0, 1, llx, lly}
 	}
-	return num(a) + " " + num(b) + " " + num(c) + " " + num(d) + " " + num(e) + " " + num(f)
 }
 
 // serialize writes the objects reachable from the document catalog and

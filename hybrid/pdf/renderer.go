@@ -122,6 +122,9 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 	if err := validateCommon(l.ID, l.Tracking, l.RecipientName, l.AddressLines, l.Date); err != nil {
 		return Result{}, info, err
 	}
+	if !ValidLanguage(l.Language) {
+		return Result{}, info, fmt.Errorf("%w: language %q (be, ru, or empty to detect it)", ErrInvalidLetter, l.Language)
+	}
 	atts := make([]*inspected, len(l.Attachments))
 	for i, a := range l.Attachments {
 		in, err := inspect(a)
@@ -131,17 +134,26 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 		atts[i] = in
 	}
 
-	d := r.newDoc(l.ID, l.Date, cached)
+	lang := l.Language
+	if lang == "" {
+		lang = DetectLanguage(l.Subject, l.Body)
+	}
+	d := r.newDoc(l.ID, lang, l.Date, cached)
 	d.envelope(envelope{id: l.ID, tracking: l.Tracking, sender: l.SenderLine,
 		name: l.RecipientName, lines: l.AddressLines, date: l.Date})
 	d.subject(l.Subject)
 	d.flow(d.clean(l.Body, multiLine), "", bodySize, bodyLead)
 
+	// Attachments follow in the order of the list on the first page; every
+	// page of one carries its header band (finish). An attached PDF's
+	// pages get generated pages of their own, which mergePDFs fills.
 	var pdfs []attachedPDF
+	var places []placement
 	if len(atts) > 0 {
 		d.attachmentList(l.Attachments, atts)
 		for i, in := range atts {
 			name := d.clean(l.Attachments[i].Name, singleLine)
+			start := len(d.pages)
 			switch in.kind {
 			case attText:
 				d.textAttachment(i+1, name, in.text)
@@ -150,11 +162,29 @@ func (r *Renderer) renderLetter(l Letter, cached bool) (res Result, info renderI
 					return Result{}, info, err
 				}
 			case attPDF:
+				for p := 1; p <= in.pdf.PageCount && d.err == nil; p++ {
+					d.newPage(nextTop)
+					places = append(places, placement{onto: len(d.pages), att: len(pdfs), page: p})
+				}
 				pdfs = append(pdfs, attachedPDF{ctx: in.pdf, data: l.Attachments[i].Data})
+			}
+			for _, p := range d.pages[start:] {
+				p.att, p.attName = i+1, name
 			}
 		}
 	}
-	return d.finish(l.Duplex, pdfs)
+	return d.finish(l.Duplex, pdfs, places)
+}
+
+// CheckAddress reports whether the recipient's name and address lines fit
+// the envelope window as Render lays them out; the error wraps
+// ErrAddressTooLong when they do not. It is meant for submission time, for
+// letters that may be printed later.
+func (r *Renderer) CheckAddress(name string, lines []string) (err error) {
+	defer recoverRender(&err, "address check")
+	d := r.newDoc("address-check", Russian, time.Unix(0, 0), false)
+	_, _, err = d.fitAddress(d.addressLines(name, lines))
+	return err
 }
 
 // RenderActivation renders the short letter carrying a mailbox activation
@@ -174,7 +204,7 @@ func (r *Renderer) renderActivation(a Activation, cached bool) (res Result, info
 	if strings.TrimSpace(a.MailboxID) == "" {
 		return Result{}, info, fmt.Errorf("%w: mailbox id is empty", ErrInvalidLetter)
 	}
-	d := r.newDoc(a.ID, a.Date, cached)
+	d := r.newDoc(a.ID, Russian, a.Date, cached)
 	code := d.clean(a.Code, singleLine)
 	if code == "" {
 		return Result{}, info, fmt.Errorf("%w: activation code is empty", ErrInvalidLetter)
@@ -193,7 +223,7 @@ func (r *Renderer) renderActivation(a Activation, cached bool) (res Result, info
 		"с которой регистрировали ящик. Код подходит только для почтового ящика "+mailbox+
 		" и используется один раз.\n\nЕсли вы не регистрировали почтовый ящик, не вводите код "+
 		"и никому его не сообщайте, а обратитесь в ближайшее отделение почтовой связи.", "", bodySize, bodyLead)
-	return d.finish(a.Duplex, nil)
+	return d.finish(a.Duplex, nil, nil)
 }
 
 // recoverRender turns a panic inside gofpdf or pdfcpu into an error: a
@@ -213,7 +243,7 @@ type attachedPDF struct {
 
 // newDoc starts a document whose only time is date. cached selects the
 // font objects from the Renderer's fontCache.
-func (r *Renderer) newDoc(id string, date time.Time, cached bool) *doc {
+func (r *Renderer) newDoc(id, lang string, date time.Time, cached bool) *doc {
 	f := newGofpdf()
 	// ISO 32000-1 §14.3.3: dates in the information dictionary. UTC, so
 	// the bytes do not depend on the Location the caller's time carries.
@@ -222,7 +252,7 @@ func (r *Renderer) newDoc(id string, date time.Time, cached bool) *doc {
 	f.SetProducer("npes hybrid/pdf", false)
 	f.SetCreator("npes", false)
 	f.SetTitle(id, false)
-	d := &doc{r: r, f: f, id: id, cached: cached && r.cache != nil}
+	d := &doc{r: r, f: f, id: id, lbl: labelSets[lang], cached: cached && r.cache != nil}
 	if r.share != nil {
 		d.fonts = r.share.install(f)
 	} else {
@@ -272,15 +302,12 @@ func (d *doc) output() ([]byte, renderInfo, error) {
 
 // finish draws the planned pages with their footers and integrity marks,
 // merges attached PDFs and returns the result.
-func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error) {
+func (d *doc) finish(duplex bool, pdfs []attachedPDF, places []placement) (Result, renderInfo, error) {
 	var info renderInfo
 	if d.err != nil {
 		return Result{}, info, d.err
 	}
 	n := len(d.pages)
-	for _, p := range pdfs {
-		n += p.ctx.PageCount
-	}
 	if n > MaxPages {
 		return Result{}, info, fmt.Errorf("%w: %d pages (limit %d)", ErrTooLong, n, MaxPages)
 	}
@@ -292,9 +319,8 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error
 	}
 	m := sheets(n)
 	// mark draws the Data Matrix of a page, its bottom-left corner dmLeft
-	// from the left and pageH-dmBottom from the bottom edge, in a system
-	// with the origin at the page's bottom-left corner (PDF default user
-	// space on generated pages, see stampPages for merged ones).
+	// from the left and pageH-dmBottom from the bottom edge, in PDF
+	// default user space.
 	mark := func(page int) (string, error) {
 		dm, err := dataMatrixModules(fmt.Sprintf("%s|p%d/%d|s%d/%d", d.id, page, n, sheets(page), m))
 		if err != nil {
@@ -304,12 +330,24 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error
 		return matrixOps(dm, dmLeft*ptPerMM, yTop*ptPerMM, dmModule*ptPerMM, dmQuiet), nil
 	}
 
+	attPages := map[int]int{} // pages of each attachment
+	for _, p := range d.pages {
+		attPages[p.att]++
+	}
+	attPage := 0
 	for i, p := range d.pages {
 		d.f.AddPage()
 		for _, op := range p.ops {
 			op(d.f)
 		}
 		page := i + 1
+		if p.att > 0 {
+			if i == 0 || d.pages[i-1].att != p.att {
+				attPage = 0
+			}
+			attPage++
+			d.band(p.att, attPage, attPages[p.att], p.attName)
+		}
 		d.footer(page, n)
 		ops, err := mark(page)
 		if err != nil {
@@ -335,7 +373,7 @@ func (d *doc) finish(duplex bool, pdfs []attachedPDF) (Result, renderInfo, error
 		}
 		var fileID [16]byte
 		copy(fileID[:], h.Sum(nil))
-		merged, err := mergePDFs(out, ctxs, mark, fileID)
+		merged, err := mergePDFs(out, ctxs, places, fileID)
 		if err != nil {
 			return Result{}, info, fmt.Errorf("render letter %q: %w", d.id, err)
 		}

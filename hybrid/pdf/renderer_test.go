@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -301,20 +302,43 @@ func TestSheets(t *testing.T) {
 	}
 }
 
+// TestAddressThatDoesNotFit: an address that needs more than the window
+// at the smallest legible size is refused, by Render and CheckAddress
+// alike, never shortened; one that fits after wrapping passes both.
 func TestAddressThatDoesNotFit(t *testing.T) {
 	t.Parallel()
-	l := letterWith()
-	l.RecipientName = "Обществу с ограниченной ответственностью «Очень длинное наименование организации-получателя»"
-	l.AddressLines = []string{"ул. А, 1", "корп. 2", "пом. 3", "каб. 4", "аг. Б", "с/с В", "р-н Г", "обл. Д", "220000", "Республика Беларусь"}
-	res, err := newRenderer(t).Render(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := strings.Join(res.Warnings, "\n")
-	for _, want := range []string{"joined", "shortened"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("warnings %q lack %q", res.Warnings, want)
-		}
+	r := newRenderer(t)
+	long := "Обществу с ограниченной ответственностью «Очень длинное наименование организации-получателя»"
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		fits  bool
+	}{
+		{"eight long lines", slices.Repeat([]string{"улица Очень Длинного Наименования Героев Обороны, д. 1"}, 8), false},
+		{"ten short lines, joined", []string{"ул. А, 1", "корп. 2", "пом. 3", "каб. 4", "аг. Б", "с/с В", "р-н Г", "обл. Д", "220000", "Республика Беларусь"}, true},
+		{"one long word", []string{strings.Repeat("Ш", 400), "220000"}, false},
+		{"long name, usual address", []string{"ул. Советская, д. 1, пом. 2", "г. Гомель", "246050"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := letterWith()
+			l.RecipientName, l.AddressLines = long, tc.lines
+			res, err := r.Render(l)
+			checkErr := r.CheckAddress(l.RecipientName, l.AddressLines)
+			if tc.fits {
+				if err != nil || checkErr != nil {
+					t.Fatalf("Render: %v; CheckAddress: %v; want both nil", err, checkErr)
+				}
+				for _, w := range res.Warnings {
+					if strings.Contains(w, "shortened") {
+						t.Errorf("address shortened: %s", w)
+					}
+				}
+				return
+			}
+			if !errors.Is(err, pdf.ErrAddressTooLong) || !errors.Is(checkErr, pdf.ErrAddressTooLong) {
+				t.Fatalf("Render: %v; CheckAddress: %v; want ErrAddressTooLong from both", err, checkErr)
+			}
+		})
 	}
 }
 

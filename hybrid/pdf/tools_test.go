@@ -2,9 +2,12 @@ package pdf_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -147,11 +150,13 @@ func checkWindow(t *testing.T, file string, lines []string) {
 			t.Errorf("word %q at (%.1f,%.1f)-(%.1f,%.1f) pt crosses the window edge", w.text, w.x0, w.y0, w.x1, w.y1)
 		}
 		if contained {
-			inside[w.text]++
+			// Lines joined to fit the window are separated by commas.
+			inside[strings.TrimSuffix(w.text, ",")]++
 		}
 	}
 	for _, l := range lines {
 		for _, w := range strings.Fields(l) {
+			w = strings.TrimSuffix(w, ",")
 			if inside[w] == 0 {
 				t.Errorf("address word %q is not inside the window (20–105 × 45–90 mm)", w)
 				continue
@@ -161,8 +166,49 @@ func checkWindow(t *testing.T, file string, lines []string) {
 	}
 }
 
-// TestMergedPDFWithTools checks a letter with attached PDFs: the pages are
-// merged after the letter, each carries a Data Matrix with the right page
+// TestLongNameWrapsInWindow: a long organization name wraps onto more
+// lines inside the window, every word whole and no smaller than 8 pt —
+// the size of the footer, whose word height pdftotext reports alike.
+func TestLongNameWrapsInWindow(t *testing.T) {
+	needTool(t, "pdftotext")
+	l := letterWith()
+	l.RecipientName = "Коммунальное унитарное предприятие «Гомельское городское жилищное коммунальное хозяйство»"
+	l.AddressLines = []string{"ул. Ирининская, д. 23, пом. 4", "г. Гомель", "Гомельская обл.", "246050"}
+	l.Language = pdf.Russian
+	res, err := newRenderer(t).Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings: %q", res.Warnings)
+	}
+	file := writePDF(t, res.PDF)
+	checkWindow(t, file, append([]string{l.RecipientName}, l.AddressLines...))
+	var footerH float64
+	for _, w := range words(t, file) {
+		if w.text == "Страница" && w.y0 > 280*ptPerMM {
+			footerH = w.y1 - w.y0
+		}
+	}
+	if footerH == 0 {
+		t.Fatal("no footer word found")
+	}
+	addressWords := map[string]bool{}
+	for _, line := range append([]string{l.RecipientName}, l.AddressLines...) {
+		for _, w := range strings.Fields(line) {
+			addressWords[w] = true
+		}
+	}
+	for _, w := range words(t, file) {
+		inWindow := w.x0 >= windowX0 && w.x1 <= windowX1 && w.y0 >= windowY0+17.7*ptPerMM && w.y1 <= windowY1
+		if inWindow && addressWords[w.text] && w.y1-w.y0 < footerH-0.01 {
+			t.Errorf("address word %q is %.2f pt high, the 8 pt footer %.2f pt: smaller than 8 pt", w.text, w.y1-w.y0, footerH)
+		}
+	}
+}
+
+// TestMergedPDFWithTools checks a letter with attached PDFs: the pages
+// follow the letter in the order of the attachment list, each carries a Data Matrix with the right page
 // and sheet numbers (a rotated page included), the dates are the letter's,
 // and the result is stable.
 func TestMergedPDFWithTools(t *testing.T) {
@@ -175,7 +221,7 @@ func TestMergedPDFWithTools(t *testing.T) {
 		pdf.Attachment{Name: "схема.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{pages: 1, rotate: 90, letterSize: true, text: "Rotated scheme"})},
 		pdf.Attachment{Name: "заметка.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("Тэкст прыкладання.")},
 	)
-	l.Duplex = true
+	l.Duplex, l.Language = true, pdf.Russian
 	res, err := r.Render(l)
 	if err != nil {
 		t.Fatal(err)
@@ -202,9 +248,18 @@ func TestMergedPDFWithTools(t *testing.T) {
 	if !strings.Contains(info, "2026-11-22T07:30:00") {
 		t.Errorf("pdfinfo dates are not the letter's date (2026-11-22T07:30:00Z):\n%s", info)
 	}
-	for p, want := range map[int]string{2: "Тэкст прыкладання.", 3: "Attached contract 1", 4: "Attached contract 2", 5: "Rotated scheme 1"} {
-		if got := pageText(t, file, p); !strings.Contains(got, want) {
-			t.Errorf("page %d text %q lacks %q", p, got, want)
+	// The attachments in the order of the list, each page under its band.
+	for p, want := range map[int][]string{
+		2: {"Приложение 1, страница 1 из 2: договор.pdf", "Attached contract 1"},
+		3: {"Приложение 1, страница 2 из 2: договор.pdf", "Attached contract 2"},
+		4: {"Приложение 2, страница 1 из 1: схема.pdf", "Rotated scheme 1"},
+		5: {"Приложение 3, страница 1 из 1: заметка.txt", "Тэкст прыкладання."},
+	} {
+		got := pageText(t, file, p)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("page %d text %q lacks %q", p, got, w)
+			}
 		}
 	}
 	for p := 1; p <= 5; p++ {
@@ -286,5 +341,113 @@ func TestActivationWithTools(t *testing.T) {
 	checkWindow(t, file, append([]string{a.RecipientName}, a.AddressLines...))
 	if got, want := dataMatrixAt(t, file, 1), a.ID+"|p1/1|s1/1"; got != want {
 		t.Errorf("Data Matrix = %q, want %q", got, want)
+	}
+}
+
+// TestLabelsFollowLanguage: the fixed labels are Belarusian or Russian as
+// the letter says, or as its text shows when it says nothing.
+func TestLabelsFollowLanguage(t *testing.T) {
+	needTool(t, "pdftotext")
+	r := newRenderer(t)
+	be := []string{"ЗАКАЗНАЕ", "Нумар ліста", "Заказны ліст", "Дадаткі:", "Дадатак 1. заўвага.txt", "Ліст ", "Старонка 1 з 2"}
+	ru := []string{"ЗАКАЗНОЕ", "Номер письма", "Заказное письмо", "Приложения:", "Приложение 1. заўвага.txt", "Письмо ", "Страница 1 из 2"}
+	for _, tc := range []struct {
+		name, lang, body string
+		want, not        []string
+	}{
+		{"Belarusian text", "", "Паведамляем, што ваш рахунак ужо аплачаны і закрыты.", be, ru},
+		{"Russian text", "", "Сообщаем, что ваш счёт уже оплачен и закрыт.", ru, be},
+		{"Russian text, Belarusian chosen", pdf.Belarusian, "Сообщаем, что ваш счёт уже оплачен и закрыт.", be, ru},
+		{"no Cyrillic", "", "Invoice 42 paid.", ru, be},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := letterWith(pdf.Attachment{Name: "заўвага.txt", ContentType: "text/plain", Data: []byte("x")})
+			l.Subject, l.Body, l.Language = "", tc.body, tc.lang
+			res, err := r.Render(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := writePDF(t, res.PDF)
+			text := pageText(t, file, 1) + " " + pageText(t, file, 2)
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("text lacks %q:\n%s", w, text)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(text, w) && !slices.Contains(tc.want, w) {
+					t.Errorf("text has %q of the other language", w)
+				}
+			}
+		})
+	}
+	l := letterWith()
+	l.Language = "uk"
+	if _, err := r.Render(l); !errors.Is(err, pdf.ErrInvalidLetter) {
+		t.Errorf("language uk: %v, want ErrInvalidLetter", err)
+	}
+}
+
+// TestAttachmentPagesOnA4: attached pages of any size and orientation
+// print on A4 portrait, inside the attachment area below the header band
+// — content at their very edges included — a landscape page turned a
+// quarter counter-clockwise, nothing enlarged.
+func TestAttachmentPagesOnA4(t *testing.T) {
+	for _, tool := range []string{"pdftotext", "pdfinfo", "qpdf"} {
+		needTool(t, tool)
+	}
+	edges := func(w, h int) string {
+		return fmt.Sprintf("BT /F1 12 Tf 2 %d Td (TOPLEFT) Tj ET BT /F1 12 Tf %d 4 Td (BOTTOMRIGHT) Tj ET", h-12, w-90)
+	}
+	l := letterWith(
+		pdf.Attachment{Name: "a4.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{content: edges(595, 842)})},
+		pdf.Attachment{Name: "landscape.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{mediaBox: "[0 0 842 595]", content: edges(842, 595)})},
+		pdf.Attachment{Name: "a3.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{mediaBox: "[0 0 842 1191]", content: edges(842, 1191)})},
+		pdf.Attachment{Name: "a6.pdf", ContentType: "application/pdf", Data: testPDF(pdfSpec{mediaBox: "[0 0 298 420]", content: edges(298, 420)})},
+	)
+	l.Language = pdf.Russian
+	res, err := newRenderer(t).Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writePDF(t, res.PDF)
+	if out := run(t, "qpdf", "--check", file); !strings.Contains(out, "No syntax or stream encoding errors") {
+		t.Errorf("qpdf --check:\n%s", out)
+	}
+	info := run(t, "pdfinfo", "-f", "1", "-l", strconv.Itoa(res.Pages), file)
+	if n := strings.Count(info, "595.28 x 841.89 pts (A4)"); n != res.Pages || res.Pages != 5 {
+		t.Errorf("%d of %d pages are A4 portrait (want 5):\n%s", n, res.Pages, info)
+	}
+	const (
+		bandRule = 14 * ptPerMM
+		areaX0   = 25*ptPerMM - bboxTolerPt
+		areaX1   = 200*ptPerMM + bboxTolerPt
+		areaY1   = 282*ptPerMM + bboxTolerPt
+	)
+	for p, name := range map[int]string{2: "a4.pdf", 3: "landscape.pdf", 4: "a3.pdf", 5: "a6.pdf"} {
+		var band bool
+		for _, w := range wordsOn(t, file, p) {
+			switch w.text {
+			case "TOPLEFT", "BOTTOMRIGHT":
+				if w.x0 < areaX0 || w.x1 > areaX1 || w.y0 < bandRule || w.y1 > areaY1 {
+					t.Errorf("page %d (%s): %s at (%.1f,%.1f)-(%.1f,%.1f) pt is outside the attachment area", p, name, w.text, w.x0, w.y0, w.x1, w.y1)
+				}
+				if vertical := w.y1-w.y0 > w.x1-w.x0; vertical != (name == "landscape.pdf") {
+					t.Errorf("page %d (%s): %s runs vertically: %v", p, name, w.text, vertical)
+				}
+				if name == "a6.pdf" && w.text == "TOPLEFT" && w.x1-w.x0 < 53 { // 54 pt at 100 %
+					t.Errorf("page %d: an A6 page was shrunk (TOPLEFT %.1f pt wide)", p, w.x1-w.x0)
+				}
+				if name == "landscape.pdf" && w.text == "TOPLEFT" && w.y0 < 600 {
+					// Turned counter-clockwise, the top-left corner is at the bottom left.
+					t.Errorf("page %d: the landscape page's top-left corner is at y %.1f, want at the bottom", p, w.y0)
+				}
+			case "Приложение":
+				band = band || w.y1 <= bandRule
+			}
+		}
+		if !band {
+			t.Errorf("page %d (%s): no header band above %.1f pt", p, name, bandRule)
+		}
 	}
 }

@@ -181,6 +181,7 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 	})
 
 	t.Run("bad input", func(t *testing.T) {
+		tooLongName := strings.Repeat("ЖЩШЮМЖЩШЮМ ", 18)
 		for name, tc := range map[string]struct {
 			letter map[string]any
 			code   string
@@ -191,6 +192,12 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 			"period on simple":   {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "print_if_unsigned_after": "48h"}, "not_registered"},
 			"bad period":         {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "registered": true, "print_if_unsigned_after": "soon"}, "bad_period"},
 			"unknown field":      {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "priority": "high"}, "bad_json"},
+			"bad language":       {map[string]any{"recipient": map[string]string{"name": "X", "address": citizenAddress}, "language": "uk"}, "bad_language"},
+			// Does not fit the envelope window at 8 pt: refused when it is
+			// printed at once and when it may be printed later.
+			"address too long, print": {map[string]any{"recipient": map[string]string{"name": tooLongName, "address": citizenAddress}}, "address_too_long"},
+			"address too long, print if unsigned": {map[string]any{"recipient": map[string]string{"name": tooLongName, "address": citizenAddress},
+				"registered": true, "print_if_unsigned_after": "48h"}, "address_too_long"},
 		} {
 			status, _, data := org.send(tc.letter, "")
 			if status != 400 || !strings.Contains(string(data), `"`+tc.code+`"`) {

@@ -66,7 +66,7 @@ func testPhysicalEvents(t *testing.T, b *bundle) {
 		t.Fatalf("Delivered before posting: %d %s", status, data)
 	}
 	for _, j := range lease.Jobs {
-		printer.mustJSON("POST", "/v1/print/jobs/"+j.ID+"/printed", map[string]any{"lease_token": j.LeaseToken}, nil, 200)
+		printer.mustJSON("POST", "/v1/print/jobs/"+j.ID+"/printed", map[string]any{"lease_token": j.LeaseToken, "sheets": j.Sheets}, nil, 200)
 		printer.mustJSON("POST", "/v1/print/jobs/"+j.ID+"/posted", map[string]any{"lease_token": j.LeaseToken}, nil, 200)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,8 +126,41 @@ func testPrintPath(t *testing.T, b *bundle) {
 		t.Fatalf("stale report: %d %s", status, data)
 	}
 	tok := lease2.Jobs[0].LeaseToken
+	// Inserter integrity: the report names the sheets enveloped, and a
+	// count other than the job's is refused; nothing is recorded.
+	sheets := lease2.Jobs[0].Sheets
+	if sheets < 1 {
+		t.Fatalf("leased job has %d sheets", sheets)
+	}
+	for _, tc := range []struct {
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{map[string]any{"lease_token": tok}, 400, "bad_sheets"},
+		{map[string]any{"lease_token": tok, "sheets": sheets + 1}, 409, "sheet_mismatch"},
+	} {
+		status, data := gomel2.json("POST", "/v1/print/jobs/"+job.ID+"/printed", tc.body, nil)
+		if status != tc.status || !strings.Contains(string(data), `"`+tc.code+`"`) {
+			t.Fatalf("printed %v: %d %s, want %d %s", tc.body, status, data, tc.status, tc.code)
+		}
+	}
+	var batch struct {
+		Results []struct {
+			State string
+			Error *struct{ Code string }
+		}
+	}
+	gomel2.mustJSON("POST", "/v1/print/reports", map[string]any{"reports": []map[string]any{
+		{"id": job.ID, "lease_token": tok, "outcome": "printed", "sheets": sheets + 2}}}, &batch, 200)
+	if len(batch.Results) != 1 || batch.Results[0].Error == nil || batch.Results[0].Error.Code != "sheet_mismatch" {
+		t.Fatalf("batch report with the wrong sheets: %+v", batch.Results)
+	}
+	if got := strings.Join(events(t, org, sent.ID), " "); got != "SubmissionAcceptance RelayToNonERDS" {
+		t.Fatalf("events after refused reports: %s", got)
+	}
 	for range 2 { // a retried report records nothing twice
-		gomel2.mustJSON("POST", "/v1/print/jobs/"+job.ID+"/printed", map[string]any{"lease_token": tok}, nil, 200)
+		gomel2.mustJSON("POST", "/v1/print/jobs/"+job.ID+"/printed", map[string]any{"lease_token": tok, "sheets": lease2.Jobs[0].Sheets}, nil, 200)
 	}
 	if status, _ := gomel2.json("POST", "/v1/print/jobs/"+job.ID+"/events", map[string]any{"event": "Delivered"}, nil); status != 409 {
 		t.Fatalf("delivered before posted: %d", status)
@@ -138,6 +172,12 @@ func testPrintPath(t *testing.T, b *bundle) {
 	}
 	if got := strings.Join(events(t, org, sent.ID), " "); got != "SubmissionAcceptance RelayToNonERDS Printed Posted Delivered" {
 		t.Fatalf("events: %s", got)
+	}
+	// Printed records what the inserter checked: pages, sheets, and the
+	// match code every sheet's Data Matrix carries.
+	printed := evidenceOf(t, org, sent.ID, signing.EventPrinted)
+	if d := printed.Details; d["pages"] != strconv.Itoa(lease2.Jobs[0].Pages) || d["sheets"] != strconv.Itoa(sheets) || d["match_code"] != sent.ID {
+		t.Fatalf("Printed details %v, want pages %d, sheets %d, match_code %s", d, lease2.Jobs[0].Pages, sheets, sent.ID)
 	}
 	status, bb := org.do("GET", "/v1/letters/"+sent.ID+"/bundle", nil, "", nil, nil)
 	if status != 200 {
@@ -276,7 +316,7 @@ func TestBatchReports(t *testing.T) {
 		t.Fatalf("leased %d", len(l.Jobs))
 	}
 	reports := []map[string]any{
-		{"id": l.Jobs[0].ID, "lease_token": l.Jobs[0].LeaseToken, "outcome": "printed"},
+		{"id": l.Jobs[0].ID, "lease_token": l.Jobs[0].LeaseToken, "outcome": "printed", "sheets": l.Jobs[0].Sheets},
 		{"id": l.Jobs[1].ID, "lease_token": l.Jobs[1].LeaseToken + 7, "outcome": "printed"}, // stale
 		{"id": l.Jobs[2].ID, "lease_token": l.Jobs[2].LeaseToken, "outcome": "failed"},      // no reason
 		{"id": l.Jobs[0].ID, "lease_token": l.Jobs[0].LeaseToken, "outcome": "posted"},      // same job, next step

@@ -117,6 +117,7 @@ func Lease(ctx context.Context, o Options) (*Result, error) {
 					Jobs []struct {
 						ID         string `json:"id"`
 						LeaseToken int64  `json:"lease_token"`
+						Sheets     int    `json:"sheets"`
 					} `json:"jobs"`
 				}
 				t0 := time.Now()
@@ -144,7 +145,7 @@ func Lease(ctx context.Context, o Options) (*Result, error) {
 					// Printed evidence sealed together).
 					reports := make([]map[string]any, len(reply.Jobs))
 					for i, j := range reply.Jobs {
-						reports[i] = map[string]any{"id": j.ID, "lease_token": j.LeaseToken, "outcome": "printed"}
+						reports[i] = map[string]any{"id": j.ID, "lease_token": j.LeaseToken, "outcome": "printed", "sheets": j.Sheets}
 					}
 					var out struct {
 						Results []struct {
@@ -170,7 +171,7 @@ func Lease(ctx context.Context, o Options) (*Result, error) {
 				for _, j := range reply.Jobs {
 					var job struct{ State string }
 					t0 := time.Now()
-					if err := c.call(ctx, "POST", "/v1/print/jobs/"+j.ID+"/printed", map[string]int64{"lease_token": j.LeaseToken}, &job, http.StatusOK); err != nil {
+					if err := c.call(ctx, "POST", "/v1/print/jobs/"+j.ID+"/printed", map[string]any{"lease_token": j.LeaseToken, "sheets": j.Sheets}, &job, http.StatusOK); err != nil {
 						return err
 					}
 					if job.State != mailbox.JobPrinted {

@@ -209,7 +209,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] --server URL --id DIR")
+	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] [--language be|ru] --server URL --id DIR")
 	clientFlags(fs, e, &o)
 	toName := fs.String("to-name", "", "recipient's name as on an envelope")
 	toAddr := fs.String("to-address", "", "recipient's postal address")
@@ -219,6 +219,7 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	bodyFile := fs.String("body-file", "", "file with the body text ('-' for standard input)")
 	piu := fs.String("print-if-unsigned", "", "registered: print and post the letter if not signed for within PERIOD (e.g. 10d or 240h)")
 	period := fs.String("acceptance-period", "", "registered: time the recipient has to accept or refuse, PERIOD (e.g. 10d; default 10d)")
+	language := fs.String("language", "", "language of the printed letter's labels: be (Belarusian) or ru (Russian); default: detected from the text")
 	key := fs.String("idempotency-key", "", "Idempotency-Key (default: a new random key; reuse it to retry safely)")
 	var attach stringList
 	fs.Var(&attach, "attach", "attach a file (repeatable)")
@@ -227,6 +228,9 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	}
 	if *toName == "" || *toAddr == "" {
 		return usagef("--to-name and --to-address are required")
+	}
+	if *language != "" && *language != "be" && *language != "ru" {
+		return usagef("--language must be be or ru")
 	}
 	if *body != "" && *bodyFile != "" {
 		return usagef("give --body or --body-file, not both")
@@ -265,6 +269,9 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	}
 	if *period != "" {
 		letter["acceptance_period"] = *period
+	}
+	if *language != "" {
+		letter["language"] = *language
 	}
 	// The multipart body streams from the files through a pipe: memory does
 	// not grow with attachment size.

@@ -26,6 +26,7 @@ type letterPart struct {
 	Registered           bool   `json:"registered"`
 	Subject              string `json:"subject"`
 	Body                 string `json:"body"`
+	Language             string `json:"language"`
 	PrintIfUnsignedAfter string `json:"print_if_unsigned_after"`
 	AcceptancePeriod     string `json:"acceptance_period"`
 	From                 string `json:"from"`
@@ -126,7 +127,7 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	v, replayed, err := s.Service.Submit(r.Context(), caller(r), mailbox.Submission{
 		RecipientName: lp.Recipient.Name, RecipientAddress: lp.Recipient.Address, Registered: lp.Registered,
-		Subject: lp.Subject, Body: lp.Body, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
+		Subject: lp.Subject, Body: lp.Body, Language: lp.Language, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
 		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI,
 	}, draft)
 	if err != nil {

@@ -106,6 +106,7 @@ func (s *server) printReport(kind string) http.HandlerFunc {
 		var req struct {
 			LeaseToken int64  `json:"lease_token"`
 			Reason     string `json:"reason"`
+			Sheets     int    `json:"sheets"`
 		}
 		if err := decodeJSON(w, r, &req); err != nil {
 			s.writeError(w, r, err)
@@ -116,7 +117,7 @@ func (s *server) printReport(kind string) http.HandlerFunc {
 		var err error
 		switch kind {
 		case "printed":
-			j, err = s.Print.Printed(r.Context(), caller(r), id, req.LeaseToken)
+			j, err = s.Print.Printed(r.Context(), caller(r), id, req.LeaseToken, req.Sheets)
 		case "posted":
 			j, err = s.Print.Posted(r.Context(), caller(r), id, req.LeaseToken)
 		default:
@@ -181,7 +182,7 @@ func csvSafe(v string) string {
 
 // printReports applies a batch of outcomes: POST /v1/print/reports
 // {"reports": [{"id", "lease_token", "outcome": "printed|posted|failed",
-// "reason"}]} → {"results": [{"id", "state", "error"}]}, one transaction
+// "reason", "sheets"}]} → {"results": [{"id", "state", "error"}]}, one transaction
 // for all, each report succeeding or failing on its own.
 func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -190,6 +191,7 @@ func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
 			LeaseToken int64  `json:"lease_token"`
 			Outcome    string `json:"outcome"`
 			Reason     string `json:"reason"`
+			Sheets     int    `json:"sheets"`
 		} `json:"reports"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -198,7 +200,7 @@ func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
 	}
 	reports := make([]hybrid.Report, len(req.Reports))
 	for i, rp := range req.Reports {
-		reports[i] = hybrid.Report{ID: rp.ID, LeaseToken: rp.LeaseToken, Outcome: rp.Outcome, Reason: rp.Reason}
+		reports[i] = hybrid.Report{ID: rp.ID, LeaseToken: rp.LeaseToken, Outcome: rp.Outcome, Reason: rp.Reason, Sheets: rp.Sheets}
 	}
 	results, err := s.Print.ReportBatch(r.Context(), caller(r), reports)
 	if err != nil {

@@ -681,7 +681,14 @@ func (a *agent) printStep(ctx context.Context, log *slog.Logger, j *job) error {
 
 // reportStep reports an outcome under j's token and journals it.
 func (a *agent) reportStep(ctx context.Context, log *slog.Logger, j *job, outcome string, done Step) error {
-	_, err := a.c.JSON(ctx, "POST", "/v1/print/jobs/"+j.ID+"/"+outcome, map[string]any{"lease_token": j.LeaseToken}, nil)
+	body := map[string]any{"lease_token": j.LeaseToken}
+	if outcome == "printed" {
+		// The sheets of the document the agent checked against the
+		// lease's digest: the server refuses a count that differs from
+		// the job's (sheet_mismatch), the inserter integrity check.
+		body["sheets"] = j.Sheets
+	}
+	_, err := a.c.JSON(ctx, "POST", "/v1/print/jobs/"+j.ID+"/"+outcome, body, nil)
 	if err != nil {
 		if gone(err) {
 			a.withdraw(log, j)

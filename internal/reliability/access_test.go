@@ -157,7 +157,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 		}
 	}
 	for _, step := range []string{"printed", "posted"} {
-		f.by["pcGomel"].must(t, "POST", base+"/v1/print/jobs/"+f.postedJob.ID+"/"+step, map[string]int64{"lease_token": f.postedJob.LeaseToken}, nil, 200)
+		f.by["pcGomel"].must(t, "POST", base+"/v1/print/jobs/"+f.postedJob.ID+"/"+step, map[string]any{"lease_token": f.postedJob.LeaseToken, "sheets": f.postedJob.Sheets}, nil, 200)
 	}
 	return f
 }
@@ -233,7 +233,7 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 	// Reports carry the job's real lease token: tokens count up from 1,
 	// so a competitor can always guess them.
 	report := func(j printJob) func(principal) (io.Reader, string) {
-		return jsonBody(map[string]any{"lease_token": j.LeaseToken, "reason": "paper jam"})
+		return jsonBody(map[string]any{"lease_token": j.LeaseToken, "reason": "paper jam", "sheets": j.Sheets})
 	}
 	mailboxTargets := func(suffix string, body func(principal) (io.Reader, string)) []target {
 		return []target{{object: "personA's mailbox", path: "/v1/mailboxes/" + f.mailboxA + suffix, owners: []string{"personA"}, body: body}}

@@ -207,7 +207,7 @@ func TestHeaderAndBidiInjection(t *testing.T) {
 			continue
 		}
 		for _, step := range []string{"printed", "posted"} {
-			pc.must(t, "POST", f.base+"/v1/print/jobs/"+j.ID+"/"+step, map[string]int64{"lease_token": j.LeaseToken}, nil, 200)
+			pc.must(t, "POST", f.base+"/v1/print/jobs/"+j.ID+"/"+step, map[string]any{"lease_token": j.LeaseToken, "sheets": j.Sheets}, nil, 200)
 		}
 	}
 	day := time.Now().In(time.FixedZone("Minsk", 3*3600)).Format("2006-01-02")

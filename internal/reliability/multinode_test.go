@@ -27,6 +27,7 @@ type printJob struct {
 	PDFSHA256  string `json:"pdf_sha256"`
 	LeaseToken int64  `json:"lease_token"`
 	State      string `json:"state"`
+	Sheets     int    `json:"sheets"`
 }
 
 // keptCheckpoint is a checkpoint as one node served it.
@@ -264,7 +265,7 @@ func printJobThrough(t *testing.T, pc *party, nodes []*node, rng *rand.Rand, j p
 		t.Errorf("PDF of %s does not match its digest", j.ID)
 	}
 	for _, step := range []string{"printed", "posted"} {
-		body := strings.NewReader(fmt.Sprintf(`{"lease_token":%d}`, j.LeaseToken))
+		body := strings.NewReader(fmt.Sprintf(`{"lease_token":%d,"sheets":%d}`, j.LeaseToken, j.Sheets))
 		r, err := pc.call(ctx, "POST", nodes[rng.IntN(3)].base+"/v1/print/jobs/"+j.ID+"/"+step, body, "application/json", nil)
 		if err != nil || r.status != 200 {
 			t.Errorf("%s %s: %v %d %s", step, j.ID, err, r.status, r.body)

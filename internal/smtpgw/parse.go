@@ -26,9 +26,12 @@ const (
 	hdrRegistered       = "X-Npes-Registered"
 	hdrPrintIfUnsigned  = "X-Npes-Print-If-Unsigned"
 	hdrAcceptancePeriod = "X-Npes-Acceptance-Period"
+	// hdrLanguage chooses the language of a printed letter's labels:
+	// be or ru (absent: detected from the text).
+	hdrLanguage = "X-Npes-Language"
 )
 
-var npesHeaders = []string{hdrRecipientName, hdrRecipientAddress, hdrRegistered, hdrPrintIfUnsigned, hdrAcceptancePeriod}
+var npesHeaders = []string{hdrRecipientName, hdrRecipientAddress, hdrRegistered, hdrPrintIfUnsigned, hdrAcceptancePeriod, hdrLanguage}
 
 // parsed is what the gateway takes from a message; the attachments went to
 // the sink as they streamed by.
@@ -38,6 +41,7 @@ type parsed struct {
 	Subject          string
 	Body             string
 	Registered       bool
+	Language         string // be, ru or "" (detected)
 	PrintIfUnsigned  time.Duration
 	AcceptancePeriod time.Duration
 	RecipientName    string
@@ -142,6 +146,12 @@ func readHeaderFields(h textproto.Header, out *parsed) error {
 	case "no", "":
 	default:
 		return refuse(ErrMalformed, 550, enhMedia, "%s must be yes or no", hdrRegistered)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(h.Get(hdrLanguage))); v {
+	case mailbox.LanguageBelarusian, mailbox.LanguageRussian, "":
+		out.Language = v
+	default:
+		return refuse(ErrMalformed, 550, enhMedia, "%s must be be (Belarusian) or ru (Russian)", hdrLanguage)
 	}
 	for _, d := range []struct {
 		key string

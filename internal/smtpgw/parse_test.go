@@ -82,7 +82,20 @@ func TestParseMessage(t *testing.T) {
 		{
 			name: "plain text",
 			msg:  crlf(hdr + "Subject: Hello\n\nline one\nline two\n"),
-			want: want{subject: "Hello", body: "line one\nline two\n"},
+			want: want{subject: "Hello", body: "line one\nline two\n", check: func(t *testing.T, p *parsed) {
+				if p.Language != "" {
+					t.Errorf("language %q without X-Npes-Language, want empty (detected)", p.Language)
+				}
+			}},
+		},
+		{
+			name: "language of the printed labels",
+			msg:  crlf(hdr + "Subject: Hello\nX-Npes-Language: BE\n\nb\n"),
+			want: want{subject: "Hello", body: "b\n", check: func(t *testing.T, p *parsed) {
+				if p.Language != "be" {
+					t.Errorf("language %q, want be", p.Language)
+				}
+			}},
 		},
 		{
 			name: "mixed with a body and two attachments, RFC 2231 utf-8 name",
@@ -241,6 +254,7 @@ func TestParseMessageRefusals(t *testing.T) {
 		{"two From fields", crlf(hdr + "From: <a@b.c>\n\nb"), ErrMalformed, 550},
 		{"two Message-ID fields", crlf(hdr + "Message-ID: <x@y>\n\nb"), ErrMalformed, 550},
 		{"bad Registered", crlf(hdr + "X-Npes-Registered: maybe\n\nb"), ErrMalformed, 550},
+		{"bad language", crlf(hdr + "X-Npes-Language: uk\n\nb"), ErrMalformed, 550},
 		{"bad period", crlf(hdr + "X-Npes-Print-If-Unsigned: ten days\n\nb"), ErrMalformed, 550},
 		{"malformed From", crlf("From: <<<\nMessage-ID: <a@b>\n\nb"), ErrMalformed, 550},
 		{"malformed Message-ID", crlf("From: <a@b.c>\nMessage-ID: nope\n\nb"), ErrMalformed, 550},

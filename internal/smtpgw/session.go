@@ -298,7 +298,7 @@ func (s *session) submission(msg *parsed) (mailbox.Submission, error) {
 		return mailbox.Submission{}, refuse(ErrMalformed, 550, enhMedia, "A Message-ID field is required: it lets a retry return the same letter")
 	}
 	sub := mailbox.Submission{
-		Registered: msg.Registered, Subject: msg.Subject, Body: msg.Body,
+		Registered: msg.Registered, Subject: msg.Subject, Body: msg.Body, Language: msg.Language,
 		PrintIfUnsignedAfter: msg.PrintIfUnsigned, AcceptancePeriod: msg.AcceptancePeriod,
 		FromMailbox: s.sender.ID, IdempotencyKey: idempotencyKey(s.rcpt.address, msg.MessageID),
 		Channel: mailbox.ChannelSMTP,
