@@ -40,8 +40,23 @@
 // a form XObject onto a generated A4 page: as displayed (/Rotate
 // respected), turned a quarter counter-clockwise when landscape, shrunk
 // (never enlarged) into the area below the band, above the footer and
-// right of the Data Matrix, so neither covers it. Its annotations are not
-// carried over.
+// right of the Data Matrix, so neither covers it.
+//
+// The annotations of an attached page print as a viewer prints them (ISO
+// 32000-1 §12.5): those with the Print flag and without the Hidden flag
+// that have a normal appearance (/AP /N; of a dictionary of states, the
+// one /AS names) — filled-in form fields, check boxes, stamps, free text —
+// are drawn after the page content, in the same transformation, each
+// appearance as a form XObject mapped onto its /Rect by the algorithm of
+// §12.5.5 and clipped to the page's crop box, in the order of /Annots.
+// Popup and Link annotations, which have nothing of their own on paper,
+// and annotations a viewer cannot draw (no appearance, no bounding box,
+// an empty rectangle, malformed entries) are left out; a form whose
+// /NeedAppearances asks the viewer to build the field appearances itself
+// prints the appearances the file has. The annotations themselves and the
+// interactive form (/AcroForm) are not carried into the print file: their
+// fields are printed, their data is not kept. The NoRotate flag is not
+// honoured: on a page with /Rotate such an appearance turns with the page.
 //
 // The fixed labels are Belarusian or Russian (Letter.Language, else
 // DetectLanguage on the subject and body).

@@ -86,3 +86,10 @@ func ImageDecodeBytes(a Attachment) (int64, error) {
 
 // JPEGOrientation exposes jpegOrientation to the tests.
 func JPEGOrientation(b []byte) int { return jpegOrientation(b) }
+
+// AppearanceMatrix exposes appearanceMatrix: rect, bbox and matrix as
+// PDF arrays, the result as [a b c d e f].
+func AppearanceMatrix(rect, bbox []float64, matrix [6]float64) ([6]float64, bool) {
+	a, ok := appearanceMatrix(rect, bbox, affine(matrix))
+	return [6]float64(a), ok
+}

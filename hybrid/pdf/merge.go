@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
@@ -66,11 +67,23 @@ func mergePDFs(base []byte, atts []*model.Context, places []placement, fileID [1
 	if err := keepPages(dest, generated); err != nil {
 		return nil, err
 	}
+	// pdfcpu's merge carries the attachments' interactive forms into the
+	// catalog. Their fields are now printed into the page content and
+	// their widgets are on no page: the form would only carry the field
+	// data, unseen, into the print file, and invite a viewer to draw the
+	// fields anew (/NeedAppearances, ISO 32000-1 §12.7.2).
+	root, err := dest.Catalog()
+	if err != nil {
+		return nil, fmt.Errorf("merge attachments: document catalog: %w", err)
+	}
+	delete(root, "AcroForm")
 	return serialize(dest.XRefTable, version, fileID)
 }
 
 // placePage draws merged page src onto generated page onto as a form
-// XObject named /NpesAtt.
+// XObject named /NpesAtt, followed by the appearances of its annotations
+// that print (printedAnnots) as /NpesAnnot1, /NpesAnnot2, … in the same
+// transformation.
 func placePage(ctx *model.Context, pbs []model.PageBoundaries, src, onto int) error {
 	d, _, inh, err := ctx.PageDict(src, false)
 	if err != nil {
@@ -122,10 +135,23 @@ func placePage(ctx *model.Context, pbs []model.PageBoundaries, src, onto int) er
 		}
 	}
 	xobj["NpesAtt"] = *ref
+	m := placeOnA4(box, pbs[src-1].Rot)
+	var ops strings.Builder
+	ops.WriteString("q " + m.String() + " cm /NpesAtt Do")
+	if annots := printedAnnots(ctx, d); len(annots) > 0 {
+		// The annotations are painted after the page content in the
+		// page's default user space, clipped to its crop box as the page
+		// is (§12.5.5), so they stay inside the attachment area.
+		ops.WriteString(" " + num(box.LL.X) + " " + num(box.LL.Y) + " " + num(box.Width()) + " " + num(box.Height()) + " re W n")
+		for i, a := range annots {
+			name := "NpesAnnot" + strconv.Itoa(i+1)
+			xobj[name] = a.form
+			ops.WriteString(" q " + a.a.String() + " cm /" + name + " Do Q")
+		}
+	}
 	pres["XObject"] = xobj
 	pd["Resources"] = pres
-	m := placeOnA4(box, pbs[src-1].Rot)
-	draw, err := ctx.StreamDictIndRef([]byte("q " + m.String() + " cm /NpesAtt Do Q\n"))
+	draw, err := ctx.StreamDictIndRef([]byte(ops.String() + " Q\n"))
 	if err != nil {
 		return fmt.Errorf("merge attachments: page %d: %w", onto, err)
 	}
