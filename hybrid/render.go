@@ -7,23 +7,23 @@ import (
 	"time"
 
 	"github.com/npes/npes/hybrid/pdf"
+	"github.com/npes/npes/hybrid/pool"
 	"github.com/npes/npes/mailbox"
 )
 
 // Renderer adapts the PDF renderer to the core's mailbox.Renderer. Fonts are
 // parsed once, when it is built; it is safe for concurrent use.
 //
-// Renders run in a bounded pool: at most Workers at a time, each bounded
-// in memory by the pdf package's limits (MaxImageDecodeBytes, one image
-// decoded at a time), so the pool bounds the memory of all renders
-// together. A render waits at most Wait for a free worker, then fails with
+// Renders run in a bounded pool (hybrid/pool): at most Workers at a
+// time, each bounded in memory by the pdf package's limits
+// (MaxImageDecodeBytes, one image decoded at a time), so the pool bounds
+// the memory of all renders together. A render waits at most Wait for a free worker, then fails with
 // the code render_busy (kind mailbox.ErrUnavailable: HTTP 503 with
 // Retry-After). Checking an attachment decodes or parses it, and takes a
 // worker as well.
 type Renderer struct {
-	pdf   *pdf.Renderer
-	slots chan struct{}
-	wait  time.Duration
+	pdf  *pdf.Renderer
+	pool *pool.Pool
 	// Duplex prints on both sides of each sheet.
 	Duplex bool
 	// SenderLine is the operator's return address on activation letters.
@@ -59,39 +59,10 @@ func NewPooledRenderer(o PoolOptions) (*Renderer, error) {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	switch {
-	case o.Wait == 0:
+	if o.Wait == 0 {
 		o.Wait = DefaultRenderWait
-	case o.Wait < 0:
-		o.Wait = 0
 	}
-	return &Renderer{pdf: r, slots: make(chan struct{}, o.Workers), wait: o.Wait}, nil
-}
-
-// acquire takes a worker, waiting at most r.wait; release gives it back.
-func (r *Renderer) acquire(ctx context.Context) (release func(), err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	release = func() { <-r.slots }
-	select {
-	case r.slots <- struct{}{}:
-		return release, nil
-	default:
-	}
-	if r.wait > 0 {
-		t := time.NewTimer(r.wait)
-		defer t.Stop()
-		select {
-		case r.slots <- struct{}{}:
-			return release, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil, mailbox.Errorf(mailbox.ErrUnavailable, "render_busy",
-		"all %d renderers are busy; retry later", cap(r.slots))
+	return &Renderer{pdf: r, pool: pool.New(o.Workers, o.Wait, "render_busy", "renderers")}, nil
 }
 
 // translate gives the renderer's refusals the core's error codes.
@@ -109,7 +80,7 @@ func result(res pdf.Result) mailbox.Rendered {
 // RenderLetter implements mailbox.Renderer. Dates are printed in Minsk
 // time, and only the letter's own date is used (deterministic output).
 func (r *Renderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mailbox.Rendered, error) {
-	release, err := r.acquire(ctx)
+	release, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return mailbox.Rendered{}, err
 	}
@@ -128,7 +99,7 @@ func (r *Renderer) RenderLetter(ctx context.Context, l mailbox.PrintLetter) (mai
 
 // RenderActivation implements mailbox.Renderer.
 func (r *Renderer) RenderActivation(ctx context.Context, a mailbox.PrintActivation) (mailbox.Rendered, error) {
-	release, err := r.acquire(ctx)
+	release, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return mailbox.Rendered{}, err
 	}
@@ -142,7 +113,7 @@ func (r *Renderer) RenderActivation(ctx context.Context, a mailbox.PrintActivati
 
 // CheckAttachment implements mailbox.Renderer.
 func (r *Renderer) CheckAttachment(name, contentType string, data []byte) error {
-	release, err := r.acquire(context.Background())
+	release, err := r.pool.Acquire(context.Background())
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,10 @@ func TestRenderPoolBusy(t *testing.T) {
 		"activation": func(ctx context.Context) error { _, err := r.RenderActivation(ctx, act); return err },
 		"check":      func(context.Context) error { return r.CheckAttachment("a.txt", "text/plain", []byte("текст")) },
 	}
-	r.slots <- struct{}{} // the only worker is taken
+	taken, err := r.pool.Acquire(t.Context()) // the only worker
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, call := range calls {
 		err := call(t.Context())
 		var de *mailbox.Error
@@ -43,19 +46,21 @@ func TestRenderPoolBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiting.slots <- struct{}{}
+	if _, err := waiting.pool.Acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := waiting.RenderLetter(ctx, printLetter()); !errors.Is(err, context.Canceled) {
 		t.Errorf("waiting render with its context cancelled: %v", err)
 	}
-	<-r.slots // the worker is free again
+	taken() // the worker is free again
 	for name, call := range calls {
 		if err := call(t.Context()); err != nil {
 			t.Errorf("%s with a free worker: %v", name, err)
 		}
 	}
-	if len(r.slots) != 0 {
-		t.Errorf("%d workers still taken after the renders", len(r.slots))
+	if n := r.pool.Busy(); n != 0 {
+		t.Errorf("%d workers still taken after the renders", n)
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/npes/npes/hybrid/pdf"
+	"github.com/npes/npes/hybrid/pool"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -91,9 +92,9 @@ const (
 // Converter runs conversions in a bounded pool. It implements
 // mailbox.Converter and is safe for concurrent use.
 type Converter struct {
-	o     Options
-	slots chan struct{}
-	log   *slog.Logger
+	o    Options
+	pool *pool.Pool
+	log  *slog.Logger
 
 	mu       sync.Mutex
 	template string // prepared profile; "" until the first conversion
@@ -131,11 +132,8 @@ func New(o Options) (*Converter, error) {
 	if o.Workers <= 0 {
 		o.Workers = min(DefaultWorkers, runtime.GOMAXPROCS(0))
 	}
-	switch {
-	case o.Wait == 0:
+	if o.Wait == 0 {
 		o.Wait = DefaultWait
-	case o.Wait < 0:
-		o.Wait = 0
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -155,7 +153,7 @@ func New(o Options) (*Converter, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Converter{o: o, slots: make(chan struct{}, o.Workers), log: o.Logger}, nil
+	return &Converter{o: o, pool: pool.New(o.Workers, o.Wait, "conversion_busy", "document converters"), log: o.Logger}, nil
 }
 
 // Close removes the profile template.
@@ -168,32 +166,6 @@ func (c *Converter) Close() error {
 	err := os.RemoveAll(c.baseDir)
 	c.baseDir, c.template = "", ""
 	return err
-}
-
-// acquire takes a worker, waiting at most Wait.
-func (c *Converter) acquire(ctx context.Context) (func(), error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	release := func() { <-c.slots }
-	select {
-	case c.slots <- struct{}{}:
-		return release, nil
-	default:
-	}
-	if c.o.Wait > 0 {
-		t := time.NewTimer(c.o.Wait)
-		defer t.Stop()
-		select {
-		case c.slots <- struct{}{}:
-			return release, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil, mailbox.Errorf(mailbox.ErrUnavailable, "conversion_busy",
-		"all %d document converters are busy; retry later", cap(c.slots))
 }
 
 // importFilter names LibreOffice's import filter per format, so a document
@@ -221,7 +193,7 @@ func (c *Converter) ConvertToPDF(ctx context.Context, name string, f mailbox.Off
 			return nil, err
 		}
 	}
-	release, err := c.acquire(ctx)
+	release, err := c.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}

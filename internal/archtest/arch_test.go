@@ -41,7 +41,7 @@ var allowedModules = map[string][]string{
 	// x/text's norm: NFC of attachment names (mailbox/text.go).
 	"mailbox":    {module + "/addressing", module + "/signing", module + "/certs", "github.com/google/uuid", "golang.org/x/text/unicode/norm"},
 	"hybrid/pdf": {"github.com/jung-kurt/gofpdf", "github.com/boombuler/barcode", "github.com/pdfcpu/pdfcpu", "golang.org/x/image", module + "/hybrid/pdf"},
-	"hybrid":     {module + "/mailbox", module + "/addressing", module + "/signing", module + "/hybrid/pdf", module + "/hybrid/convert", "github.com/google/uuid"},
+	"hybrid":     {module + "/mailbox", module + "/addressing", module + "/signing", module + "/hybrid/pdf", module + "/hybrid/convert", module + "/hybrid/pool", "github.com/google/uuid"},
 }
 
 type pkg struct {
