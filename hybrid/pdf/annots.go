@@ -11,6 +11,8 @@ import (
 const (
 	annotHidden = 1 << 1 // bit 2: neither displayed nor printed
 	annotPrint  = 1 << 2 // bit 3: printed
+	// bit 5: the appearance keeps its orientation on a page with /Rotate
+	annotNoRotate = 1 << 4
 )
 
 // printedAnnot is the normal appearance of an annotation that prints: a
@@ -32,8 +34,9 @@ type printedAnnot struct {
 // appearance of their own on paper. An annotation a viewer cannot draw —
 // no appearance, no bounding box, an empty rectangle, an entry of the
 // wrong type — is skipped as a viewer skips it: the attachment passed
-// its checks at submission and must not become unprintable here.
-func printedAnnots(ctx *model.Context, page types.Dict) []printedAnnot {
+// its checks at submission and must not become unprintable here. rot is
+// the page's /Rotate.
+func printedAnnots(ctx *model.Context, page types.Dict, rot int) []printedAnnot {
 	arr, err := ctx.DereferenceArray(page["Annots"])
 	if err != nil {
 		return nil
@@ -44,14 +47,14 @@ func printedAnnots(ctx *model.Context, page types.Dict) []printedAnnot {
 		if err != nil || annot == nil {
 			continue
 		}
-		if p, ok := printedAnnotOf(ctx, annot); ok {
+		if p, ok := printedAnnotOf(ctx, annot, rot); ok {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-func printedAnnotOf(ctx *model.Context, annot types.Dict) (printedAnnot, bool) {
+func printedAnnotOf(ctx *model.Context, annot types.Dict, rot int) (printedAnnot, bool) {
 	if st := annot.NameEntry("Subtype"); st != nil && (*st == "Popup" || *st == "Link") {
 		return printedAnnot{}, false
 	}
@@ -59,6 +62,7 @@ func printedAnnotOf(ctx *model.Context, annot types.Dict) (printedAnnot, bool) {
 	if err != nil || f == nil || f.Value()&annotPrint == 0 || f.Value()&annotHidden != 0 {
 		return printedAnnot{}, false
 	}
+	flags := f.Value()
 	ap, err := ctx.DereferenceDict(annot["AP"])
 	if err != nil || ap == nil {
 		return printedAnnot{}, false
@@ -104,6 +108,12 @@ func printedAnnotOf(ctx *model.Context, annot types.Dict) (printedAnnot, bool) {
 	if !ok {
 		return printedAnnot{}, false
 	}
+	if flags&annotNoRotate != 0 {
+		// §12.5.3: the upper-left corner of /Rect stays where it is and
+		// the appearance is turned against the page's clockwise
+		// rotation, so it is upright as the page is displayed.
+		a = a.then(turnLeftAbout(min(rect[0], rect[2]), max(rect[1], rect[3]), rot))
+	}
 	// An appearance stream is a form XObject (§12.5.5); some writers leave
 	// out /Subtype, without which Do is undefined.
 	if form.Dict.NameEntry("Subtype") == nil {
@@ -132,6 +142,23 @@ func appearanceMatrix(rect, bbox []float64, m affine) (affine, bool) {
 	}
 	sx, sy := (rx1-rx0)/(x1-x0), (ry1-ry0)/(y1-y0)
 	return affine{sx, 0, 0, sy, rx0 - sx*x0, ry0 - sy*y0}, true
+}
+
+// turnLeftAbout turns by rot degrees (a multiple of 90, as /Rotate is)
+// counter-clockwise about (x, y).
+func turnLeftAbout(x, y float64, rot int) affine {
+	var c, s float64
+	switch ((rot % 360) + 360) % 360 {
+	case 90:
+		c, s = 0, 1
+	case 180:
+		c, s = -1, 0
+	case 270:
+		c, s = 0, -1
+	default:
+		return affine{1, 0, 0, 1, 0, 0}
+	}
+	return affine{c, s, -s, c, x - c*x + s*y, y - s*x - c*y}
 }
 
 // numbers reads an array of n finite numbers.

@@ -146,6 +146,55 @@ func TestAnnotationsPrint(t *testing.T) {
 	}
 }
 
+// rotatedPDF is an A4 page with /Rotate 90 carrying two stamps, one with
+// the NoRotate flag.
+func rotatedPDF() []byte {
+	return testPDF(pdfSpec{
+		rotate:  90,
+		content: "BT /F1 18 Tf 72 400 Td (Rotated form) Tj ET",
+		page:    "/Annots [4 0 R 6 0 R]",
+		objs: []string{
+			"<< /Type /Annot /Subtype /Stamp /F 4 /Rect [72 600 272 620] /AP << /N 5 0 R >> >>",
+			appearance("[0 0 200 20]", "", 12, 2, 5, "TURNSSTAMP"),
+			"<< /Type /Annot /Subtype /Stamp /F 20 /Rect [300 300 500 320] /AP << /N 7 0 R >> >>",
+			appearance("[0 0 200 20]", "", 12, 2, 5, "UPRIGHTSTAMP"),
+		},
+	})
+}
+
+// TestNoRotateAnnotation: on a page with /Rotate 90 — displayed
+// landscape, so turned back onto portrait A4 and printed as its content
+// is written — an appearance with the NoRotate flag stays upright as the
+// page is displayed, so it runs across the page text on paper; one
+// without the flag turns with the page and runs along it.
+func TestNoRotateAnnotation(t *testing.T) {
+	needTool(t, "pdftotext")
+	l := letterWith(pdf.Attachment{Name: "rotated.pdf", ContentType: "application/pdf", Data: rotatedPDF()})
+	res, err := newRenderer(t).Render(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writePDF(t, res.PDF)
+	vertical := map[string]bool{"Rotated": false, "TURNSSTAMP": false, "UPRIGHTSTAMP": true}
+	found := 0
+	for _, w := range wordsOn(t, file, 2) {
+		want, ok := vertical[w.text]
+		if !ok {
+			continue
+		}
+		found++
+		if got := w.y1-w.y0 > w.x1-w.x0; got != want {
+			t.Errorf("%s at (%.1f,%.1f)-(%.1f,%.1f) pt runs vertically: %v, want %v", w.text, w.x0, w.y0, w.x1, w.y1, got, want)
+		}
+		if w.x0 < 25*ptPerMM-bboxTolerPt || w.x1 > 200*ptPerMM+bboxTolerPt || w.y0 < 16*ptPerMM-bboxTolerPt || w.y1 > 282*ptPerMM+bboxTolerPt {
+			t.Errorf("%s at (%.1f,%.1f)-(%.1f,%.1f) pt is outside the attachment area", w.text, w.x0, w.y0, w.x1, w.y1)
+		}
+	}
+	if found != len(vertical) {
+		t.Errorf("found %d of the words %v", found, vertical)
+	}
+}
+
 // TestAppearanceMatrix: the algorithm of ISO 32000-1 §12.5.5 maps the
 // appearance's bounding box, transformed by its /Matrix, onto /Rect.
 func TestAppearanceMatrix(t *testing.T) {

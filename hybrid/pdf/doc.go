@@ -55,8 +55,9 @@
 // /NeedAppearances asks the viewer to build the field appearances itself
 // prints the appearances the file has. The annotations themselves and the
 // interactive form (/AcroForm) are not carried into the print file: their
-// fields are printed, their data is not kept. The NoRotate flag is not
-// honoured: on a page with /Rotate such an appearance turns with the page.
+// fields are printed, their data is not kept. An appearance with the
+// NoRotate flag on a page with /Rotate stays upright as the page is
+// displayed, turned about the upper-left corner of its /Rect (§12.5.3).
 //
 // The fixed labels are Belarusian or Russian (Letter.Language, else
 // DetectLanguage on the subject and body).

@@ -138,7 +138,7 @@ func placePage(ctx *model.Context, pbs []model.PageBoundaries, src, onto int) er
 	m := placeOnA4(box, pbs[src-1].Rot)
 	var ops strings.Builder
 	ops.WriteString("q " + m.String() + " cm /NpesAtt Do")
-	if annots := printedAnnots(ctx, d); len(annots) > 0 {
+	if annots := printedAnnots(ctx, d, pbs[src-1].Rot); len(annots) > 0 {
 		// The annotations are painted after the page content in the
 		// page's default user space, clipped to its crop box as the page
 		// is (§12.5.5), so they stay inside the attachment area.
