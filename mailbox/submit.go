@@ -677,3 +677,31 @@ func (s *Service) writeJob(ctx context.Context, tx Tx, job PrintJob, pdf []byte)
 	}
 	return tx.CreatePrintJob(ctx, job)
 }
+
+// MailboxByID returns the mailbox a letter addressed to it by id (SMTP
+// RCPT TO <id>@domain) would be delivered to: one that exists and passes
+// deliverable at its own address. Anything else is ErrNotFound, so that a
+// sender learns nothing of a mailbox still pending or without a holder.
+// Submit applies the same rule again when the letter is routed.
+func (s *Service) MailboxByID(ctx context.Context, id string) (Mailbox, error) {
+	var m Mailbox
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if m, err = tx.GetMailbox(ctx, id); err != nil {
+			return err
+		}
+		var addr addressing.Address
+		if err := json.Unmarshal(m.AddressJSON, &addr); err != nil {
+			return err
+		}
+		ok, err := deliverable(ctx, tx, m, addr, m.HolderName, true)
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return Mailbox{}, err
+	}
+	return m, nil
+}

@@ -122,8 +122,9 @@ func setupNotifier(t *testing.T, maxAttempts int) *notifyBundle {
 	t.Cleanup(func() { _ = st.Close() })
 	b := &notifyBundle{store: st, relay: startRelay(t), clock: &testClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}}
 	b.n, err = smtpgw.NewNotifier(smtpgw.NotifierConfig{
-		Store: st, Relay: b.relay.addr, Domain: "npes.test", MaxAttempts: maxAttempts,
-		BaseBackoff: time.Minute, MaxBackoff: 10 * time.Minute, Now: b.clock.Now,
+		Outbox: mailbox.NewOutbox(st, mailbox.OutboxPolicy{MaxAttempts: maxAttempts,
+			BaseBackoff: time.Minute, MaxBackoff: 10 * time.Minute, Now: b.clock.Now}),
+		Relay: b.relay.addr, Domain: "npes.test", Now: b.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +303,7 @@ func TestNotifierRelayDown(t *testing.T) {
 	}
 	down := ln.Addr().String()
 	_ = ln.Close()
-	n, err := smtpgw.NewNotifier(smtpgw.NotifierConfig{Store: b.store, Relay: down, Domain: "npes.test", Now: b.clock.Now})
+	n, err := smtpgw.NewNotifier(smtpgw.NotifierConfig{Outbox: mailbox.NewOutbox(b.store, mailbox.OutboxPolicy{Now: b.clock.Now}), Relay: down, Domain: "npes.test", Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,8 +321,8 @@ func TestNotifierConfig(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []smtpgw.NotifierConfig{
 		{Relay: "relay:25", Domain: "d"},
-		{Store: nopStore{}, Domain: "d"},
-		{Store: nopStore{}, Relay: "no-port", Domain: "d"},
+		{Outbox: mailbox.NewOutbox(nopStore{}, mailbox.OutboxPolicy{}), Domain: "d"},
+		{Outbox: mailbox.NewOutbox(nopStore{}, mailbox.OutboxPolicy{}), Relay: "no-port", Domain: "d"},
 	} {
 		if _, err := smtpgw.NewNotifier(cfg); err == nil {
 			t.Fatalf("%+v accepted", cfg)
