@@ -3,7 +3,6 @@ package hybrid_test
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,18 +14,11 @@ import (
 
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/hybrid"
+	"github.com/npes/npes/internal/coretest"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // standIn renders a small stand-in PDF per letter, so each job's digest is
 // its own.
@@ -52,7 +44,7 @@ func (standIn) CheckAttachment(string, string, []byte) error { return nil }
 type printWorld struct {
 	svc      *mailbox.Service
 	q        *hybrid.Queue
-	clk      *clock
+	clk      *coretest.Clock
 	org      mailbox.Caller
 	operator mailbox.Caller
 }
@@ -66,44 +58,9 @@ func centre(id string, regions ...string) mailbox.Caller {
 func newPrintWorld(t *testing.T, opts ...hybrid.Option) *printWorld {
 	t.Helper()
 	ctx := t.Context()
-	st := storetest.NewSQLite(t)
-	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := signing.LoadSealer(edPEM, mlPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	w := &printWorld{clk: &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}}
-	caPEM, caKey, err := certs.CreateCA("print CA", w.clk.now().AddDate(0, -1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := certs.LoadCA(caPEM, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Certificate())
-	w.svc, err = mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool,
-		Renderer: standIn{}, Now: w.clk.now, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.svc.Close)
-	issue := func(req certs.Request) mailbox.Caller {
-		cred, err := ca.Issue(req, w.clk.now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := certs.IdentityFromCert(cred.Cert)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return mailbox.Caller{Identity: id, Cert: cred.Cert}
-	}
+	core := coretest.New(t, storetest.NewSQLite(t), func(c *mailbox.Config) { c.Renderer = standIn{} })
+	w := &printWorld{svc: core.Svc, clk: core.Clock}
+	issue := func(req certs.Request) mailbox.Caller { c, _ := core.Issue(t, req); return c }
 	w.operator = issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	w.org = issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
 	// The sender lives in region 230: its activation letter is no job of
@@ -153,13 +110,7 @@ func (w *printWorld) lease(t *testing.T, c mailbox.Caller, max int) []mailbox.Pr
 	return jobs
 }
 
-func codeOf(err error) string {
-	var de *mailbox.Error
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return ""
-}
+var codeOf = coretest.Code
 
 // events lists a letter's evidence events, for the sender.
 func (w *printWorld) events(t *testing.T, letterID string) []string {
@@ -261,7 +212,7 @@ func TestFencing(t *testing.T) {
 			if again := w.lease(t, b, 10); len(again) != 0 {
 				t.Fatalf("a leased job leased again before its lease ended: %+v", again)
 			}
-			w.clk.add(time.Minute + time.Second)
+			w.clk.Add(time.Minute + time.Second)
 			taken := w.lease(t, b, 10)
 			if len(taken) != 1 || !taken[0].TakenOver || taken[0].LeaseToken <= first[0].LeaseToken || taken[0].Attempts != 2 {
 				t.Fatalf("takeover: %+v", taken)
@@ -346,7 +297,7 @@ func TestNoJobLostOrLeasedTwice(t *testing.T) {
 	}
 	var manifest []string
 	for _, c := range centres[:1] { // one region: every centre of it sees the same manifest
-		jobs, err := w.q.Manifest(t.Context(), c, w.clk.now().In(hybrid.Minsk))
+		jobs, err := w.q.Manifest(t.Context(), c, w.clk.Now().In(hybrid.Minsk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +359,7 @@ func TestReports(t *testing.T) {
 			job := w.lease(t, pc, 1)[0]
 			for i, s := range tc.steps {
 				if s.advance > 0 {
-					w.clk.add(s.advance)
+					w.clk.Add(s.advance)
 					job = w.lease(t, pc, 1)[0]
 				}
 				res, err := w.q.ReportBatch(t.Context(), pc, []hybrid.Report{{ID: job.ID, LeaseToken: job.LeaseToken, Outcome: s.outcome, Reason: s.reason}})
@@ -418,7 +369,7 @@ func TestReports(t *testing.T) {
 				if codeOf(res[0].Err) != s.code {
 					t.Fatalf("step %d: %v, want code %q", i, res[0].Err, s.code)
 				}
-				jobs, err := w.q.Manifest(t.Context(), pc, w.clk.now().In(hybrid.Minsk))
+				jobs, err := w.q.Manifest(t.Context(), pc, w.clk.Now().In(hybrid.Minsk))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -188,7 +188,7 @@ func TestPrintIfUnsignedRendersOutsideTransactions(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					clk.add(49 * time.Hour)
+					clk.Add(49 * time.Hour)
 					var swept atomic.Int32
 					if tc.setup != nil {
 						tc.setup(r, svc, &swept)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/coretest"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 )
@@ -234,18 +235,18 @@ func TestOutboxPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := storetest.NewSQLite(t)
-			clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
+			clk := coretest.NewClock(coretest.Start)
 			ob := mailbox.NewOutbox(st, mailbox.OutboxPolicy{MaxAttempts: 3, BaseBackoff: time.Minute, MaxBackoff: time.Hour,
-				Lease: 10 * time.Second, Now: clk.now})
+				Lease: 10 * time.Second, Now: clk.Now})
 			err := st.InTx(t.Context(), func(tx mailbox.Tx) error {
 				return tx.AddNotification(t.Context(), mailbox.Notification{ID: "n1", Kind: mailbox.NotifyLetterWaiting,
-					MailboxID: "m", LetterID: "l", To: "a@example.by", CreatedAt: clk.now(), NextAt: clk.now()})
+					MailboxID: "m", LetterID: "l", To: "a@example.by", CreatedAt: clk.Now(), NextAt: clk.Now()})
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i, s := range tc.steps {
-				clk.add(s.advance)
+				clk.Add(s.advance)
 				batch, err := ob.Claim(t.Context())
 				if err != nil || len(batch) != s.claimed {
 					t.Fatalf("step %d: claimed %d, %v; want %d", i, len(batch), err, s.claimed)
