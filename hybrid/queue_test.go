@@ -37,6 +37,7 @@ func (standIn) RenderActivation(_ context.Context, a mailbox.PrintActivation) (m
 	return doc(a.ID), nil
 }
 func (standIn) CheckAttachment(string, string, []byte) error { return nil }
+func (standIn) CheckAddress(string, []string) error          { return nil }
 
 // printWorld is the core service on SQLite with an organization that sends
 // letters to an address without a mailbox (so they are printed, in region
@@ -173,7 +174,7 @@ func TestFencing(t *testing.T) {
 		return err
 	}
 	printed := func(w *printWorld, c mailbox.Caller, id string, token int64) error {
-		_, err := w.q.Printed(context.Background(), c, id, token)
+		_, err := w.q.Printed(context.Background(), c, id, token, 1)
 		return err
 	}
 	failed := func(w *printWorld, c mailbox.Caller, id string, token int64) error {
@@ -230,7 +231,7 @@ func TestFencing(t *testing.T) {
 				t.Fatalf("got %v, want %v %s", err, tc.kind, tc.code)
 			}
 			// The refused never changed the job: its holder still reports it.
-			j, err := w.q.Printed(t.Context(), b, taken[0].ID, taken[0].LeaseToken)
+			j, err := w.q.Printed(t.Context(), b, taken[0].ID, taken[0].LeaseToken, 1)
 			if err != nil || j.State != mailbox.JobPrinted || j.PrintedBy != b.Identity.ID {
 				t.Fatalf("the holder's report: %+v, %v", j, err)
 			}
@@ -275,7 +276,7 @@ func TestNoJobLostOrLeasedTwice(t *testing.T) {
 				}
 				mu.Unlock()
 				for _, j := range jobs {
-					if _, err := w.q.Printed(context.Background(), c, j.ID, j.LeaseToken); err != nil {
+					if _, err := w.q.Printed(context.Background(), c, j.ID, j.LeaseToken, 1); err != nil {
 						errs <- err
 						return
 					}
@@ -320,6 +321,7 @@ func TestReports(t *testing.T) {
 	type step struct {
 		outcome string
 		reason  string
+		sheets  int           // reported with printed: 0 is the job's 1, -1 none
 		advance time.Duration // clock moves before the step, then the job is leased again if queued
 		state   string        // job state after the step
 		code    string        // refusal code of the step, if refused
@@ -339,6 +341,10 @@ func TestReports(t *testing.T) {
 		{"failed without a reason", []step{{outcome: hybrid.OutcomeFailed, state: mailbox.JobLeased, code: "bad_reason"}},
 			"SubmissionAcceptance RelayToNonERDS"},
 		{"failed with a control character", []step{{outcome: hybrid.OutcomeFailed, reason: "jam\x1b[2J", state: mailbox.JobLeased, code: "bad_reason"}},
+			"SubmissionAcceptance RelayToNonERDS"},
+		{"printed without sheets", []step{{outcome: hybrid.OutcomePrinted, sheets: -1, state: mailbox.JobLeased, code: "bad_sheets"}},
+			"SubmissionAcceptance RelayToNonERDS"},
+		{"printed with another sheet count", []step{{outcome: hybrid.OutcomePrinted, sheets: 2, state: mailbox.JobLeased, code: "sheet_mismatch"}},
 			"SubmissionAcceptance RelayToNonERDS"},
 		{"unknown outcome", []step{{outcome: "lost", state: mailbox.JobLeased, code: "bad_outcome"}},
 			"SubmissionAcceptance RelayToNonERDS"},
@@ -362,7 +368,11 @@ func TestReports(t *testing.T) {
 					w.clk.Add(s.advance)
 					job = w.lease(t, pc, 1)[0]
 				}
-				res, err := w.q.ReportBatch(t.Context(), pc, []hybrid.Report{{ID: job.ID, LeaseToken: job.LeaseToken, Outcome: s.outcome, Reason: s.reason}})
+				sheets := max(s.sheets, 0)
+				if s.sheets == 0 {
+					sheets = 1
+				}
+				res, err := w.q.ReportBatch(t.Context(), pc, []hybrid.Report{{ID: job.ID, LeaseToken: job.LeaseToken, Outcome: s.outcome, Reason: s.reason, Sheets: sheets}})
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
@@ -395,9 +405,9 @@ func TestReportBatch(t *testing.T) {
 	pc := centre("pc", "220")
 	jobs := w.lease(t, pc, 2)
 	res, err := w.q.ReportBatch(t.Context(), pc, []hybrid.Report{
-		{ID: jobs[0].ID, LeaseToken: jobs[0].LeaseToken, Outcome: hybrid.OutcomePrinted},
-		{ID: jobs[1].ID, LeaseToken: jobs[1].LeaseToken + 1, Outcome: hybrid.OutcomePrinted},
-		{ID: "00000000-0000-4000-8000-000000000000", LeaseToken: 1, Outcome: hybrid.OutcomePrinted},
+		{ID: jobs[0].ID, LeaseToken: jobs[0].LeaseToken, Outcome: hybrid.OutcomePrinted, Sheets: 1},
+		{ID: jobs[1].ID, LeaseToken: jobs[1].LeaseToken + 1, Outcome: hybrid.OutcomePrinted, Sheets: 1},
+		{ID: "00000000-0000-4000-8000-000000000000", LeaseToken: 1, Outcome: hybrid.OutcomePrinted, Sheets: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
