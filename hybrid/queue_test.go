@@ -20,25 +20,6 @@ import (
 	"github.com/npes/npes/signing"
 )
 
-// standIn renders a small stand-in PDF per letter, so each job's digest is
-// its own.
-type standIn struct{}
-
-func doc(s string) mailbox.Rendered {
-	pdf := []byte("%PDF-1.7 " + s)
-	sum := sha256.Sum256(pdf)
-	return mailbox.Rendered{PDF: pdf, Pages: 1, Sheets: 1, SHA256: hex.EncodeToString(sum[:])}
-}
-
-func (standIn) RenderLetter(_ context.Context, l mailbox.PrintLetter) (mailbox.Rendered, error) {
-	return doc(l.ID), nil
-}
-func (standIn) RenderActivation(_ context.Context, a mailbox.PrintActivation) (mailbox.Rendered, error) {
-	return doc(a.ID), nil
-}
-func (standIn) CheckAttachment(string, string, []byte) error { return nil }
-func (standIn) CheckAddress(string, []string) error          { return nil }
-
 // printWorld is the core service on SQLite with an organization that sends
 // letters to an address without a mailbox (so they are printed, in region
 // 220), the queue over it, and print centres.
@@ -59,7 +40,7 @@ func centre(id string, regions ...string) mailbox.Caller {
 func newPrintWorld(t *testing.T, opts ...hybrid.Option) *printWorld {
 	t.Helper()
 	ctx := t.Context()
-	core := coretest.New(t, storetest.NewSQLite(t), func(c *mailbox.Config) { c.Renderer = standIn{} })
+	core := coretest.New(t, storetest.NewSQLite(t), func(c *mailbox.Config) { c.Renderer = coretest.StandIn{} })
 	w := &printWorld{svc: core.Svc, clk: core.Clock}
 	issue := func(req certs.Request) mailbox.Caller { c, _ := core.Issue(t, req); return c }
 	w.operator = issue(certs.Request{Role: certs.RoleOperator, Name: "op"})

@@ -5,7 +5,10 @@
 package coretest
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"testing"
@@ -104,3 +107,31 @@ func Code(err error) string {
 	}
 	return ""
 }
+
+// StandIn is a renderer of small stand-in PDFs (one page, one sheet), one
+// per letter or activation, so each print job's digest is its own; it
+// accepts every attachment and address.
+type StandIn struct{}
+
+// Doc is StandIn's document for id.
+func Doc(id string) mailbox.Rendered {
+	pdf := []byte("%PDF-1.7 " + id)
+	sum := sha256.Sum256(pdf)
+	return mailbox.Rendered{PDF: pdf, Pages: 1, Sheets: 1, SHA256: hex.EncodeToString(sum[:])}
+}
+
+// RenderLetter implements mailbox.Renderer.
+func (StandIn) RenderLetter(_ context.Context, l mailbox.PrintLetter) (mailbox.Rendered, error) {
+	return Doc(l.ID), nil
+}
+
+// RenderActivation implements mailbox.Renderer.
+func (StandIn) RenderActivation(_ context.Context, a mailbox.PrintActivation) (mailbox.Rendered, error) {
+	return Doc(a.ID), nil
+}
+
+// CheckAttachment implements mailbox.Renderer.
+func (StandIn) CheckAttachment(string, string, []byte) error { return nil }
+
+// CheckAddress implements mailbox.Renderer.
+func (StandIn) CheckAddress(string, []string) error { return nil }
