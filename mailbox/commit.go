@@ -140,8 +140,9 @@ func (c *committer) write(items []*batchItem) error {
 		// (processes) never wait for each other's locks in a cycle.
 		order := append([]*batchItem(nil), items...)
 		slices.SortFunc(order, func(a, b *batchItem) int { return strings.Compare(a.l.RecipientMailbox, b.l.RecipientMailbox) })
+		seen := map[string]recipientFacts{}
 		for _, it := range order {
-			ok, err := recheckRecipient(ctx, tx, it)
+			ok, err := recheckRecipient(ctx, tx, it, seen)
 			if err != nil {
 				return err
 			}

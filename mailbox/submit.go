@@ -448,13 +448,23 @@ func (s *Service) route(ctx context.Context, tx Tx, addr addressing.Address, nam
 // unbound has no reader, and its post goes on paper. Routing applies it,
 // and the commit applies it again (recheckRecipient).
 func deliverable(ctx context.Context, tx Tx, m Mailbox, addr addressing.Address, name string, byMailbox bool) (bool, error) {
+	if !matches(m, addr, name, byMailbox) {
+		return false, nil
+	}
+	return bound(ctx, tx, m.ID)
+}
+
+// matches is deliverable without the credentials.
+func matches(m Mailbox, addr addressing.Address, name string, byMailbox bool) bool {
 	if m.Status != StatusActive || m.MatchKey != addr.MatchKey() {
-		return false, nil
+		return false
 	}
-	if !byMailbox && (!holderMatches(m, name) || !sameDeliveryPoint(m, addr)) {
-		return false, nil
-	}
-	creds, err := tx.Credentials(ctx, m.ID)
+	return byMailbox || holderMatches(m, name) && sameDeliveryPoint(m, addr)
+}
+
+// bound reports whether a credential is bound to the mailbox now.
+func bound(ctx context.Context, tx Tx, mailboxID string) (bool, error) {
+	creds, err := tx.Credentials(ctx, mailboxID)
 	if err != nil {
 		return false, err
 	}
@@ -470,26 +480,43 @@ func deliverable(ctx context.Context, tx Tx, m Mailbox, addr addressing.Address,
 // transaction, to the mailbox an electronic letter was routed to outside
 // it: between the two the mailbox may have been unbound, readdressed or
 // recovered by another holder. The row is locked (LockMailbox) so that the
-// answer holds until the letter commits. A printed letter is not checked:
-// a mailbox activated meanwhile loses nothing by a paper copy, and nobody
-// else can read it.
-func recheckRecipient(ctx context.Context, tx Tx, it *batchItem) (bool, error) {
+// answer holds until the letter commits; seen keeps what was read of each
+// mailbox for the rest of the batch (a batch often carries many letters to
+// one mailbox). A printed letter is not checked: a mailbox activated
+// meanwhile loses nothing by a paper copy, and nobody else can read it.
+func recheckRecipient(ctx context.Context, tx Tx, it *batchItem, seen map[string]recipientFacts) (bool, error) {
 	l := it.l
 	if l.Route != RouteElectronic {
 		return true, nil
 	}
-	m, err := tx.LockMailbox(ctx, l.RecipientMailbox)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
+	f, ok := seen[l.RecipientMailbox]
+	if !ok {
+		m, err := tx.LockMailbox(ctx, l.RecipientMailbox)
+		switch {
+		case err == nil:
+			f.m, f.found = m, true
+			if f.bound, err = bound(ctx, tx, m.ID); err != nil {
+				return false, err
+			}
+		case !errors.Is(err, ErrNotFound):
+			return false, err
+		}
+		seen[l.RecipientMailbox] = f
 	}
-	if err != nil {
-		return false, err
+	if !f.found || !f.bound {
+		return false, nil
 	}
 	var addr addressing.Address
 	if err := json.Unmarshal(l.RecipientJSON, &addr); err != nil {
 		return false, err
 	}
-	return deliverable(ctx, tx, m, addr, l.RecipientName, it.byMailbox)
+	return matches(f.m, addr, l.RecipientName, it.byMailbox), nil
+}
+
+// recipientFacts is what the commit read of one recipient mailbox.
+type recipientFacts struct {
+	m            Mailbox
+	found, bound bool
 }
 
 // sameDeliveryPoint compares what the match key leaves out: a letter
