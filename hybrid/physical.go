@@ -2,7 +2,6 @@ package hybrid
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"unicode"
@@ -109,39 +108,33 @@ func (q *Queue) Event(ctx context.Context, c mailbox.Caller, id string, event st
 	if tr.EMSEVT != "" {
 		d["emsevt"] = tr.EMSEVT
 	}
-	var j mailbox.PrintJob
-	err = q.store.InTx(ctx, func(tx mailbox.Tx) error {
-		var err error
-		if operator {
-			j, err = tx.GetPrintJob(ctx, id, true)
-			if errors.Is(err, mailbox.ErrNotFound) {
-				return notFound()
-			}
-		} else {
-			j, err = q.job(ctx, tx, c, id, true)
+	res, err := q.svc.ChangePrintJobs(ctx, []string{id}, true, func(_ int, j mailbox.PrintJob, found bool, letterState string) (mailbox.JobChange, error) {
+		if operator && !found {
+			return mailbox.JobChange{}, notFound()
 		}
-		if err != nil {
-			return err
+		if !operator {
+			if err := inRegions(c, j, found); err != nil {
+				return mailbox.JobChange{}, err
+			}
 		}
 		if j.State != mailbox.JobPosted {
-			return mailbox.Errorf(mailbox.ErrConflict, "invalid_transition", "physical events follow posting; the job is %s", j.State)
+			return mailbox.JobChange{}, mailbox.Errorf(mailbox.ErrConflict, "invalid_transition", "physical events follow posting; the job is %s", j.State)
 		}
 		if !operator && j.PrintedBy != c.Identity.ID {
-			return mailbox.Errorf(mailbox.ErrForbidden, "not_printing_centre", "only the print centre that printed the job (or an operator) reports its physical events")
+			return mailbox.JobChange{}, mailbox.Errorf(mailbox.ErrForbidden, "not_printing_centre", "only the print centre that printed the job (or an operator) reports its physical events")
 		}
 		if j.Kind != mailbox.JobLetter {
-			return mailbox.Errorf(mailbox.ErrConflict, "no_evidence_chain", "physical events are recorded for letters; a %s letter has no evidence chain", j.Kind)
+			return mailbox.JobChange{}, mailbox.Errorf(mailbox.ErrConflict, "no_evidence_chain", "physical events are recorded for letters; a %s letter has no evidence chain", j.Kind)
 		}
-		l, err := tx.GetLetter(ctx, j.LetterID, true)
-		if err != nil {
-			return err
+		if !slices.Contains(tr.From, letterState) {
+			return mailbox.JobChange{}, mailbox.Errorf(mailbox.ErrConflict, "invalid_transition", "%s cannot follow a letter that is %s (allowed after %s)", tr.Event, letterState, strings.Join(tr.From, ", "))
 		}
-		if !slices.Contains(tr.From, l.State) {
-			return mailbox.Errorf(mailbox.ErrConflict, "invalid_transition", "%s cannot follow a letter that is %s (allowed after %s)", tr.Event, l.State, strings.Join(tr.From, ", "))
-		}
-		events := q.svc.NewEventBatch()
-		q.letterEvent(events, j, tr.Event, d)
-		return events.Flush(ctx, tx)
+		ch := mailbox.JobChange{Job: j}
+		letterEvent(&ch, tr.Event, d)
+		return ch, nil
 	})
-	return j, err
+	if err != nil {
+		return mailbox.PrintJob{}, err
+	}
+	return res[0].Job, res[0].Err
 }

@@ -7,7 +7,6 @@ package hybrid
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -26,10 +25,20 @@ const (
 	DefaultMaxAttempts = 5
 )
 
+// Core is the print path's port into the core service
+// (*mailbox.Service): every transaction runs there, the print path's rules
+// are handed in as functions of the job.
+type Core interface {
+	Now() time.Time
+	LeasePrintJobs(ctx context.Context, regions []string, owner string, max int, lease time.Duration) ([]mailbox.PrintJob, error)
+	ChangePrintJobs(ctx context.Context, ids []string, withLetter bool, rule mailbox.JobRule) ([]mailbox.JobResult, error)
+	ReadPrintJob(ctx context.Context, id string, pdf, evidence bool, rule func(j mailbox.PrintJob, found bool) error) (mailbox.PrintJob, []byte, []mailbox.EvidenceRecord, error)
+	PostedPrintJobs(ctx context.Context, regions []string, from, to time.Time) ([]mailbox.PrintJob, error)
+}
+
 // Queue is the print-centre side of the print path.
 type Queue struct {
-	svc         *mailbox.Service
-	store       mailbox.Store
+	svc         Core
 	log         *slog.Logger
 	maxAttempts int
 	// backoff is the delay before a failed job is offered again.
@@ -71,8 +80,8 @@ func WithBackoff(f func(attempt int) time.Duration) Option { return func(q *Queu
 func WithLogger(l *slog.Logger) Option { return func(q *Queue) { q.log = l } }
 
 // NewQueue builds the queue over the core service.
-func NewQueue(svc *mailbox.Service, opts ...Option) *Queue {
-	q := &Queue{svc: svc, store: svc.Store(), log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxAttempts,
+func NewQueue(svc Core, opts ...Option) *Queue {
+	q := &Queue{svc: svc, log: slog.New(slog.DiscardHandler), maxAttempts: DefaultMaxAttempts,
 		backoff: ExponentialBackoff(time.Minute, 6*time.Hour), obs: nopObserver{}}
 	for _, o := range opts {
 		o(q)
@@ -126,13 +135,7 @@ func (q *Queue) Lease(ctx context.Context, c mailbox.Caller, max int, lease time
 	if lease < 10*time.Second || lease > MaxLease {
 		return nil, mailbox.Errorf(mailbox.ErrInvalid, "bad_lease", "lease_seconds must be 10..%d", int(MaxLease.Seconds()))
 	}
-	now := q.svc.Now()
-	var jobs []mailbox.PrintJob
-	err = q.store.InTx(ctx, func(tx mailbox.Tx) error {
-		var err error
-		jobs, err = tx.LeasePrintJobs(ctx, regions, c.Identity.ID, max, now, now.Add(lease))
-		return err
-	})
+	jobs, err := q.svc.LeasePrintJobs(ctx, regions, c.Identity.ID, max, lease)
 	if err != nil {
 		return nil, err
 	}
@@ -149,24 +152,31 @@ func (q *Queue) Lease(ctx context.Context, c mailbox.Caller, max int, lease time
 	return jobs, nil
 }
 
-// job loads a job of the caller's regions, locked for update unless the
-// transaction is read-only.
-func (q *Queue) job(ctx context.Context, tx mailbox.Tx, c mailbox.Caller, id string, lock bool) (mailbox.PrintJob, error) {
+// inRegions is the rule every centre's access to a job starts with: a job
+// of another region does not exist for the caller.
+func inRegions(c mailbox.Caller, j mailbox.PrintJob, found bool) error {
 	regions, err := centre(c)
 	if err != nil {
-		return mailbox.PrintJob{}, err
+		return err
 	}
-	j, err := tx.GetPrintJob(ctx, id, lock)
-	if errors.Is(err, mailbox.ErrNotFound) {
-		return j, notFound()
+	if !found || !slices.Contains(regions, j.Region) {
+		return notFound()
 	}
-	if err != nil {
-		return j, err
+	return nil
+}
+
+// leased is the rule for reading a job: the caller's region, and the job's
+// current lease held by the caller.
+func leased(c mailbox.Caller, token int64) func(j mailbox.PrintJob, found bool) error {
+	return func(j mailbox.PrintJob, found bool) error {
+		if err := inRegions(c, j, found); err != nil {
+			return err
+		}
+		if j.State != mailbox.JobLeased || !holds(j, c, token) {
+			return staleLease()
+		}
+		return nil
 	}
-	if !slices.Contains(regions, j.Region) {
-		return mailbox.PrintJob{}, notFound() // another region's job does not exist for you
-	}
-	return j, nil
 }
 
 // holds reports whether the caller holds the job's current lease: the
@@ -178,22 +188,7 @@ func holds(j mailbox.PrintJob, c mailbox.Caller, token int64) bool {
 
 // PDF returns a job's document to the holder of its current lease.
 func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int64) ([]byte, mailbox.PrintJob, error) {
-	var pdf []byte
-	var j mailbox.PrintJob
-	err := q.store.View(ctx, func(tx mailbox.Tx) error {
-		var err error
-		if j, err = q.job(ctx, tx, c, id, false); err != nil {
-			return err
-		}
-		if j.State != mailbox.JobLeased || !holds(j, c, token) {
-			return staleLease()
-		}
-		pdf, err = q.svc.PrintPDF(ctx, tx, id)
-		if errors.Is(err, mailbox.ErrNotFound) {
-			return mailbox.Errorf(mailbox.ErrNotFound, "no_document", "the job has no rendered document")
-		}
-		return err
-	})
+	j, pdf, _, err := q.svc.ReadPrintJob(ctx, id, true, false, leased(c, token))
 	return pdf, j, err
 }
 
@@ -203,39 +198,23 @@ func (q *Queue) PDF(ctx context.Context, c mailbox.Caller, id string, token int6
 // evidence itself and not only against the lease (which a tampered
 // database or a rogue front end could rewrite along with the document).
 func (q *Queue) RelayEvidence(ctx context.Context, c mailbox.Caller, id string, token int64) ([]byte, error) {
-	var out []byte
-	err := q.store.View(ctx, func(tx mailbox.Tx) error {
-		j, err := q.job(ctx, tx, c, id, false)
+	j, _, evs, err := q.svc.ReadPrintJob(ctx, id, false, true, leased(c, token))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		if e.Event != string(signing.EventRelayToNonERDS) {
+			continue
+		}
+		ev, err := unverifiedEvidence(e.Envelope)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("letter %s evidence %s: %w", j.LetterID, e.ID, err)
 		}
-		if j.State != mailbox.JobLeased || !holds(j, c, token) {
-			return staleLease()
+		if ev.Details["print_job"] == j.ID {
+			return e.Envelope, nil
 		}
-		none := mailbox.Errorf(mailbox.ErrNotFound, "no_evidence", "the job has no RelayToNonERDS evidence")
-		if j.Kind != mailbox.JobLetter {
-			return none
-		}
-		evs, err := tx.EvidenceOf(ctx, j.LetterID)
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			if e.Event != string(signing.EventRelayToNonERDS) {
-				continue
-			}
-			ev, err := unverifiedEvidence(e.Envelope)
-			if err != nil {
-				return fmt.Errorf("letter %s evidence %s: %w", j.LetterID, e.ID, err)
-			}
-			if ev.Details["print_job"] == j.ID {
-				out = e.Envelope
-				return nil
-			}
-		}
-		return none
-	})
-	return out, err
+	}
+	return nil, mailbox.Errorf(mailbox.ErrNotFound, "no_evidence", "the job has no RelayToNonERDS evidence")
 }
 
 // unverifiedEvidence reads the payload of an envelope this server stored
@@ -272,10 +251,7 @@ type Report struct {
 }
 
 // ReportResult is what became of one report.
-type ReportResult struct {
-	Job mailbox.PrintJob
-	Err error
-}
+type ReportResult = mailbox.JobResult
 
 // MaxReports bounds one batch of reports.
 const MaxReports = 500
@@ -319,48 +295,31 @@ func (q *Queue) ReportBatch(ctx context.Context, c mailbox.Caller, reports []Rep
 	if len(reports) == 0 || len(reports) > MaxReports {
 		return nil, mailbox.Errorf(mailbox.ErrInvalid, "bad_reports", "send 1..%d reports", MaxReports)
 	}
-	var results []ReportResult
-	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
-		results = make([]ReportResult, len(reports))
-		events := q.svc.NewEventBatch()
-		for i, r := range reports {
-			j, err := q.job(ctx, tx, c, r.ID, true)
-			if err != nil {
-				if errors.Is(err, mailbox.ErrNotFound) {
-					results[i].Err = err
-					continue
-				}
-				return err
-			}
-			results[i].Job = j
-			if !holds(j, c, r.LeaseToken) {
-				results[i].Err = staleLease()
-				continue
-			}
-			done, err := q.apply(ctx, events, &j, r)
-			if err != nil {
-				results[i].Err = err
-				continue
-			}
-			results[i].Job = j
-			if done {
-				continue
-			}
-			if err := tx.UpdatePrintJob(ctx, j); err != nil {
-				return err
-			}
-		}
-		return events.Flush(ctx, tx)
-	})
-	if err != nil {
-		return nil, err
+	ids := make([]string, len(reports))
+	for i, r := range reports {
+		ids[i] = r.ID
 	}
-	return results, nil
+	return q.svc.ChangePrintJobs(ctx, ids, false, func(i int, j mailbox.PrintJob, found bool, _ string) (mailbox.JobChange, error) {
+		if err := inRegions(c, j, found); err != nil {
+			return mailbox.JobChange{}, err
+		}
+		if !holds(j, c, reports[i].LeaseToken) {
+			return mailbox.JobChange{Job: j}, staleLease()
+		}
+		ch := mailbox.JobChange{Job: j}
+		done, err := q.apply(ctx, &ch, reports[i])
+		if err != nil {
+			return mailbox.JobChange{Job: j}, err
+		}
+		ch.Write = !done
+		return ch, nil
+	})
 }
 
 // apply moves a job by one outcome and queues its evidence.
-func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbox.PrintJob, r Report) (done bool, err error) {
+func (q *Queue) apply(ctx context.Context, ch *mailbox.JobChange, r Report) (done bool, err error) {
 	now := q.svc.Now()
+	j := &ch.Job
 	switch r.Outcome {
 	case OutcomePrinted:
 		// Inserter integrity (DESIGN §6): every sheet's Data Matrix names
@@ -383,7 +342,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		// The lease holder printed it (ReportBatch checked holds): that
 		// centre alone answers for it in the post (Event).
 		j.State, j.PrintedAt, j.PrintedBy = mailbox.JobPrinted, now, j.LeaseOwner
-		q.letterEvent(events, *j, signing.EventPrinted, PrintedDetails(*j))
+		letterEvent(ch, signing.EventPrinted, PrintedDetails(*j))
 	case OutcomePosted:
 		switch j.State {
 		case mailbox.JobPosted:
@@ -394,7 +353,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		}
 		j.State, j.PostedAt = mailbox.JobPosted, now
 		// UPU EMSEVT EMA: posting / collection.
-		q.letterEvent(events, *j, signing.EventPosted, map[string]string{"emsevt": "EMA"})
+		letterEvent(ch, signing.EventPosted, map[string]string{"emsevt": "EMA"})
 	case OutcomeFailed:
 		if r.Reason == "" || len(r.Reason) > 500 {
 			return false, mailbox.Errorf(mailbox.ErrInvalid, "bad_reason", "a reason of 1..500 characters is required")
@@ -411,7 +370,7 @@ func (q *Queue) apply(ctx context.Context, events *mailbox.EventBatch, j *mailbo
 		if j.Attempts >= q.maxAttempts {
 			j.State = mailbox.JobDead
 			q.log.ErrorContext(ctx, "print job dead", "job", j.ID, "letter", j.LetterID, "attempts", j.Attempts, "reason", r.Reason)
-			q.letterEvent(events, *j, signing.EventDeliveryFailed,
+			letterEvent(ch, signing.EventDeliveryFailed,
 				map[string]string{"stage": "print", "reason": r.Reason, "attempts": fmt.Sprint(j.Attempts)})
 		} else {
 			j.State, j.AvailableAt = mailbox.JobQueued, now.Add(q.backoff(j.Attempts))
@@ -434,16 +393,14 @@ func PrintedDetails(j mailbox.PrintJob) map[string]string {
 	}
 }
 
-// letterEvent queues a print-path event on the job's letter.
-func (q *Queue) letterEvent(events *mailbox.EventBatch, j mailbox.PrintJob, ev signing.Event, details map[string]string) {
-	if j.Kind != mailbox.JobLetter {
-		return // activation letters have no evidence chain
-	}
+// letterEvent queues a print-path event on the job's letter (the core
+// records none for activation letters, which have no evidence chain).
+func letterEvent(ch *mailbox.JobChange, ev signing.Event, details map[string]string) {
 	if details == nil {
 		details = map[string]string{}
 	}
-	details["print_job"] = j.ID
-	events.Add(j.LetterID, signing.Evidence{Event: ev, PDFSHA256: j.PDFSHA256, Details: details})
+	details["print_job"] = ch.Job.ID
+	ch.Events = append(ch.Events, signing.Evidence{Event: ev, PDFSHA256: ch.Job.PDFSHA256, Details: details})
 }
 
 // Minsk is Belarus' civil time (UTC+3 all year since 2011): a manifest's
@@ -458,11 +415,5 @@ func (q *Queue) Manifest(ctx context.Context, c mailbox.Caller, day time.Time) (
 		return nil, err
 	}
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, Minsk)
-	var jobs []mailbox.PrintJob
-	err = q.store.View(ctx, func(tx mailbox.Tx) error {
-		var err error
-		jobs, err = tx.PostedJobs(ctx, regions, from, from.AddDate(0, 0, 1))
-		return err
-	})
-	return jobs, err
+	return q.svc.PostedPrintJobs(ctx, regions, from, from.AddDate(0, 0, 1))
 }

@@ -2,6 +2,8 @@ package mailbox
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -20,21 +22,25 @@ const MaxBatch = 128
 
 // batchItem is a validated, routed, rendered submission ready to commit.
 type batchItem struct {
-	ctx     context.Context
-	l       Letter
-	sender  string // sender mailbox, for the idempotency key
-	key     string // idempotency key ("" for none)
-	reqHash string
-	body    string
-	draft   *Draft
-	chain   *logChain // the letter's events, through the transition table already
-	job     *PrintJob
-	pdf     []byte
-	notes   []Notification
+	ctx       context.Context
+	l         Letter
+	sender    string // sender mailbox, for the idempotency key
+	key       string // idempotency key ("" for none)
+	reqHash   string
+	body      string
+	draft     *Draft
+	chain     *logChain // the letter's events, through the transition table already
+	job       *PrintJob
+	pdf       []byte
+	notes     []Notification
+	byMailbox bool // the recipient mailbox was named by the sender
 
 	// results
 	appended appendResult // the commit's tree size and checkpoint
 	replayed bool
+	// rerouted: the recipient mailbox changed since routing; nothing was
+	// written and the submission must be routed again.
+	rerouted bool
 	done     chan error
 }
 
@@ -130,8 +136,23 @@ func (c *committer) write(items []*batchItem) error {
 	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		now := s.now()
 		live := make([]*batchItem, 0, len(items))
+		// Recipients are locked in id order, so that two committers
+		// (processes) never wait for each other's locks in a cycle.
+		order := append([]*batchItem(nil), items...)
+		slices.SortFunc(order, func(a, b *batchItem) int { return strings.Compare(a.l.RecipientMailbox, b.l.RecipientMailbox) })
+		seen := map[string]recipientFacts{}
+		for _, it := range order {
+			ok, err := recheckRecipient(ctx, tx, it, seen)
+			if err != nil {
+				return err
+			}
+			it.rerouted = !ok
+		}
 		for _, it := range items {
 			it.replayed = false
+			if it.rerouted {
+				continue // before its idempotency key: nothing of it is written
+			}
 			if it.key != "" {
 				ok, err := tx.TryPutIdempotencyKey(ctx, it.sender, it.key, it.reqHash, it.l.ID, now)
 				if err != nil {

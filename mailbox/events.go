@@ -7,13 +7,13 @@ import (
 	"github.com/npes/npes/signing"
 )
 
-// EventBatch collects evidence events for existing letters (the print
+// eventBatch collects evidence events for existing letters (the print
 // path's Printed, Posted, … reports) and records them in one go inside the
 // caller's transaction through the one append path: one lock of the log
 // head, one batch append, one checkpoint. A batch of one is the
 // single-report case. The letters' states follow from the events through
 // the transition table.
-type EventBatch struct {
+type eventBatch struct {
 	s      *Service
 	events []letterEvent
 }
@@ -23,17 +23,17 @@ type letterEvent struct {
 	ev     signing.Evidence
 }
 
-// NewEventBatch starts a batch.
-func (s *Service) NewEventBatch() *EventBatch { return &EventBatch{s: s} }
+// newEventBatch starts a batch.
+func (s *Service) newEventBatch() *eventBatch { return &eventBatch{s: s} }
 
-// Add queues an event for a letter.
-func (b *EventBatch) Add(letterID string, ev signing.Evidence) {
+// add queues an event for a letter.
+func (b *eventBatch) add(letterID string, ev signing.Evidence) {
 	b.events = append(b.events, letterEvent{letterID, ev})
 }
 
-// Flush records the queued events in the caller's transaction, after the
+// flush records the queued events in the caller's transaction, after the
 // caller's own rows (print jobs) are written.
-func (b *EventBatch) Flush(ctx context.Context, tx Tx) error {
+func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 	if len(b.events) == 0 {
 		return nil
 	}

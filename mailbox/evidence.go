@@ -145,17 +145,5 @@ func tlogInclusion(ctx context.Context, tx Tx, index, size uint64) ([][]byte, er
 	return tlog.InclusionProof(ctx, nodeReader{tx}, index, size)
 }
 
-// PrintPDF returns the decrypted PDF of a print job.
-func (s *Service) PrintPDF(ctx context.Context, tx Tx, jobID string) ([]byte, error) {
-	blob, err := tx.GetBlob(ctx, pdfBlobKey(jobID))
-	if err != nil {
-		return nil, err
-	}
-	return s.openBlob(jobID, blob)
-}
-
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
-
-// Store is the service's store (for the print path's transactions).
-func (s *Service) Store() Store { return s.cfg.Store }

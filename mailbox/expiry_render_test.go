@@ -103,7 +103,7 @@ func TestPrintIfUnsignedChecksAddressAndKeepsLanguage(t *testing.T) {
 	if _, err := submit(mailbox.LanguageBelarusian); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(49 * time.Hour)
+	clk.Add(49 * time.Hour)
 	if n, err := svc.ExpireDue(t.Context()); err != nil || n != 1 {
 		t.Fatalf("sweep: %d, %v", n, err)
 	}
@@ -188,7 +188,7 @@ func TestPrintIfUnsignedRendersOutsideTransactions(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					clk.add(49 * time.Hour)
+					clk.Add(49 * time.Hour)
 					var swept atomic.Int32
 					if tc.setup != nil {
 						tc.setup(r, svc, &swept)

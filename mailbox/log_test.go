@@ -2,11 +2,11 @@ package mailbox_test
 
 import (
 	"context"
-	"crypto/x509"
 	"testing"
 	"time"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/coretest"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
@@ -15,7 +15,7 @@ import (
 type logFixture struct {
 	st    mailbox.Store
 	svc   *mailbox.Service
-	ca    *certs.CA
+	core  *coretest.Core
 	clk   *clock
 	trust *signing.Trust
 }
@@ -24,50 +24,16 @@ type logFixture struct {
 // test CA and a clock the test moves (from 2 November 2026).
 func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer) *logFixture {
 	t.Helper()
-	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
+	core := coretest.New(t, store, func(c *mailbox.Config) { c.Renderer = r })
+	trust, err := signing.NewTrust(core.Svc.JWKS(), core.CAPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := signing.LoadSealer(edPEM, mlPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	clk := &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}
-	caPEM, caKey, err := certs.CreateCA("test CA", clk.now().AddDate(0, -1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := certs.LoadCA(caPEM, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Certificate())
-	svc, err := mailbox.NewService(mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
-		Renderer: r, Now: clk.now, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	trust, err := signing.NewTrust(svc.JWKS(), caPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &logFixture{st: store, svc: svc, ca: ca, clk: clk, trust: trust}
+	return &logFixture{st: store, svc: core.Svc, core: core, clk: core.Clock, trust: trust}
 }
 
 func (f *logFixture) issue(t *testing.T, req certs.Request) (mailbox.Caller, certs.Credential) {
-	t.Helper()
-	cred, err := f.ca.Issue(req, f.clk.now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := certs.IdentityFromCert(cred.Cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mailbox.Caller{Identity: id, Cert: cred.Cert}, cred
+	return f.core.Issue(t, req)
 }
 
 // logState reads the log head size and the stored checkpoints.
@@ -200,7 +166,7 @@ func TestPrepareLog(t *testing.T) {
 		return tx.AddCertificate(ctx, mailbox.CertificateRecord{Serial: id.Serial, Role: string(id.Role), Name: id.Name,
 			IdentityID: id.ID, NotBefore: c.Cert.NotBefore, NotAfter: c.Cert.NotAfter, CertPEM: c.CertPEM})
 	}
-	t0 := f.clk.now()
+	t0 := f.clk.Now()
 	err := f.st.InTx(ctx, func(tx mailbox.Tx) error {
 		for _, c := range []certs.Credential{active, old, pending} {
 			if err := register(tx, c); err != nil {

@@ -2,7 +2,6 @@ package mailbox_test
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -14,10 +13,10 @@ import (
 
 	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/coretest"
 	"github.com/npes/npes/internal/store/postgres"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
-	"github.com/npes/npes/signing"
 )
 
 // engines are the stores the registration tests run on. PostgreSQL gets a
@@ -44,7 +43,7 @@ type regEnv struct {
 	st       mailbox.Store
 	svc      *mailbox.Service
 	clk      *clock
-	ca       *certs.CA
+	core     *coretest.Core
 	operator mailbox.Caller
 
 	mu      sync.Mutex
@@ -70,49 +69,24 @@ func (e *regEnv) CheckAddress(string, []string) error          { return nil }
 func newRegEnv(t *testing.T, open storetest.Factory, lim mailbox.Limits) *regEnv {
 	t.Helper()
 	st := open(t)
-	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := signing.LoadSealer(edPEM, mlPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	e := &regEnv{t: t, st: st, clk: &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}, codes: map[string][]string{}, letters: map[string][][]string{}}
-	caPEM, caKey, err := certs.CreateCA("registration CA", e.clk.now().AddDate(0, -1, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ca, _ = certs.LoadCA(caPEM, caKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(e.ca.Certificate())
-	e.svc, err = mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool,
-		Limits: lim, Now: e.clk.now, TempDir: t.TempDir(), Renderer: e,
-		ActivationCodeSink: func(id, code string) {
+	e := &regEnv{t: t, st: st, codes: map[string][]string{}, letters: map[string][][]string{}}
+	e.core = coretest.New(t, st, func(c *mailbox.Config) {
+		c.Limits, c.Renderer = lim, e
+		c.ActivationCodeSink = func(id, code string) {
 			e.mu.Lock()
 			e.codes[id] = append(e.codes[id], code)
 			e.mu.Unlock()
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.svc.Close)
+		}
+	})
+	e.svc, e.clk = e.core.Svc, e.core.Clock
 	e.operator = e.caller(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	return e
 }
 
 func (e *regEnv) caller(req certs.Request) mailbox.Caller {
 	e.t.Helper()
-	cred, err := e.ca.Issue(req, e.clk.now())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	id, err := certs.IdentityFromCert(cred.Cert)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return mailbox.Caller{Identity: id, Cert: cred.Cert}
+	c, _ := e.core.Issue(e.t, req)
+	return c
 }
 
 func (e *regEnv) person(name, pn string) mailbox.Caller {
@@ -144,13 +118,7 @@ func (e *regEnv) mailbox(id string) mailbox.Mailbox {
 	return m
 }
 
-func codeOf(err error) string {
-	var de *mailbox.Error
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return ""
-}
+var codeOf = coretest.Code
 
 // TestActivationAttemptsAreCounted sends 40 wrong codes at once: exactly
 // MaxActivationTries of them may be evaluated, the rest must find the
@@ -344,7 +312,7 @@ func TestPendingCaps(t *testing.T) {
 			_, err = e.register(holder, flats(5))
 			tooMany("a registration over the daily cap", err)
 
-			e.clk.add(24 * time.Hour)
+			e.clk.Add(24 * time.Hour)
 			if _, err := e.svc.ResendActivationLetter(ctx, holder, ids[2]); err != nil {
 				t.Fatal(err)
 			}
@@ -429,16 +397,16 @@ func TestRecheckAddresses(t *testing.T) {
 				m := mailbox.Mailbox{ID: id, Kind: mailbox.KindPerson, HolderName: holder.Identity.Name,
 					PersonalID: holder.Identity.PersonalID, HolderKey: "pn:" + holder.Identity.PersonalID,
 					OwnerIdentity: holder.Identity.ID, Address: raw, AddressJSON: js, MatchKey: a.MatchKey(),
-					Postcode: a.Postcode, Status: status, ActivationHash: []byte("old"), CreatedAt: e.clk.now()}
+					Postcode: a.Postcode, Status: status, ActivationHash: []byte("old"), CreatedAt: e.clk.Now()}
 				if status == mailbox.StatusActive {
-					m.ActivatedAt = e.clk.now()
+					m.ActivatedAt = e.clk.Now()
 				}
 				err = e.st.InTx(ctx, func(tx mailbox.Tx) error {
 					if err := tx.CreateMailbox(ctx, m); err != nil {
 						return err
 					}
 					return tx.BindCredential(ctx, mailbox.Credential{MailboxID: id, IdentityID: holder.Identity.ID,
-						Serial: holder.Identity.Serial, SPKISHA256: holder.Identity.SPKISHA256, BoundAt: e.clk.now()})
+						Serial: holder.Identity.Serial, SPKISHA256: holder.Identity.SPKISHA256, BoundAt: e.clk.Now()})
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -10,22 +10,16 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/npes/npes/internal/coretest"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = coretest.Clock
 
 // lifecycle is the language of a registered electronic letter's evidence:
 // submission, notification, then at most one outcome.
@@ -42,7 +36,7 @@ func TestRegisteredLetterStateMachine(t *testing.T) {
 	kb, _ := pem.Decode(pcred.KeyPEM)
 	key, _ := x509.ParsePKCS8PrivateKey(kb.Bytes)
 	sign := func(v mailbox.LetterView, decision string) string {
-		payload, _ := json.Marshal(mailbox.NewStatement(v, decision, "", clk.now()))
+		payload, _ := json.Marshal(mailbox.NewStatement(v, decision, "", clk.Now()))
 		jws, err := signing.SignCompact(key.(crypto.Signer), []*x509.Certificate{pcred.Cert}, payload)
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +76,7 @@ func TestRegisteredLetterStateMachine(t *testing.T) {
 			case 3:
 				_, opErr = svc.ExpireDue(ctx)
 			case 4:
-				clk.add(time.Duration(rng.IntN(6)) * 24 * time.Hour)
+				clk.Add(time.Duration(rng.IntN(6)) * 24 * time.Hour)
 			}
 			history = append(history, fmt.Sprintf("op%d:%v", op, opErr != nil))
 			cur, err := svc.GetLetter(ctx, org, v.ID)

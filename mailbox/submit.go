@@ -92,22 +92,83 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		ContentKey: d.wrapped, Attachments: d.attachments(), CreatedAt: now,
 	}
 
-	// One read-only transaction: an idempotent retry is answered here
-	// before any work; otherwise the routing decision is made (just before
-	// the commit, and recorded as made) and the parties' notification
-	// addresses are read.
-	var senderEmail, recipientEmail, earlier, decision string
+	// Routing is decided outside the commit (read-only, concurrently for
+	// concurrent submissions); the committer re-checks the chosen mailbox
+	// inside the commit transaction (recheckRecipient). If it changed in
+	// between, the letter is routed again from the start: nothing of it
+	// was written.
+	var decision string
+	printChecked := false
+	for attempt := 1; ; attempt++ {
+		var earlier string
+		earlier, decision, err = s.prepare(ctx, c, sub, d, addr, it, now, &printChecked)
+		if err != nil {
+			return LetterView{}, false, err
+		}
+		if earlier != "" {
+			v, err := s.sentView(ctx, c, earlier)
+			return v, err == nil, err
+		}
+		if err := s.enqueue(ctx, it); err != nil {
+			return LetterView{}, false, err
+		}
+		if !it.rerouted {
+			break
+		}
+		s.log.InfoContext(ctx, "recipient mailbox changed between routing and commit; routing again",
+			"letter", l.ID, "mailbox", l.RecipientMailbox, "attempt", attempt)
+		if attempt == maxRoutings {
+			return LetterView{}, false, Errorf(ErrConflict, "recipient_changed",
+				"the recipient's mailbox changed %d times while the letter was being accepted; retry", maxRoutings)
+		}
+	}
+	if it.replayed {
+		// A concurrent retry with the same key committed first.
+		return s.replay(ctx, c, sub, reqHash)
+	}
+	s.obs.LetterAccepted(l.Route, channelLabel(sub.Channel))
+	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", decision, "registered", l.Registered)
+	// The reply is built from what was just committed: no read-back of
+	// the letter; the receipt's proofs are read from the committed tree.
+	ch := it.chain
+	v := s.viewOf(*l, "sent", nil)
+	v.Evidence = make([]EvidenceBrief, len(ch.events))
+	v.Envelopes = make([]json.RawMessage, len(ch.events))
+	for k, ev := range ch.events {
+		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time, LogIndex: ch.first + uint64(k)}
+		v.Envelopes[k] = ch.leaves[k]
+	}
+	if v.Receipt, err = chainReceipt(ch, it.appended.Checkpoint); err != nil {
+		return LetterView{}, false, err
+	}
+	return v, false, nil
+}
+
+// maxRoutings bounds how often one submission is routed again because its
+// recipient's mailbox changed between routing and commit.
+const maxRoutings = 3
+
+// prepare routes a submission (in a read-only transaction), checks that it
+// can be printed if it may have to be, takes its serial, renders it if it
+// is printed and builds its events: everything of it but the write. It
+// returns the letter an idempotency key already names instead, if any.
+// It may run again for the same submission (see maxRoutings): the serial
+// and the print check are kept from the first run.
+func (s *Service) prepare(ctx context.Context, c Caller, sub Submission, d *Draft, addr addressing.Address, it *batchItem, now time.Time, printChecked *bool) (earlier, decision string, err error) {
+	l := &it.l
+	var senderEmail, recipientEmail string
 	err = s.cfg.Store.View(ctx, func(tx Tx) error {
 		sender, err := s.senderMailbox(ctx, tx, c, sub.FromMailbox)
 		if err != nil {
 			return err
 		}
 		if sub.IdempotencyKey != "" {
-			if earlier, err = s.earlierSubmission(ctx, tx, sender.ID, sub.IdempotencyKey, reqHash); err != nil || earlier != "" {
+			if earlier, err = s.earlierSubmission(ctx, tx, sender.ID, sub.IdempotencyKey, it.reqHash); err != nil || earlier != "" {
 				return err
 			}
 		}
 		l.SenderMailbox, l.SenderName, l.SenderAddress, senderEmail = sender.ID, sender.HolderName, sender.Address, sender.Email
+		byMailbox := false
 		route, reason, recipient, err := s.route(ctx, tx, addr, sub.RecipientName)
 		if err != nil {
 			return err
@@ -117,8 +178,15 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
-			if err == nil && m.Status == StatusActive && m.MatchKey == addr.MatchKey() {
-				route, reason, recipient = RouteElectronic, "", m.ID
+			if err == nil {
+				ok, err := deliverable(ctx, tx, m, addr, sub.RecipientName, true)
+				if err != nil {
+					return err
+				}
+				if ok {
+					route, reason, recipient = RouteElectronic, "", m.ID
+					byMailbox = true
+				}
 			}
 		}
 		// A pending mailbox is the holder's business until its address is
@@ -127,6 +195,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		decision = reason
 		l.Route, l.RouteReason, l.RecipientMailbox = route, senderReason(reason), recipient
 		l.RecipientByMailbox = sub.RecipientMailbox != ""
+		it.byMailbox = byMailbox
 		if recipient != "" {
 			m, err := tx.GetMailbox(ctx, recipient)
 			if err != nil {
@@ -136,17 +205,14 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		}
 		return nil
 	})
-	if err != nil {
-		return LetterView{}, false, err
-	}
-	if earlier != "" {
-		v, err := s.sentView(ctx, c, earlier)
-		return v, err == nil, err
+	if err != nil || earlier != "" {
+		return earlier, "", err
 	}
 	it.sender = l.SenderMailbox
-	if l.Route == RoutePrint || sub.PrintIfUnsignedAfter > 0 {
+	if (l.Route == RoutePrint || sub.PrintIfUnsignedAfter > 0) && !*printChecked {
+		*printChecked = true
 		if err := s.checkPrintable(ctx, l, addr, d); err != nil {
-			return LetterView{}, false, err
+			return "", "", err
 		}
 	}
 	// The content's digests, renditions' included, once the renditions
@@ -158,30 +224,31 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	}
 	contentJSON, err := json.Marshal(content)
 	if err != nil {
-		return LetterView{}, false, err
+		return "", "", err
 	}
 	l.ContentJSON, l.ContentDigest = contentJSON, signing.DigestHex(contentJSON)
-	if sub.Registered {
+	if sub.Registered && l.Tracking == "" {
 		serial, err := s.nextSerial(ctx)
 		if err != nil {
-			return LetterView{}, false, err
+			return "", "", err
 		}
 		if l.Tracking, err = addressing.S10(uint32(serial)); err != nil {
-			return LetterView{}, false, err
+			return "", "", err
 		}
 	}
 
+	it.job, it.pdf, l.Deadline, l.NotificationID = nil, nil, time.Time{}, ""
 	events := []signing.Evidence{{ID: uuid.NewString(), Event: signing.EventSubmissionAcceptance,
 		Content: &content, Route: l.Route, Reason: l.RouteReason, Time: now}}
 	switch {
 	case l.Route == RoutePrint:
 		atts, err := d.printAttachments()
 		if err != nil {
-			return LetterView{}, false, err
+			return "", "", err
 		}
 		doc, err := s.render(ctx, *l, addr, sub.Body, atts)
 		if err != nil {
-			return LetterView{}, false, err
+			return "", "", err
 		}
 		it.job, it.pdf = s.newLetterJob(*l, addr, doc), doc.PDF
 		events = append(events, s.relayEvidence(*it.job, l.RouteReason, now))
@@ -204,35 +271,13 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 	}
 	// The transition table decides the letter's state from its events.
 	if it.chain, err = s.letterChain(l, now, events...); err != nil {
-		return LetterView{}, false, err
+		return "", "", err
 	}
 	it.chain.prove = true // the receipt
 	it.notes = s.notifications(now, l.ID, [2]string{l.RecipientMailbox, recipientEmail}, NotifyLetterWaiting,
 		[2]string{l.SenderMailbox, senderEmail}, NotifyReceiptReady)
 
-	if err := s.enqueue(ctx, it); err != nil {
-		return LetterView{}, false, err
-	}
-	if it.replayed {
-		// A concurrent retry with the same key committed first.
-		return s.replay(ctx, c, sub, reqHash)
-	}
-	s.obs.LetterAccepted(l.Route, channelLabel(sub.Channel))
-	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", decision, "registered", l.Registered)
-	// The reply is built from what was just committed: no read-back of
-	// the letter; the receipt's proofs are read from the committed tree.
-	ch := it.chain
-	v := s.viewOf(*l, "sent", nil)
-	v.Evidence = make([]EvidenceBrief, len(ch.events))
-	v.Envelopes = make([]json.RawMessage, len(ch.events))
-	for k, ev := range ch.events {
-		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time, LogIndex: ch.first + uint64(k)}
-		v.Envelopes[k] = ch.leaves[k]
-	}
-	if v.Receipt, err = chainReceipt(ch, it.appended.Checkpoint); err != nil {
-		return LetterView{}, false, err
-	}
-	return v, false, nil
+	return "", decision, nil
 }
 
 // notifications builds outbox rows for (mailbox, email, kind) triples that
@@ -370,13 +415,18 @@ func (s *Service) route(ctx context.Context, tx Tx, addr addressing.Address, nam
 	}
 	var active, pending []Mailbox
 	for _, m := range candidates {
-		if !holderMatches(m, name) || !sameDeliveryPoint(m, addr) {
+		if m.Status != StatusActive {
+			if holderMatches(m, name) && sameDeliveryPoint(m, addr) {
+				pending = append(pending, m)
+			}
 			continue
 		}
-		if m.Status == StatusActive {
+		ok, err := deliverable(ctx, tx, m, addr, name, false)
+		if err != nil {
+			return "", "", "", err
+		}
+		if ok {
 			active = append(active, m)
-		} else {
-			pending = append(pending, m)
 		}
 	}
 	switch {
@@ -388,6 +438,85 @@ func (s *Service) route(ctx context.Context, tx Tx, addr addressing.Address, nam
 		return RoutePrint, ReasonPendingAddress, "", nil
 	}
 	return RoutePrint, ReasonNoMailbox, "", nil
+}
+
+// deliverable is the one rule for whether a letter to addr, written to
+// name, may be delivered into mailbox m: the mailbox is active, at the
+// letter's delivery point, its holder is the one the letter names (unless
+// the sender named the mailbox itself, byMailbox), and someone holds a
+// credential bound to it now — a mailbox whose every credential was
+// unbound has no reader, and its post goes on paper. Routing applies it,
+// and the commit applies it again (recheckRecipient).
+func deliverable(ctx context.Context, tx Tx, m Mailbox, addr addressing.Address, name string, byMailbox bool) (bool, error) {
+	if !matches(m, addr, name, byMailbox) {
+		return false, nil
+	}
+	return bound(ctx, tx, m.ID)
+}
+
+// matches is deliverable without the credentials.
+func matches(m Mailbox, addr addressing.Address, name string, byMailbox bool) bool {
+	if m.Status != StatusActive || m.MatchKey != addr.MatchKey() {
+		return false
+	}
+	return byMailbox || holderMatches(m, name) && sameDeliveryPoint(m, addr)
+}
+
+// bound reports whether a credential is bound to the mailbox now.
+func bound(ctx context.Context, tx Tx, mailboxID string) (bool, error) {
+	creds, err := tx.Credentials(ctx, mailboxID)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range creds {
+		if c.UnboundAt.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// recheckRecipient applies deliverable again, inside the commit
+// transaction, to the mailbox an electronic letter was routed to outside
+// it: between the two the mailbox may have been unbound, readdressed or
+// recovered by another holder. The row is locked (LockMailbox) so that the
+// answer holds until the letter commits; seen keeps what was read of each
+// mailbox for the rest of the batch (a batch often carries many letters to
+// one mailbox). A printed letter is not checked: a mailbox activated
+// meanwhile loses nothing by a paper copy, and nobody else can read it.
+func recheckRecipient(ctx context.Context, tx Tx, it *batchItem, seen map[string]recipientFacts) (bool, error) {
+	l := it.l
+	if l.Route != RouteElectronic {
+		return true, nil
+	}
+	f, ok := seen[l.RecipientMailbox]
+	if !ok {
+		m, err := tx.LockMailbox(ctx, l.RecipientMailbox)
+		switch {
+		case err == nil:
+			f.m, f.found = m, true
+			if f.bound, err = bound(ctx, tx, m.ID); err != nil {
+				return false, err
+			}
+		case !errors.Is(err, ErrNotFound):
+			return false, err
+		}
+		seen[l.RecipientMailbox] = f
+	}
+	if !f.found || !f.bound {
+		return false, nil
+	}
+	var addr addressing.Address
+	if err := json.Unmarshal(l.RecipientJSON, &addr); err != nil {
+		return false, err
+	}
+	return matches(f.m, addr, l.RecipientName, it.byMailbox), nil
+}
+
+// recipientFacts is what the commit read of one recipient mailbox.
+type recipientFacts struct {
+	m            Mailbox
+	found, bound bool
 }
 
 // sameDeliveryPoint compares what the match key leaves out: a letter
@@ -574,4 +703,32 @@ func (s *Service) writeJob(ctx context.Context, tx Tx, job PrintJob, pdf []byte)
 		}
 	}
 	return tx.CreatePrintJob(ctx, job)
+}
+
+// MailboxByID returns the mailbox a letter addressed to it by id (SMTP
+// RCPT TO <id>@domain) would be delivered to: one that exists and passes
+// deliverable at its own address. Anything else is ErrNotFound, so that a
+// sender learns nothing of a mailbox still pending or without a holder.
+// Submit applies the same rule again when the letter is routed.
+func (s *Service) MailboxByID(ctx context.Context, id string) (Mailbox, error) {
+	var m Mailbox
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if m, err = tx.GetMailbox(ctx, id); err != nil {
+			return err
+		}
+		var addr addressing.Address
+		if err := json.Unmarshal(m.AddressJSON, &addr); err != nil {
+			return err
+		}
+		ok, err := deliverable(ctx, tx, m, addr, m.HolderName, true)
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return Mailbox{}, err
+	}
+	return m, nil
 }

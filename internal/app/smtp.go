@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/npes/npes/internal/smtpgw"
+	"github.com/npes/npes/mailbox"
 )
 
 // smtpRuntime is the running SMTP side: the gateway's listeners and the
@@ -27,7 +28,7 @@ func (s *Server) startSMTP(ctx context.Context) error {
 	rt := &s.smtp
 	if s.cfg.SMTPAddr != "off" || s.cfg.SMTPSAddr != "off" {
 		gw, err := smtpgw.New(smtpgw.Config{
-			Service: s.Service, Store: s.Store, TLSConfig: s.tlsConfig,
+			Service: s.Service, TLSConfig: s.tlsConfig,
 			// The handshake checks revocation; MAIL checks again, for
 			// connections opened before a revocation.
 			Revocations: s.rev,
@@ -82,7 +83,8 @@ func (s *Server) startSMTP(ctx context.Context) error {
 	}
 	if s.cfg.SMTPRelay != "" {
 		n, err := smtpgw.NewNotifier(smtpgw.NotifierConfig{
-			Store: s.Store, Relay: s.cfg.SMTPRelay, Domain: s.cfg.MailDomain,
+			Outbox: mailbox.NewOutbox(s.Store, mailbox.OutboxPolicy{Now: s.cfg.Now}),
+			Relay:  s.cfg.SMTPRelay, Domain: s.cfg.MailDomain,
 			Logger: s.cfg.Logger, Now: s.cfg.Now,
 		})
 		if err != nil {

@@ -827,7 +827,7 @@ func (b *bundle) gatewayServer(t *testing.T, lim smtpgw.Limits) (gw *smtpgw.Serv
 	pool := x509.NewCertPool()
 	pool.AddCert(b.ca.Certificate())
 	never := certs.RevocationCheckerFunc(func(context.Context, string) (bool, error) { return false, nil })
-	gw, err = smtpgw.New(smtpgw.Config{Service: b.srv.Service, Store: b.srv.Store, TLSConfig: certs.ServerTLSConfig(serverCert, pool, never),
+	gw, err = smtpgw.New(smtpgw.Config{Service: b.srv.Service, TLSConfig: certs.ServerTLSConfig(serverCert, pool, never),
 		Domain: mailDomain, Limits: lim})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,9 @@ import (
 // NotifierConfig configures the relay worker. Zero durations and counts take
 // the defaults named on each field.
 type NotifierConfig struct {
-	Store mailbox.Store
+	// Outbox is the core's claim and retry policy; the notifier only
+	// sends.
+	Outbox *mailbox.Outbox
 	// Relay is the host:port of the SMTP relay (NPES_SMTP_RELAY).
 	Relay string
 	// Domain is the mail domain: Message-IDs, the default From and HELO.
@@ -33,30 +35,19 @@ type NotifierConfig struct {
 	TLS *tls.Config
 	// PollInterval between looks at the outbox (default 2s).
 	PollInterval time.Duration
-	// Batch is the most notifications claimed at once (default 20).
-	Batch int
-	// MaxAttempts before giving up (default 10). A permanent (5xx) refusal
-	// by the relay gives up at once: retrying cannot help.
-	MaxAttempts int
-	// BaseBackoff doubles after each failed attempt up to MaxBackoff
-	// (defaults 30s and 6h).
-	BaseBackoff time.Duration
-	MaxBackoff  time.Duration
-	// Lease hides claimed notifications from other workers while they are
-	// sent (default 5m); SendTimeout bounds one relay session (default 1m).
-	Lease       time.Duration
+	// SendTimeout bounds one relay session (default 1m).
 	SendTimeout time.Duration
 	Logger      *slog.Logger
-	Now         func() time.Time
+	// Now dates the messages (default time.Now).
+	Now func() time.Time
 }
 
 // Notifier sends the transactional outbox's notifications (mailbox.Notify*)
-// through the relay: a claim in a short transaction (attempt counted, lease
-// set), the SMTP session outside any transaction, then the outcome recorded
-// (sent, or the next attempt with exponential backoff and the last error,
-// or given up with the reason kept). Delivery is at least once: a crash
-// between the relay's 250 and the record sends the notice again after the
-// lease, under the same Message-ID, so the recipient's system can drop it.
+// through the relay: mailbox.Outbox claims them and records the outcomes
+// (its retry policy); the notifier runs the SMTP session in between,
+// outside any transaction. Delivery is at least once: a crash between the
+// relay's 250 and the record sends the notice again after the lease, under
+// the same Message-ID, so the recipient's system can drop it.
 //
 // A notice never carries the letter's content, not even its subject: it
 // says that a letter or a receipt is waiting, its id and tracking number,
@@ -68,8 +59,8 @@ type Notifier struct {
 
 // NewNotifier checks the configuration.
 func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
-	if cfg.Store == nil || cfg.Relay == "" || cfg.Domain == "" {
-		return nil, errors.New("smtpgw: notifier needs Store, Relay and Domain")
+	if cfg.Outbox == nil || cfg.Relay == "" || cfg.Domain == "" {
+		return nil, errors.New("smtpgw: notifier needs Outbox, Relay and Domain")
 	}
 	if _, _, err := net.SplitHostPort(cfg.Relay); err != nil {
 		return nil, fmt.Errorf("smtpgw: relay %q is not host:port: %w", cfg.Relay, err)
@@ -83,16 +74,7 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 		}
 	}
 	def(&cfg.PollInterval, 2*time.Second)
-	def(&cfg.BaseBackoff, 30*time.Second)
-	def(&cfg.MaxBackoff, 6*time.Hour)
-	def(&cfg.Lease, 5*time.Minute)
 	def(&cfg.SendTimeout, time.Minute)
-	if cfg.Batch <= 0 {
-		cfg.Batch = 20
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -113,7 +95,7 @@ func (n *Notifier) Run(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				n.log.Error("outbox pass failed", "err", err)
 			}
-			if err != nil || res.Claimed < n.cfg.Batch {
+			if err != nil || res.Claimed < n.cfg.Outbox.Batch() {
 				break
 			}
 		}
@@ -130,46 +112,13 @@ type PassResult struct {
 	Claimed, Sent, Retried, GaveUp int
 }
 
-// neverAgain is the next attempt of a notification given up on: the outbox
-// has no state column, and a time no clock reaches keeps the row (with its
-// reason in LastError) out of every due query.
-func neverAgain() time.Time { return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) }
-
-type claimed struct {
-	mailbox.Notification
-	tracking string
-}
+type claimed = mailbox.ClaimedNotification
 
 // RunOnce claims a batch of due notifications, sends them and records the
 // outcome.
 func (n *Notifier) RunOnce(ctx context.Context) (PassResult, error) {
 	var res PassResult
-	now := n.cfg.Now().UTC()
-	var batch []claimed
-	err := n.cfg.Store.InTx(ctx, func(tx mailbox.Tx) error {
-		batch = batch[:0]
-		due, err := tx.DueNotifications(ctx, now, n.cfg.Batch)
-		if err != nil {
-			return err
-		}
-		for _, x := range due {
-			x.Attempts++
-			x.NextAt = now.Add(n.cfg.Lease)
-			if err := tx.UpdateNotification(ctx, x); err != nil {
-				return err
-			}
-			c := claimed{Notification: x}
-			l, err := tx.GetLetter(ctx, x.LetterID, false)
-			switch {
-			case err == nil:
-				c.tracking = l.Tracking
-			case !errors.Is(err, mailbox.ErrNotFound):
-				return err
-			}
-			batch = append(batch, c)
-		}
-		return nil
-	})
+	batch, err := n.cfg.Outbox.Claim(ctx)
 	if err != nil || len(batch) == 0 {
 		return res, err
 	}
@@ -177,56 +126,30 @@ func (n *Notifier) RunOnce(ctx context.Context) (PassResult, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, n.cfg.SendTimeout)
 	errs := n.send(sendCtx, batch)
 	cancel()
-
-	done := n.cfg.Now().UTC()
+	results := make([]mailbox.SendResult, len(batch))
+	for i, e := range errs {
+		results[i] = mailbox.SendResult{Err: e, Permanent: isPermanent(e)}
+	}
 	// The outcome is recorded even when ctx ends meanwhile: the relay may
 	// have taken the messages.
-	rctx := context.WithoutCancel(ctx)
-	err = n.cfg.Store.InTx(rctx, func(tx mailbox.Tx) error {
-		for i, c := range batch {
-			x := c.Notification
-			switch e := errs[i]; {
-			case e == nil:
-				x.SentAt, x.LastError = done, ""
-			case isPermanent(e) || x.Attempts >= n.cfg.MaxAttempts:
-				x.NextAt = neverAgain()
-				x.LastError = truncate(fmt.Sprintf("gave up after %d attempts: %v", x.Attempts, e), 1000)
-			default:
-				x.NextAt = done.Add(n.backoff(x.Attempts))
-				x.LastError = truncate(e.Error(), 1000)
-			}
-			if err := tx.UpdateNotification(rctx, x); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	outcomes, err := n.cfg.Outbox.Record(context.WithoutCancel(ctx), batch, results)
 	if err != nil {
 		return res, err
 	}
 	for i, c := range batch {
-		switch e := errs[i]; {
-		case e == nil:
+		switch outcomes[i] {
+		case mailbox.OutcomeSent:
 			res.Sent++
 			n.log.Info("notification sent", "notification", c.ID, "kind", c.Kind, "letter", c.LetterID)
-		case isPermanent(e) || c.Attempts >= n.cfg.MaxAttempts:
+		case mailbox.OutcomeGaveUp:
 			res.GaveUp++
-			n.log.Warn("notification given up", "notification", c.ID, "kind", c.Kind, "attempts", c.Attempts, "err", e)
+			n.log.Warn("notification given up", "notification", c.ID, "kind", c.Kind, "attempts", c.Attempts, "err", errs[i])
 		default:
 			res.Retried++
-			n.log.Info("notification will be retried", "notification", c.ID, "attempts", c.Attempts, "err", e)
+			n.log.Info("notification will be retried", "notification", c.ID, "attempts", c.Attempts, "err", errs[i])
 		}
 	}
 	return res, nil
-}
-
-// backoff is the wait after the given number of failed attempts.
-func (n *Notifier) backoff(attempts int) time.Duration {
-	d := n.cfg.BaseBackoff
-	for i := 1; i < attempts && d < n.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, n.cfg.MaxBackoff)
 }
 
 // isPermanent: the relay refused with a 5xx reply (RFC 5321 §4.2.1).
@@ -328,14 +251,14 @@ func (n *Notifier) compose(b claimed) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("notification %s: unknown kind %q", b.ID, b.Kind)
 	}
-	if b.tracking != "" {
-		subject += " " + b.tracking
+	if b.Tracking != "" {
+		subject += " " + b.Tracking
 	}
 	lines = append(lines, "",
 		"Почтовый ящик / Mailbox: "+b.MailboxID,
 		"Письмо / Letter: "+b.LetterID)
-	if b.tracking != "" {
-		lines = append(lines, "Трек-номер / Tracking: "+b.tracking)
+	if b.Tracking != "" {
+		lines = append(lines, "Трек-номер / Tracking: "+b.Tracking)
 	}
 	lines = append(lines,
 		"API: GET "+path,

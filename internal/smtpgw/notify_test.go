@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
+	"github.com/npes/npes/internal/coretest"
 	"github.com/npes/npes/internal/smtpgw"
 	"github.com/npes/npes/internal/store/sqlite"
 	"github.com/npes/npes/mailbox"
@@ -94,22 +95,10 @@ type nopLog struct{}
 func (nopLog) Printf(string, ...any) {}
 func (nopLog) Println(...any)        {}
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type notifyBundle struct {
 	store mailbox.Store
 	relay *relay
-	clock *testClock
+	clock *coretest.Clock
 	n     *smtpgw.Notifier
 }
 
@@ -120,10 +109,11 @@ func setupNotifier(t *testing.T, maxAttempts int) *notifyBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	b := &notifyBundle{store: st, relay: startRelay(t), clock: &testClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}}
+	b := &notifyBundle{store: st, relay: startRelay(t), clock: coretest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))}
 	b.n, err = smtpgw.NewNotifier(smtpgw.NotifierConfig{
-		Store: st, Relay: b.relay.addr, Domain: "npes.test", MaxAttempts: maxAttempts,
-		BaseBackoff: time.Minute, MaxBackoff: 10 * time.Minute, Now: b.clock.Now,
+		Outbox: mailbox.NewOutbox(st, mailbox.OutboxPolicy{MaxAttempts: maxAttempts,
+			BaseBackoff: time.Minute, MaxBackoff: 10 * time.Minute, Now: b.clock.Now}),
+		Relay: b.relay.addr, Domain: "npes.test", Now: b.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -238,13 +228,13 @@ func TestNotifierRetriesWithBackoffThenGivesUp(t *testing.T) {
 	if res := b.pass(t); res.Claimed != 0 {
 		t.Fatalf("claimed before its backoff: %+v", res)
 	}
-	b.clock.Advance(time.Minute)
+	b.clock.Add(time.Minute)
 	b.pass(t)
 	n = b.pending(t)["n1"]
 	if n.Attempts != 2 || !n.NextAt.Equal(start.Add(3*time.Minute)) {
 		t.Fatalf("backoff does not double: %+v (start %s)", n, start)
 	}
-	b.clock.Advance(2 * time.Minute)
+	b.clock.Add(2 * time.Minute)
 	if res := b.pass(t); res != (smtpgw.PassResult{Claimed: 1, GaveUp: 1}) {
 		t.Fatalf("third pass: %+v", res)
 	}
@@ -252,7 +242,7 @@ func TestNotifierRetriesWithBackoffThenGivesUp(t *testing.T) {
 	if n.Attempts != 3 || !strings.HasPrefix(n.LastError, "gave up after 3 attempts") || !strings.Contains(n.LastError, "try later") {
 		t.Fatalf("given up: %+v", n)
 	}
-	b.clock.Advance(24 * time.Hour)
+	b.clock.Add(24 * time.Hour)
 	if res := b.pass(t); res.Claimed != 0 {
 		t.Fatalf("a given-up notification was claimed again: %+v", res)
 	}
@@ -268,7 +258,7 @@ func TestNotifierRecoversAfterTemporaryFailure(t *testing.T) {
 	b.relay.setRcptErr(&smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "mailbox busy"})
 	b.pass(t)
 	b.relay.setRcptErr(nil)
-	b.clock.Advance(time.Minute)
+	b.clock.Add(time.Minute)
 	if res := b.pass(t); res.Sent != 1 {
 		t.Fatalf("retry: %+v", res)
 	}
@@ -302,7 +292,7 @@ func TestNotifierRelayDown(t *testing.T) {
 	}
 	down := ln.Addr().String()
 	_ = ln.Close()
-	n, err := smtpgw.NewNotifier(smtpgw.NotifierConfig{Store: b.store, Relay: down, Domain: "npes.test", Now: b.clock.Now})
+	n, err := smtpgw.NewNotifier(smtpgw.NotifierConfig{Outbox: mailbox.NewOutbox(b.store, mailbox.OutboxPolicy{Now: b.clock.Now}), Relay: down, Domain: "npes.test", Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,8 +310,8 @@ func TestNotifierConfig(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []smtpgw.NotifierConfig{
 		{Relay: "relay:25", Domain: "d"},
-		{Store: nopStore{}, Domain: "d"},
-		{Store: nopStore{}, Relay: "no-port", Domain: "d"},
+		{Outbox: mailbox.NewOutbox(nopStore{}, mailbox.OutboxPolicy{}), Domain: "d"},
+		{Outbox: mailbox.NewOutbox(nopStore{}, mailbox.OutboxPolicy{}), Relay: "no-port", Domain: "d"},
 	} {
 		if _, err := smtpgw.NewNotifier(cfg); err == nil {
 			t.Fatalf("%+v accepted", cfg)

@@ -146,8 +146,6 @@ func (l *Limits) fill(def Limits) {
 type Config struct {
 	// Service is the domain core; every letter goes through Submit.
 	Service *mailbox.Service
-	// Store finds the recipient mailbox of RCPT TO <mailbox-id>@domain.
-	Store mailbox.Store
 	// TLSConfig is the mTLS server configuration (certs.ServerTLSConfig):
 	// client certificates are verified, revocation included, at the
 	// handshake. It is shared, never modified.
@@ -188,8 +186,8 @@ type Server struct {
 
 // New checks the configuration and builds the server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Service == nil || cfg.Store == nil || cfg.TLSConfig == nil {
-		return nil, errors.New("smtpgw: Service, Store and TLSConfig are required")
+	if cfg.Service == nil || cfg.TLSConfig == nil {
+		return nil, errors.New("smtpgw: Service and TLSConfig are required")
 	}
 	if cfg.Domain == "" {
 		return nil, errors.New("smtpgw: Domain is required")

@@ -174,18 +174,14 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.lim.CommandTimeout)
 	defer cancel()
-	var m mailbox.Mailbox
-	err := s.srv.cfg.Store.View(ctx, func(tx mailbox.Tx) error {
-		var err error
-		m, err = tx.GetMailbox(ctx, strings.ToLower(local))
-		return err
-	})
-	// A mailbox that is not active yet is answered exactly as one that does
-	// not exist: a sender learns nothing of someone else's pending mailbox.
+	m, err := s.srv.cfg.Service.MailboxByID(ctx, strings.ToLower(local))
+	// A mailbox that cannot receive (not active yet, no holder bound) is
+	// answered exactly as one that does not exist: a sender learns nothing
+	// of someone else's pending mailbox.
 	switch {
 	case err != nil && !errors.Is(err, mailbox.ErrNotFound):
 		return s.reply("rcpt", err)
-	case err != nil || m.Status != mailbox.StatusActive:
+	case err != nil:
 		return s.reply("rcpt", refuse(ErrRecipient, 550, enhBadDestMbox, "No such mailbox <%s>", addr))
 	}
 	s.rcpt = &recipient{address: addr, mailbox: &m}

@@ -30,6 +30,8 @@ func Exercise(t *testing.T, newStore Factory) {
 		ext := ext
 		t.Run(ext.name, func(t *testing.T) { t.Parallel(); ext.fn(t, newStore) })
 	}
+	// One subtest per method of mailbox.Tx (methods.go).
+	t.Run("Tx", func(t *testing.T) { t.Parallel(); exerciseMethods(t, newStore) })
 }
 
 type extension struct {
