@@ -332,7 +332,13 @@ func (s *Service) ownMailbox(ctx context.Context, tx Tx, c Caller, id string) (M
 // BindCredential binds another certificate (a renewed one, a signature
 // token) to one of the caller's mailboxes. The certificate must chain to a
 // trusted CA and belong to the same holder.
-func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string, cert *x509.Certificate) (Credential, error) {
+//
+// An organization binds one certificate per employee, each with a label
+// that names it in listings and errors; a person's label may stay empty.
+func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string, cert *x509.Certificate, label string) (Credential, error) {
+	if err := checkText("label", label, 100, false); err != nil {
+		return Credential{}, err
+	}
 	if err := checkClientCertificate(cert); err != nil {
 		return Credential{}, err
 	}
@@ -360,6 +366,7 @@ func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string
 	}
 	now := s.now()
 	cred := credentialOf(mailboxID, id, cert, now)
+	cred.Label = label
 	entry, err := credentialEntry(signing.EventCredentialBound, id, cert, c.Identity.ID)
 	if err != nil {
 		return Credential{}, err

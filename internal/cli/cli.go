@@ -56,7 +56,7 @@ func commands() map[string]command {
 		"ca":       {"internal CA: issue, revoke, list certificates", nil},
 		"whoami":   {"ask the server who the credential is", runWhoami},
 		"address":  {"parse Belarusian postal addresses; S10 ids", runAddress},
-		"mailbox":  {"register, activate, resend or show your mailboxes", nil},
+		"mailbox":  {"register, activate, resend, show, recover your mailboxes; bind certificates", nil},
 		"admin":    {"operator actions: verify-address", nil},
 		"send":     {"send a letter", runSend},
 		"inbox":    {"list received letters", runList("inbox")},
