@@ -50,6 +50,16 @@ type regEnv struct {
 	mu      sync.Mutex
 	codes   map[string][]string   // mailbox id → codes, oldest first
 	letters map[string][][]string // mailbox id → envelope lines of its activation letters
+	revoked map[string]bool       // serials the revocation checker reports revoked
+	ended   map[string][]string   // mailbox id → identities whose sessions were ended
+}
+
+// EndSessions records the call (mailbox.SessionEnder).
+func (e *regEnv) EndSessions(_ context.Context, mailboxID string, ids []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ended[mailboxID] = append(e.ended[mailboxID], ids...)
+	return nil
 }
 
 // RenderActivation records the envelope lines; the PDF is a stand-in.
@@ -79,7 +89,8 @@ func newRegEnv(t *testing.T, open storetest.Factory, lim mailbox.Limits) *regEnv
 		t.Fatal(err)
 	}
 	keys, _ := mailbox.NewKeyring(make([]byte, 32))
-	e := &regEnv{t: t, st: st, clk: &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}, codes: map[string][]string{}, letters: map[string][][]string{}}
+	e := &regEnv{t: t, st: st, clk: &clock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)}, codes: map[string][]string{}, letters: map[string][][]string{},
+		revoked: map[string]bool{}, ended: map[string][]string{}}
 	caPEM, caKey, err := certs.CreateCA("registration CA", e.clk.now().AddDate(0, -1, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +99,12 @@ func newRegEnv(t *testing.T, open storetest.Factory, lim mailbox.Limits) *regEnv
 	pool := x509.NewCertPool()
 	pool.AddCert(e.ca.Certificate())
 	e.svc, err = mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool,
-		Limits: lim, Now: e.clk.now, TempDir: t.TempDir(), Renderer: e,
+		Limits: lim, Now: e.clk.now, TempDir: t.TempDir(), Renderer: e, Sessions: e,
+		Revocations: certs.RevocationCheckerFunc(func(_ context.Context, serial string) (bool, error) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.revoked[serial], nil
+		}),
 		ActivationCodeSink: func(id, code string) {
 			e.mu.Lock()
 			e.codes[id] = append(e.codes[id], code)
