@@ -3,12 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -660,7 +657,7 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 		if decision == "refuse" {
 			d = mailbox.DecisionRefuse
 		}
-		jws, err := signStatement(o.id, mailbox.NewStatement(v, d, *reason, time.Now()))
+		jws, err := signStatement(&o, mailbox.NewStatement(v, d, *reason, time.Now()))
 		if err != nil {
 			return err
 		}
@@ -676,30 +673,20 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 	}
 }
 
-// signStatement signs a recipient statement with the credential's key, the
-// certificate in x5c.
-func signStatement(credDir string, st mailbox.Statement) (string, error) {
-	cred, err := certs.LoadCredentialDir(credDir)
+// signStatement signs a recipient statement with the credential's key
+// (key.pem, or the key on the token --pkcs11 names), the certificate in
+// x5c.
+func signStatement(o *clientOpts, st mailbox.Statement) (string, error) {
+	key, err := o.key()
 	if err != nil {
 		return "", err
 	}
-	block, _ := pem.Decode(cred.KeyPEM)
-	if block == nil {
-		return "", fmt.Errorf("%s/key.pem: no PEM block", credDir)
+	var cred certs.Credential
+	if key == nil {
+		cred, err = certs.LoadCredentialDir(o.id)
+	} else {
+		cred, err = certs.LoadCredentialDirWithKey(o.id, key, "the token's key")
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return "", fmt.Errorf("%s/key.pem: %w", credDir, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return "", errors.New("the credential's key cannot sign")
-	}
-	cb, _ := pem.Decode(cred.CertPEM)
-	if cb == nil {
-		return "", fmt.Errorf("%s/cert.pem: no PEM block", credDir)
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
 		return "", err
 	}
@@ -707,7 +694,7 @@ func signStatement(credDir string, st mailbox.Statement) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return signing.SignCompact(signer, []*x509.Certificate{cert}, payload)
+	return signing.SignCompact(cred.Key, []*x509.Certificate{cred.Cert}, payload)
 }
 
 func runEvidence(ctx context.Context, e *Env, args []string) error {
