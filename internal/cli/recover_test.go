@@ -62,7 +62,7 @@ func TestRecoverWithCLI(t *testing.T) {
 		return c.SerialNumber.Text(16)
 	}
 	var me struct {
-		Mailboxes []struct{ ID, Status string } `json:"mailboxes"`
+		Mailboxes  []struct{ ID, Status string } `json:"mailboxes"`
 		Recoveries []struct {
 			ID, Mailbox, Status string
 		} `json:"recoveries"`
