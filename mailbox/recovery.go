@@ -187,15 +187,21 @@ func (s *Service) checkRecoverable(ctx context.Context, tx Tx, c Caller, m Mailb
 	return nil
 }
 
-// credentialWorks reports whether a binding in force still authenticates:
-// its certificate has not expired and is not revoked. A binding recorded
-// before expiry dates were kept counts as unexpired; a passkey (no
-// serial) counts as working, since only its holder can tell it is lost.
+// credentialWorks reports whether a certificate binding in force still
+// authenticates: not expired and not revoked. A binding recorded before
+// expiry dates were kept counts as unexpired. A passkey (no serial) does
+// not count: it is a login of a holder whose certificate was bound, it
+// cannot be revoked at a CA, and a lost phone must not keep a holder from
+// recovering; completion unbinds it, the e-mail and the paper letter tell
+// the holder.
 func (s *Service) credentialWorks(ctx context.Context, cr Credential) (bool, error) {
+	if cr.Serial == "" {
+		return false, nil
+	}
 	if !cr.NotAfter.IsZero() && !s.now().Before(cr.NotAfter) {
 		return false, nil
 	}
-	if cr.Serial == "" || s.cfg.Revocations == nil {
+	if s.cfg.Revocations == nil {
 		return true, nil
 	}
 	revoked, err := s.cfg.Revocations.IsRevoked(ctx, cr.Serial)
