@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/signing"
 )
@@ -108,12 +106,7 @@ func (s *Service) StartRecovery(ctx context.Context, c Caller, address string) (
 	if err != nil {
 		return Recovery{}, err
 	}
-	// The letter goes to the registered address, never to the one typed.
-	var reg addressing.Address
-	if err := json.Unmarshal(m.AddressJSON, &reg); err != nil {
-		return Recovery{}, fmt.Errorf("mailbox %s: stored address: %w", m.ID, err)
-	}
-	letter, err := s.newActivationLetter(ctx, m, reg)
+	letter, err := s.letterToRegisteredAddress(ctx, m)
 	if err != nil {
 		return Recovery{}, err
 	}

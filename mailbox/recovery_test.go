@@ -29,6 +29,22 @@ func (e *regEnv) activeMailbox(holder mailbox.Caller) mailbox.Mailbox {
 	return m
 }
 
+// lostCredential makes an active mailbox whose only certificate is then
+// revoked, and a new certificate of the same person with a recovery of it
+// started.
+func (e *regEnv) lostCredential(pn string) (mailbox.Mailbox, mailbox.Caller, mailbox.Recovery) {
+	e.t.Helper()
+	old := e.person("Иванов И. И.", pn)
+	m := e.activeMailbox(old)
+	e.revoke(old)
+	renewed := e.person("Иванов И. И.", pn)
+	r, err := e.svc.StartRecovery(context.Background(), renewed, recAddress)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m, renewed, r
+}
+
 func (e *regEnv) revoke(c mailbox.Caller) {
 	e.mu.Lock()
 	e.revoked[c.Identity.Serial] = true
@@ -199,33 +215,23 @@ func TestRecoveryRefusals(t *testing.T) {
 			}
 			e.revoke(first)
 			_, err := e.svc.StartRecovery(context.Background(), org("ООО Ромашка"), recAddress)
+			if err != nil && !strings.Contains(err.Error(), "бухгалтерия") {
+				t.Errorf("the refusal does not name the working credential's label: %v", err)
+			}
 			return err
 		}, "credential_works"},
 		{"completed by another certificate of the holder", func(t *testing.T, e *regEnv) error {
-			old := e.person("Иванов И. И.", pn)
-			m := e.activeMailbox(old)
-			e.revoke(old)
-			r, err := e.svc.StartRecovery(context.Background(), e.person("Иванов И. И.", pn), recAddress)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = e.svc.CompleteRecovery(context.Background(), e.person("Иванов И. И.", pn), r.ID, e.lastCode(m.ID))
+			m, _, r := e.lostCredential(pn)
+			_, err := e.svc.CompleteRecovery(context.Background(), e.person("Иванов И. И.", pn), r.ID, e.lastCode(m.ID))
 			return err
 		}, "recovery_not_found"},
 		{"superseded by a newer recovery", func(t *testing.T, e *regEnv) error {
-			old := e.person("Иванов И. И.", pn)
-			m := e.activeMailbox(old)
-			e.revoke(old)
-			renewed := e.person("Иванов И. И.", pn)
-			first, err := e.svc.StartRecovery(context.Background(), renewed, recAddress)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, renewed, first := e.lostCredential(pn)
 			firstCode := e.lastCode(m.ID)
 			if _, err := e.svc.StartRecovery(context.Background(), renewed, recAddress); err != nil {
 				t.Fatal(err)
 			}
-			_, err = e.svc.CompleteRecovery(context.Background(), renewed, first.ID, firstCode)
+			_, err := e.svc.CompleteRecovery(context.Background(), renewed, first.ID, firstCode)
 			return err
 		}, "recovery_superseded"},
 		{"over the activation letters' cap", func(t *testing.T, e *regEnv) error {
@@ -240,46 +246,25 @@ func TestRecoveryRefusals(t *testing.T) {
 			}
 		}, "too_many_pending"},
 		{"new certificate revoked before completion", func(t *testing.T, e *regEnv) error {
-			old := e.person("Иванов И. И.", pn)
-			m := e.activeMailbox(old)
-			e.revoke(old)
-			renewed := e.person("Иванов И. И.", pn)
-			r, err := e.svc.StartRecovery(context.Background(), renewed, recAddress)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, renewed, r := e.lostCredential(pn)
 			e.revoke(renewed)
-			_, err = e.svc.CompleteRecovery(context.Background(), renewed, r.ID, e.lastCode(m.ID))
+			_, err := e.svc.CompleteRecovery(context.Background(), renewed, r.ID, e.lastCode(m.ID))
 			return err
 		}, "certificate_revoked"},
 		{"counter verification by a holder", func(t *testing.T, e *regEnv) error {
-			old := e.person("Иванов И. И.", pn)
-			e.activeMailbox(old)
-			e.revoke(old)
-			renewed := e.person("Иванов И. И.", pn)
-			r, err := e.svc.StartRecovery(context.Background(), renewed, recAddress)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = e.svc.VerifyRecovery(context.Background(), renewed, r.ID)
+			_, renewed, r := e.lostCredential(pn)
+			_, err := e.svc.VerifyRecovery(context.Background(), renewed, r.ID)
 			return err
 		}, "forbidden"},
 		{"counter verification by an operator", func(t *testing.T, e *regEnv) error {
-			old := e.person("Иванов И. И.", pn)
-			m := e.activeMailbox(old)
-			e.revoke(old)
-			renewed := e.person("Иванов И. И.", pn)
-			r, err := e.svc.StartRecovery(context.Background(), renewed, recAddress)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, renewed, r := e.lostCredential(pn)
 			if _, err := e.svc.VerifyRecovery(context.Background(), e.operator, r.ID); err != nil {
 				return err
 			}
 			if b := e.boundIDs(m.ID); !slices.Equal(b, []string{renewed.Identity.ID}) {
 				t.Fatalf("bound %v after counter verification", b)
 			}
-			_, err = e.svc.Audit(context.Background(), nil)
+			_, err := e.svc.Audit(context.Background(), nil)
 			return err
 		}, ""},
 	}
@@ -301,14 +286,7 @@ func TestRecoveryRefusals(t *testing.T) {
 func TestRecoveryWrongCodesLock(t *testing.T) {
 	e := newRegEnv(t, storetest.NewSQLite, mailbox.Limits{})
 	ctx := context.Background()
-	old := e.person("Иванов И. И.", "3140582A001PB3")
-	m := e.activeMailbox(old)
-	e.revoke(old)
-	renewed := e.person("Иванов И. И.", "3140582A001PB3")
-	r, err := e.svc.StartRecovery(ctx, renewed, recAddress)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, renewed, r := e.lostCredential("3140582A001PB3")
 	for range e.svc.Limits().MaxActivationTries {
 		if _, err := e.svc.CompleteRecovery(ctx, renewed, r.ID, "00000-00000"); codeOf(err) != "wrong_code" {
 			t.Fatalf("wrong code: %v", err)

@@ -36,20 +36,9 @@ func TestRecoverWithCLI(t *testing.T) {
 	code := func(id string) string { mu.Lock(); defer mu.Unlock(); return codes[id] }
 	env := map[string]string{"NPES_DATA": data, "NPES_SERVER": "https://" + srv.HTTPAddr.String()}
 	as := func(id string) map[string]string {
-		m := map[string]string{"NPES_ID": filepath.Join(dir, id)}
-		for k, v := range env {
-			m[k] = v
-		}
-		return m
+		return merged(env, map[string]string{"NPES_ID": filepath.Join(dir, id)})
 	}
-	must := func(env map[string]string, args ...string) string {
-		t.Helper()
-		c, out, errs := npes(t, env, args...)
-		if c != 0 {
-			t.Fatalf("npes %s: exit %d\n%s%s", strings.Join(args, " "), c, out, errs)
-		}
-		return out
-	}
+	must := func(env map[string]string, args ...string) string { t.Helper(); return npesOK(t, env, args...) }
 	const address = "220013, г. Минск, ул. Дорошевича, д. 8, кв. 5"
 	issue := func(name string) string {
 		must(env, "ca", "issue", "--role", "person", "--name", "Иванов Иван Иванович", "--personal-id", "3140582A001PB3", "--out", filepath.Join(dir, name))
@@ -109,4 +98,25 @@ func TestRecoverWithCLI(t *testing.T) {
 	if out := must(map[string]string{"NPES_DATA": data}, "audit"); !strings.HasPrefix(out, "OK: ") || !strings.Contains(out, " 1 mailboxes") {
 		t.Fatalf("audit:\n%s", out)
 	}
+}
+
+// npesOK runs npes and fails the test unless it exits 0.
+func npesOK(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	code, out, errs := npes(t, env, args...)
+	if code != 0 {
+		t.Fatalf("npes %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// merged is the union of environments, later ones winning.
+func merged(envs ...map[string]string) map[string]string {
+	m := map[string]string{}
+	for _, e := range envs {
+		for k, v := range e {
+			m[k] = v
+		}
+	}
+	return m
 }

@@ -74,22 +74,9 @@ func TestTokenCredential(t *testing.T) {
 	srv := startServer(t, data)
 	env := map[string]string{"NPES_DATA": data, "NPES_SERVER": "https://" + srv.HTTPAddr.String()}
 	with := func(extra ...map[string]string) map[string]string {
-		m := map[string]string{}
-		for _, e := range append([]map[string]string{env}, extra...) {
-			for k, v := range e {
-				m[k] = v
-			}
-		}
-		return m
+		return merged(append([]map[string]string{env}, extra...)...)
 	}
-	must := func(env map[string]string, args ...string) string {
-		t.Helper()
-		code, out, errs := npes(t, env, args...)
-		if code != 0 {
-			t.Fatalf("npes %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
-		}
-		return out
-	}
+	must := func(env map[string]string, args ...string) string { t.Helper(); return npesOK(t, env, args...) }
 	const uri = "pkcs11:token=npes;object=ivan"
 	req := filepath.Join(dir, "req.pem")
 	must(with(tok), "csr", "--pkcs11", uri, "--out", req, "--name", "Someone Else")
