@@ -95,6 +95,17 @@ func TestRecoverWithCLI(t *testing.T) {
 	if len(me.Mailboxes) != 1 || me.Mailboxes[0].ID != box || me.Mailboxes[0].Status != "active" || len(me.Recoveries) != 0 {
 		t.Fatalf("after recovery: %+v", me)
 	}
+	// A further certificate of the holder, bound with a label by the
+	// recovered one.
+	issue("spare")
+	var bound struct{ Serial, Label string }
+	if err := json.Unmarshal([]byte(must(as("new"), "mailbox", "bind", "--json", "--cert", filepath.Join(dir, "spare", "cert.pem"), "--label", "запасной")), &bound); err != nil || bound.Label != "запасной" {
+		t.Fatalf("mailbox bind: %v %+v", err, bound)
+	}
+	show("spare")
+	if len(me.Mailboxes) != 1 || me.Mailboxes[0].ID != box {
+		t.Fatalf("the bound certificate sees %+v", me)
+	}
 	if out := must(map[string]string{"NPES_DATA": data}, "audit"); !strings.HasPrefix(out, "OK: ") || !strings.Contains(out, " 1 mailboxes") {
 		t.Fatalf("audit:\n%s", out)
 	}

@@ -121,6 +121,22 @@ func TestTokenCredential(t *testing.T) {
 	if code, _, _ := npes(t, with(map[string]string{"NPES_ID": ivan}), "whoami"); code == 0 {
 		t.Fatal("whoami without --pkcs11 succeeded with a directory that has no key.pem")
 	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		uri  string
+		want string
+	}{
+		{"wrong PIN", with(holder, map[string]string{"NPES_PKCS11_PIN": "0000"}), uri, "CKR_PIN_INCORRECT"},
+		{"no such key", holder, "pkcs11:token=npes;object=nobody", "no key pair"},
+		{"no such token", holder, "pkcs11:token=other;object=ivan", "opening the token"},
+		{"no module", with(holder, map[string]string{"NPES_PKCS11_MODULE": ""}), uri, "NPES_PKCS11_MODULE"},
+		{"PIN in the URI", holder, uri + "?pin-value=1234", "NPES_PKCS11_PIN"},
+	} {
+		if code, _, errs := npes(t, tc.env, "whoami", "--pkcs11", tc.uri); code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q, want it to mention %q", tc.name, code, errs, tc.want)
+		}
+	}
 	if who := must(holder, "whoami", "--pkcs11", uri); !strings.Contains(who, "3140582A001PB3") {
 		t.Fatalf("whoami with the token: %s", who)
 	}

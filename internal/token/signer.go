@@ -51,12 +51,9 @@ func Open(uri URI, module, pin string) (*Signer, error) {
 		label = []byte(uri.Object)
 	}
 	key, err := ctx.FindKeyPair(uri.ID, label)
-	if err == nil && key == nil {
-		err = fmt.Errorf("no key pair with label %q and id %x on the token", uri.Object, uri.ID)
-	}
-	if err != nil {
+	if err != nil || key == nil {
 		_ = ctx.Close()
-		return nil, fmt.Errorf("finding the key: %w", err)
+		return nil, fmt.Errorf("no key pair with label %q and id %x on the token (%v)", uri.Object, uri.ID, err)
 	}
 	scheme, err := signing.SchemeForKey(key.Public())
 	if err == nil && scheme.Alg() != signing.AlgES256 {
