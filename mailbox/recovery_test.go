@@ -2,8 +2,10 @@ package mailbox_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,5 +299,42 @@ func TestRecoveryWrongCodesLock(t *testing.T) {
 	}
 	if _, err := e.svc.VerifyRecovery(ctx, e.operator, r.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecoveryAttemptsAreCounted sends 40 wrong codes at once: exactly
+// MaxActivationTries of them may be evaluated on every engine (the
+// attempts are counted under the mailbox row's lock), the rest find the
+// recovery locked.
+func TestRecoveryAttemptsAreCounted(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			e := newRegEnv(t, eng.open, mailbox.Limits{})
+			_, renewed, r := e.lostCredential("3140582A001PB3")
+			const n = 40
+			codes := make([]string, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					_, err := e.svc.CompleteRecovery(context.Background(), renewed, r.ID, "00000-00000")
+					codes[i] = codeOf(err)
+					if codes[i] == "" {
+						codes[i] = fmt.Sprint("error: ", err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			count := map[string]int{}
+			for _, c := range codes {
+				count[c]++
+			}
+			max := e.svc.Limits().MaxActivationTries
+			if count["wrong_code"] != max || count["recovery_locked"] != n-max {
+				t.Fatalf("outcomes %v, want %d wrong_code and %d recovery_locked", count, max, n-max)
+			}
+		})
 	}
 }
