@@ -322,6 +322,12 @@ func (s *Service) recoverMailbox(ctx context.Context, tx Tx, m *Mailbox, r *Reco
 	if err != nil {
 		return nil, fmt.Errorf("recovery %s: %w", r.ID, err)
 	}
+	// The certificate was the caller's when the recovery started, and the
+	// caller's holder the mailbox's; checked again so that no stored row
+	// can make a recovery reach another holder's mailbox.
+	if _, holder, err := holderOf(Caller{Identity: id}); err != nil || holder != m.HolderKey {
+		return nil, fmt.Errorf("recovery %s: its certificate (serial %s) does not name the holder of mailbox %s", r.ID, id.Serial, m.ID)
+	}
 	now := s.now()
 	if !now.Before(cert.NotAfter) {
 		return nil, Errorf(ErrConflict, "certificate_expired", "the certificate that started this recovery has expired: start a new one")
