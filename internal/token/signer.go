@@ -1,3 +1,5 @@
+//go:build cgo
+
 package token
 
 import (
@@ -11,16 +13,8 @@ import (
 	"github.com/npes/npes/signing"
 )
 
-// Signer is a private key on a token: a crypto.Signer and the name of its
-// algorithm in the signing registry (signing.SchemeForKey). Another kind
-// of key (a bign key on an ID card, STB 34.101.45) plugs in the same way:
-// a crypto.Signer whose Public() a registered signing.Scheme recognises.
-type Signer struct {
-	crypto.Signer
-	// Alg is the JOSE algorithm of the key ("ES256").
-	Alg string
-	ctx *crypto11.Context
-}
+// tokenSession is crypto11's context: the module, logged in.
+type tokenSession = crypto11.Context
 
 // Open logs in to the token uri names with pin and finds its private key.
 // module is the PKCS#11 library, used when the URI names none. Close the
