@@ -69,15 +69,61 @@ func credentialPaths(dir string) (certPath, keyPath, caPath string) {
 	return filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile), filepath.Join(dir, CAFile)
 }
 
+// LoadCredentialDirWithKey reads cert.pem and ca.pem from dir and pairs
+// the certificate with key, a private key kept elsewhere (on a token,
+// internal/token); key.pem is not read. keyName names the key in errors.
+// The checks are LoadCredentialDir's.
+func LoadCredentialDirWithKey(dir string, key crypto.Signer, keyName string) (Credential, error) {
+	certPath, _, caPath := credentialPaths(dir)
+	var data [2][]byte
+	for i, p := range []string{certPath, caPath} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return Credential{}, fmt.Errorf("certs: credential: %w", err)
+		}
+		data[i] = b
+	}
+	return checkCredential(data[0], key, data[1], certPath, keyName, caPath)
+}
+
+// WriteCertDir writes a certificate whose key lives elsewhere (issued from
+// a CSR): cert.pem and ca.pem into dir (created 0700 if missing), each
+// complete or absent. It refuses a directory with a key.pem, which would
+// pair the certificate with a key that is not its own.
+func WriteCertDir(dir string, cred Credential) error {
+	certPath, keyPath, caPath := credentialPaths(dir)
+	if _, err := os.Lstat(keyPath); err == nil {
+		return fmt.Errorf("certs: %s exists: a certificate for a key on a token goes into a directory without key.pem: %w", keyPath, fs.ErrExist)
+	}
+	if _, _, err := parseCertPEM(cred.CertPEM); err != nil {
+		return fmt.Errorf("%w: certificate: %s", ErrBadCredential, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("certs: credential directory: %w", err)
+	}
+	if err := writeFileAtomic(certPath, cred.CertPEM, 0o644); err != nil {
+		return err
+	}
+	return writeFileAtomic(caPath, cred.CAPEM, 0o644)
+}
+
 // parseCredential checks a credential; the names are used in errors.
 func parseCredential(certPEM, keyPEM, caPEM []byte, certName, keyName, caName string) (Credential, error) {
-	leaf, intermediates, err := parseCertPEM(certPEM)
-	if err != nil {
-		return Credential{}, fmt.Errorf("%w: %s: %s", ErrBadCredential, certName, err)
-	}
 	key, err := parseKeyPEM(keyPEM)
 	if err != nil {
 		return Credential{}, fmt.Errorf("%w: %s: %s", ErrBadCredential, keyName, err)
+	}
+	c, err := checkCredential(certPEM, key, caPEM, certName, keyName, caName)
+	c.KeyPEM = keyPEM
+	return c, err
+}
+
+// checkCredential checks that key belongs to the certificate and that the
+// certificate chains to the CA.
+func checkCredential(certPEM []byte, key crypto.Signer, caPEM []byte, certName, keyName, caName string) (Credential, error) {
+	leaf, intermediates, err := parseCertPEM(certPEM)
+	if err != nil {
+		return Credential{}, fmt.Errorf("%w: %s: %s", ErrBadCredential, certName, err)
 	}
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(leaf.PublicKey) {
@@ -105,7 +151,7 @@ func parseCredential(certPEM, keyPEM, caPEM []byte, certName, keyName, caName st
 	}); err != nil {
 		return Credential{}, fmt.Errorf("%w: %s does not chain to %s: %v", ErrBadCredential, certName, caName, err)
 	}
-	return Credential{CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: caPEM, Cert: leaf}, nil
+	return Credential{CertPEM: certPEM, CAPEM: caPEM, Cert: leaf, Key: key}, nil
 }
 
 func pemCert(der []byte) []byte {

@@ -1,7 +1,9 @@
 package certs
 
 import (
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -43,6 +45,9 @@ type Credential struct {
 	KeyPEM  []byte // the PKCS#8 private key (key.pem), unencrypted
 	CAPEM   []byte // the issuing root (ca.pem)
 	Cert    *x509.Certificate
+	// Key is the private key of a loaded credential: parsed from key.pem,
+	// or on a token (LoadCredentialDirWithKey). Issue leaves it nil.
+	Key crypto.Signer
 }
 
 // A certModifier fills in part of a certificate template.
@@ -59,6 +64,34 @@ type certValidator func(tmpl *x509.Certificate) error
 // (subject, identity URIs, validity, client-auth usage, clamping to the CA's
 // validity) and certificate validators; then the CA signs.
 func (ca *CA) Issue(req Request, now time.Time) (Credential, error) {
+	return ca.issueClient(req, nil, now)
+}
+
+// IssueCSR issues a client certificate for the key of a PKCS#10
+// certificate request (RFC 2986) whose key stays where it is, on a token.
+// The request's self-signature must verify: it proves the requester holds
+// the private key, so nobody gets a certificate for someone else's key.
+// Everything else in the request (subject, extensions) is ignored: role,
+// name and attributes come from req, as for Issue. The key must be ECDSA
+// P-256 or Ed25519, the keys npes verifies recipient signatures with.
+// The returned Credential has no KeyPEM.
+func (ca *CA) IssueCSR(req Request, csr *x509.CertificateRequest, now time.Time) (Credential, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return Credential{}, fmt.Errorf("%w: the CSR's signature does not verify with its own key: %v", ErrBadRequest, err)
+	}
+	switch k := csr.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return Credential{}, fmt.Errorf("%w: the CSR's key is ECDSA on %s; npes takes P-256", ErrBadRequest, k.Curve.Params().Name)
+		}
+	case ed25519.PublicKey:
+	default:
+		return Credential{}, fmt.Errorf("%w: the CSR's key is %T; npes takes ECDSA P-256 or Ed25519", ErrBadRequest, csr.PublicKey)
+	}
+	return ca.issueClient(req, csr.PublicKey, now)
+}
+
+func (ca *CA) issueClient(req Request, pub crypto.PublicKey, now time.Time) (Credential, error) {
 	req = req.normalized()
 	if err := req.validate(); err != nil {
 		return Credential{}, err
@@ -67,7 +100,7 @@ func (ca *CA) Issue(req Request, now time.Time) (Credential, error) {
 	if days == 0 {
 		days, _ = req.Role.Lifetime()
 	}
-	return ca.issue(now,
+	return ca.issue(now, pub,
 		[]certModifier{
 			withSubject(req.Name),
 			withURIs(req.attributes().uris()),
@@ -107,7 +140,7 @@ func (ca *CA) IssueServer(dnsNames []string, ips []net.IP, now time.Time) (Crede
 			addrs = append(addrs, ip)
 		}
 	}
-	return ca.issue(now,
+	return ca.issue(now, nil,
 		[]certModifier{
 			withSubject(names[0]),
 			func(t *x509.Certificate) error { t.DNSNames, t.IPAddresses = names, addrs; return nil },
@@ -128,14 +161,21 @@ func NeedsRenewal(cert *x509.Certificate, now time.Time) bool {
 // issue runs the certificate steps common to every profile around the
 // profile's own: a fresh key and serial first, clamping to the CA's validity
 // after the profile's modifiers, the end-entity checks after its validators.
-func (ca *CA) issue(now time.Time, modifiers []certModifier, validators []certValidator) (Credential, error) {
+//
+// pub is the subject's public key from a CSR; nil makes a new key, which
+// the Credential returns (KeyPEM), while a CSR's holder keeps theirs.
+func (ca *CA) issue(now time.Time, pub crypto.PublicKey, modifiers []certModifier, validators []certValidator) (Credential, error) {
 	if now.Before(ca.cert.NotBefore) || now.After(ca.cert.NotAfter) {
 		return Credential{}, fmt.Errorf("%w: %s is outside %s to %s", ErrCAValidity,
 			now.UTC().Format(time.RFC3339), ca.cert.NotBefore.UTC().Format(time.RFC3339), ca.cert.NotAfter.UTC().Format(time.RFC3339))
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return Credential{}, fmt.Errorf("certs: generate key: %w", err)
+	var key *ecdsa.PrivateKey
+	if pub == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return Credential{}, fmt.Errorf("certs: generate key: %w", err)
+		}
+		pub = &key.PublicKey
 	}
 	serial, err := randomSerial()
 	if err != nil {
@@ -158,7 +198,7 @@ func (ca *CA) issue(now time.Time, modifiers []certModifier, validators []certVa
 			return Credential{}, err
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.signer)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.signer)
 	if err != nil {
 		return Credential{}, fmt.Errorf("certs: sign certificate: %w", err)
 	}
@@ -171,16 +211,15 @@ func (ca *CA) issue(now time.Time, modifiers []certModifier, validators []certVa
 	if err := cert.CheckSignatureFrom(ca.cert); err != nil {
 		return Credential{}, fmt.Errorf("certs: issued certificate does not verify: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return Credential{}, fmt.Errorf("certs: encode key: %w", err)
+	out := Credential{CertPEM: pemCert(der), CAPEM: ca.CertPEM(), Cert: cert}
+	if key != nil {
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return Credential{}, fmt.Errorf("certs: encode key: %w", err)
+		}
+		out.KeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	}
-	return Credential{
-		CertPEM: pemCert(der),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		CAPEM:   ca.CertPEM(),
-		Cert:    cert,
-	}, nil
+	return out, nil
 }
 
 // normalized applies the request modifiers: surrounding spaces go, a personal

@@ -2,8 +2,10 @@ package certs
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -178,6 +180,38 @@ func ClientTLSConfig(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: certificate and key: %v", ErrBadCredential, err)
 	}
+	return clientTLSConfig(pair, caPEM)
+}
+
+// ClientTLSConfigKey is ClientTLSConfig for a key that is a crypto.Signer
+// only (a key on a token signs the handshake in place; crypto/tls needs
+// nothing else of it).
+func ClientTLSConfigKey(certPEM []byte, key crypto.Signer, caPEM []byte) (*tls.Config, error) {
+	var pair tls.Certificate
+	for rest := certPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			pair.Certificate = append(pair.Certificate, b.Bytes)
+		}
+	}
+	if len(pair.Certificate) == 0 {
+		return nil, fmt.Errorf("%w: certificate: no CERTIFICATE PEM block", ErrBadCredential)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate: %v", ErrBadCredential, err)
+	}
+	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
+		return nil, fmt.Errorf("%w: the key does not belong to the certificate", ErrBadCredential)
+	}
+	pair.PrivateKey, pair.Leaf = key, leaf
+	return clientTLSConfig(pair, caPEM)
+}
+
+func clientTLSConfig(pair tls.Certificate, caPEM []byte) (*tls.Config, error) {
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("%w: CA: no certificate in PEM", ErrBadCredential)

@@ -252,12 +252,12 @@ func TestBindCredentialRefusals(t *testing.T) {
 		{"a CA certificate", "not_end_entity", reissue([]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, true)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := svc.BindCredential(ctx, holder, m.ID, tc.cert)
+			_, err := svc.BindCredential(ctx, holder, m.ID, tc.cert, "")
 			wantCode(t, err, tc.code)
 		})
 	}
 	// The same holder's good certificate is bound.
-	if _, err := svc.BindCredential(ctx, holder, m.ID, issue()); err != nil {
+	if _, err := svc.BindCredential(ctx, holder, m.ID, issue(), ""); err != nil {
 		t.Fatalf("a good certificate: %v", err)
 	}
 }

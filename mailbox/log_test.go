@@ -125,9 +125,9 @@ func TestEveryAppendStoresItsCheckpoint(t *testing.T) {
 		t.Fatalf("submission receipt: %+v", letter.Receipt)
 	}
 	step("read", func() error { _, err := f.svc.Content(ctx, person, letter.ID); return err })
-	step("bind", func() error { _, err := f.svc.BindCredential(ctx, person, personBox, second.Cert); return err })
+	step("bind", func() error { _, err := f.svc.BindCredential(ctx, person, personBox, second.Cert, ""); return err })
 	// Binding it again changes nothing and logs nothing.
-	if _, err := f.svc.BindCredential(ctx, person, personBox, second.Cert); err != nil {
+	if _, err := f.svc.BindCredential(ctx, person, personBox, second.Cert, ""); err != nil {
 		t.Fatal(err)
 	}
 	if head, _ := f.logState(t); head != prevHead {

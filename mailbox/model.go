@@ -52,6 +52,12 @@ type Credential struct {
 	SPKISHA256 string
 	BoundAt    time.Time
 	UnboundAt  time.Time // zero while bound
+	// NotAfter is when the certificate expires; zero for bindings made
+	// before it was recorded.
+	NotAfter time.Time
+	// Label tells an organization's certificates apart ("accounts",
+	// "front desk"); empty for a person's.
+	Label string
 }
 
 // Languages of a printed letter's labels.

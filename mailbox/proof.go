@@ -72,6 +72,17 @@ func (s *Service) newActivationLetter(ctx context.Context, m Mailbox, addr addre
 	return l, nil
 }
 
+// letterToRegisteredAddress is a new activation letter to m's stored,
+// normalized address (a resent activation letter, a recovery code): never
+// to an address the caller typed.
+func (s *Service) letterToRegisteredAddress(ctx context.Context, m Mailbox) (activationLetter, error) {
+	var addr addressing.Address
+	if err := json.Unmarshal(m.AddressJSON, &addr); err != nil {
+		return activationLetter{}, fmt.Errorf("mailbox %s: stored address: %w", m.ID, err)
+	}
+	return s.newActivationLetter(ctx, m, addr)
+}
+
 // queueActivationLetter stores the letter's PDF and queues its print job.
 func (s *Service) queueActivationLetter(ctx context.Context, tx Tx, l activationLetter) error {
 	if l.doc.PDF != nil {
@@ -153,11 +164,7 @@ func (s *Service) ResendActivationLetter(ctx context.Context, c Caller, mailboxI
 	if err != nil {
 		return Mailbox{}, err
 	}
-	var addr addressing.Address
-	if err := json.Unmarshal(m.AddressJSON, &addr); err != nil {
-		return Mailbox{}, fmt.Errorf("mailbox %s: stored address: %w", m.ID, err)
-	}
-	letter, err := s.newActivationLetter(ctx, m, addr)
+	letter, err := s.letterToRegisteredAddress(ctx, m)
 	if err != nil {
 		return Mailbox{}, err
 	}

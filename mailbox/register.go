@@ -29,17 +29,9 @@ type RegisterRequest struct {
 // RegisterMailbox creates a pending mailbox for the caller at an address and
 // queues the activation letter that proves the address (DESIGN §1, flow 1).
 func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterRequest) (Mailbox, error) {
-	var kind, holderKey string
-	switch c.Identity.Role {
-	case certs.RolePerson:
-		kind, holderKey = KindPerson, "pn:"+c.Identity.PersonalID
-	case certs.RoleOrg:
-		kind, holderKey = KindOrg, "unp:"+c.Identity.UNP
-	default:
-		return Mailbox{}, Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates hold mailboxes")
-	}
-	if strings.HasSuffix(holderKey, ":") {
-		return Mailbox{}, Errorf(ErrForbidden, "missing_identity", "the certificate carries no personal number or UNP")
+	kind, holderKey, err := holderOf(c)
+	if err != nil {
+		return Mailbox{}, err
 	}
 	if len(req.Address) > 1000 {
 		return Mailbox{}, Errorf(ErrInvalid, "bad_address", "address is too long")
@@ -100,7 +92,7 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 			}
 			return err
 		}
-		if err := tx.BindCredential(ctx, credentialOf(m.ID, c.Identity, now)); err != nil {
+		if err := tx.BindCredential(ctx, credentialOf(m.ID, c.Identity, c.Cert, now)); err != nil {
 			return err
 		}
 		if err := s.queueActivationLetter(ctx, tx, letter); err != nil {
@@ -117,6 +109,23 @@ func (s *Service) RegisterMailbox(ctx context.Context, c Caller, req RegisterReq
 	return m, nil
 }
 
+// holderOf is the mailbox kind and holder key ("pn:<personal number>",
+// "unp:<UNP>") of the caller's certificate.
+func holderOf(c Caller) (kind, holderKey string, err error) {
+	switch c.Identity.Role {
+	case certs.RolePerson:
+		kind, holderKey = KindPerson, "pn:"+c.Identity.PersonalID
+	case certs.RoleOrg:
+		kind, holderKey = KindOrg, "unp:"+c.Identity.UNP
+	default:
+		return "", "", Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates hold mailboxes")
+	}
+	if strings.HasSuffix(holderKey, ":") {
+		return "", "", Errorf(ErrForbidden, "missing_identity", "the certificate carries no personal number or UNP")
+	}
+	return kind, holderKey, nil
+}
+
 // mailboxHolder refuses roles that never hold a mailbox (print centres,
 // operators) on the mailbox routes, so roles never cross.
 func mailboxHolder(c Caller) error {
@@ -126,8 +135,12 @@ func mailboxHolder(c Caller) error {
 	return nil
 }
 
-func credentialOf(mailboxID string, id certs.Identity, now time.Time) Credential {
-	return Credential{MailboxID: mailboxID, IdentityID: id.ID, Serial: id.Serial, SPKISHA256: id.SPKISHA256, BoundAt: now}
+func credentialOf(mailboxID string, id certs.Identity, cert *x509.Certificate, now time.Time) Credential {
+	c := Credential{MailboxID: mailboxID, IdentityID: id.ID, Serial: id.Serial, SPKISHA256: id.SPKISHA256, BoundAt: now}
+	if cert != nil {
+		c.NotAfter = cert.NotAfter.UTC()
+	}
+	return c
 }
 
 func checkEmail(e string) error {
@@ -319,7 +332,13 @@ func (s *Service) ownMailbox(ctx context.Context, tx Tx, c Caller, id string) (M
 // BindCredential binds another certificate (a renewed one, a signature
 // token) to one of the caller's mailboxes. The certificate must chain to a
 // trusted CA and belong to the same holder.
-func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string, cert *x509.Certificate) (Credential, error) {
+//
+// An organization binds one certificate per employee, each with a label
+// that names it in listings and errors; a person's label may stay empty.
+func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string, cert *x509.Certificate, label string) (Credential, error) {
+	if err := checkText("label", label, 100, false); err != nil {
+		return Credential{}, err
+	}
 	if err := checkClientCertificate(cert); err != nil {
 		return Credential{}, err
 	}
@@ -346,7 +365,8 @@ func (s *Service) BindCredential(ctx context.Context, c Caller, mailboxID string
 		return Credential{}, Errorf(ErrForbidden, "other_holder", "the certificate belongs to another holder")
 	}
 	now := s.now()
-	cred := credentialOf(mailboxID, id, now)
+	cred := credentialOf(mailboxID, id, cert, now)
+	cred.Label = label
 	entry, err := credentialEntry(signing.EventCredentialBound, id, cert, c.Identity.ID)
 	if err != nil {
 		return Credential{}, err
@@ -421,15 +441,15 @@ func (s *Service) UnbindCredential(ctx context.Context, c Caller, mailboxID, ide
 	})
 }
 
-// boundEntry returns the CredentialBound entry of a binding in force: the
-// identity and key its CredentialUnbound names.
+// boundEntry returns the CredentialBound (or MailboxRecovered) entry of a
+// binding in force: the identity and key its CredentialUnbound names.
 func (s *Service) boundEntry(ctx context.Context, tx Tx, mailboxID, identityID string) (signing.MailboxEntry, error) {
 	recs, err := tx.MailboxEntriesOf(ctx, mailboxID)
 	if err != nil {
 		return signing.MailboxEntry{}, err
 	}
 	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].Event != string(signing.EventCredentialBound) {
+		if ev := signing.Event(recs[i].Event); ev != signing.EventCredentialBound && ev != signing.EventMailboxRecovered {
 			continue
 		}
 		e, err := s.parseMailboxEntry(recs[i].Envelope)

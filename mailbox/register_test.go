@@ -2,6 +2,7 @@ package mailbox_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/npes/npes/internal/store/postgres"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
 )
 
 // engines are the stores the registration tests run on. PostgreSQL gets a
@@ -43,12 +45,22 @@ type regEnv struct {
 	st       mailbox.Store
 	svc      *mailbox.Service
 	clk      *clock
-	core     *coretest.Core
+	ca       *certs.CA
 	operator mailbox.Caller
 
 	mu      sync.Mutex
 	codes   map[string][]string   // mailbox id → codes, oldest first
 	letters map[string][][]string // mailbox id → envelope lines of its activation letters
+	revoked map[string]bool       // serials the revocation checker reports revoked
+	ended   map[string][]string   // mailbox id → identities whose sessions were ended
+}
+
+// EndSessions records the call (mailbox.SessionEnder).
+func (e *regEnv) EndSessions(_ context.Context, mailboxID string, ids []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ended[mailboxID] = append(e.ended[mailboxID], ids...)
+	return nil
 }
 
 // RenderActivation records the envelope lines; the PDF is a stand-in.
@@ -69,24 +81,55 @@ func (e *regEnv) CheckAddress(string, []string) error          { return nil }
 func newRegEnv(t *testing.T, open storetest.Factory, lim mailbox.Limits) *regEnv {
 	t.Helper()
 	st := open(t)
-	e := &regEnv{t: t, st: st, codes: map[string][]string{}, letters: map[string][][]string{}}
-	e.core = coretest.New(t, st, func(c *mailbox.Config) {
-		c.Limits, c.Renderer = lim, e
-		c.ActivationCodeSink = func(id, code string) {
+	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := signing.LoadSealer(edPEM, mlPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := mailbox.NewKeyring(make([]byte, 32))
+	e := &regEnv{t: t, st: st, clk: coretest.NewClock(time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)), codes: map[string][]string{}, letters: map[string][][]string{},
+		revoked: map[string]bool{}, ended: map[string][]string{}}
+	caPEM, caKey, err := certs.CreateCA("registration CA", e.clk.Now().AddDate(0, -1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ca, _ = certs.LoadCA(caPEM, caKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(e.ca.Certificate())
+	e.svc, err = mailbox.NewService(mailbox.Config{Store: st, Sealer: sealer, Keys: keys, Trust: pool,
+		Limits: lim, Now: e.clk.Now, TempDir: t.TempDir(), Renderer: e, Sessions: e,
+		Revocations: certs.RevocationCheckerFunc(func(_ context.Context, serial string) (bool, error) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.revoked[serial], nil
+		}),
+		ActivationCodeSink: func(id, code string) {
 			e.mu.Lock()
 			e.codes[id] = append(e.codes[id], code)
 			e.mu.Unlock()
-		}
-	})
-	e.svc, e.clk = e.core.Svc, e.core.Clock
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.svc.Close)
 	e.operator = e.caller(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	return e
 }
 
 func (e *regEnv) caller(req certs.Request) mailbox.Caller {
 	e.t.Helper()
-	c, _ := e.core.Issue(e.t, req)
-	return c
+	cred, err := e.ca.Issue(req, e.clk.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	id, err := certs.IdentityFromCert(cred.Cert)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return mailbox.Caller{Identity: id, Cert: cred.Cert}
 }
 
 func (e *regEnv) person(name, pn string) mailbox.Caller {
@@ -118,7 +161,13 @@ func (e *regEnv) mailbox(id string) mailbox.Mailbox {
 	return m
 }
 
-var codeOf = coretest.Code
+func codeOf(err error) string {
+	var de *mailbox.Error
+	if errors.As(err, &de) {
+		return de.Code
+	}
+	return ""
+}
 
 // TestActivationAttemptsAreCounted sends 40 wrong codes at once: exactly
 // MaxActivationTries of them may be evaluated, the rest must find the

@@ -165,6 +165,9 @@ type Config struct {
 	ActivationCodeSink func(mailboxID, code string)
 	// Observer receives the operator's metrics (nil: none).
 	Observer Observer
+	// Sessions ends the sessions of credentials a recovery unbound (nil:
+	// the deployment keeps no sessions).
+	Sessions SessionEnder
 }
 
 // Service is the domain core: mailboxes, letters, registered delivery and

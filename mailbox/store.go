@@ -142,6 +142,25 @@ type MailboxTx interface {
 	// Mailboxes lists up to limit mailboxes with ids greater than afterID,
 	// in id order (for audits and the log backfill).
 	Mailboxes(ctx context.Context, afterID string, limit int) ([]Mailbox, error)
+	RecoveryTx
+}
+
+// RecoveryTx stores mailbox recoveries. Callers serialize the changes of
+// one mailbox's recoveries by locking the mailbox row (LockMailbox) first.
+type RecoveryTx interface {
+	// CreateRecovery stores a pending recovery; ErrConflict when the
+	// mailbox has one pending already.
+	CreateRecovery(ctx context.Context, r Recovery) error
+	// SupersedeRecoveries ends the mailbox's pending recovery, if any
+	// (status superseded).
+	SupersedeRecoveries(ctx context.Context, mailboxID string) error
+	// GetRecovery reads a recovery; ErrNotFound when there is none.
+	GetRecovery(ctx context.Context, id string) (Recovery, error)
+	// UpdateRecovery writes status, attempts and completion time.
+	UpdateRecovery(ctx context.Context, r Recovery) error
+	// RecoveriesOfIdentity lists the recoveries the identity started,
+	// pending ones only when pendingOnly, newest first.
+	RecoveriesOfIdentity(ctx context.Context, identityID string, pendingOnly bool) ([]Recovery, error)
 }
 
 // LetterQuery selects a page of letters, newest first.

@@ -184,6 +184,20 @@ func NextMailbox(f MailboxFacts, e *signing.MailboxEntry) (MailboxFacts, error) 
 			}
 			delete(bound, e.Identity.ID)
 		}
+	case signing.EventMailboxRecovered:
+		// Recovery reaches only the holder's own mailbox: the holder the
+		// address was proven for, and it replaces every binding.
+		if e.Identity == nil || e.Identity.ID == "" || e.JWK == nil {
+			return f, fmt.Errorf("MailboxRecovered names no identity and key")
+		}
+		if f.Holder != "" && e.Holder != f.Holder {
+			return f, fmt.Errorf("MailboxRecovered for holder %q of a mailbox of holder %q", e.Holder, f.Holder)
+		}
+		spki, err := spkiOfJWK(e.JWK)
+		if err != nil {
+			return f, err
+		}
+		bound = map[string]string{e.Identity.ID: spki}
 	default:
 		return f, fmt.Errorf("%s is not a mailbox event", e.Event)
 	}

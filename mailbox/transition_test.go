@@ -196,7 +196,14 @@ func TestMailboxTransitionsProperty(t *testing.T) {
 		for step := 0; step < 10; step++ {
 			var e signing.MailboxEntry
 			i := r.IntN(len(keys))
-			switch r.IntN(4) {
+			switch r.IntN(5) {
+			case 4:
+				holder := "pn:1"
+				if r.IntN(4) == 0 {
+					holder = "pn:2" // another holder's: refused once the address is proven
+				}
+				e = signing.MailboxEntry{Event: signing.EventMailboxRecovered, Holder: holder, How: "recovery-code",
+					Identity: &signing.CredentialIdentity{ID: fmt.Sprint("id-", i)}, JWK: keys[i]}
 			case 0:
 				e = signing.MailboxEntry{Event: signing.EventMailboxActivated, Holder: "pn:1", MatchKey: fmt.Sprint("k", r.IntN(2))}
 			case 3:
@@ -218,6 +225,8 @@ func TestMailboxTransitionsProperty(t *testing.T) {
 				want = activated
 			case signing.EventCredentialBound:
 				want = !isBound
+			case signing.EventMailboxRecovered:
+				want = f.Holder == "" || e.Holder == f.Holder
 			default:
 				want = isBound
 			}
@@ -244,6 +253,8 @@ func TestMailboxTransitionsProperty(t *testing.T) {
 				}
 			case signing.EventCredentialBound:
 				model[id] = spkis[i]
+			case signing.EventMailboxRecovered:
+				model = map[string]string{id: spkis[i]}
 			default:
 				delete(model, id)
 			}

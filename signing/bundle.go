@@ -604,13 +604,17 @@ func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (u
 		if er.Version == 1 && m.AuthorizedBy == "migration" {
 			before = !m.Time.After(er.Time)
 		}
-		if !before || m.Mailbox != mailbox || m.JWK == nil || m.JWK.Thumbprint() != thumbprint {
+		if !before || m.Mailbox != mailbox || m.JWK == nil {
 			continue
 		}
-		switch m.Event {
-		case EventCredentialBound:
+		same := m.JWK.Thumbprint() == thumbprint
+		switch {
+		case m.Event == EventMailboxRecovered && !same:
+			bound = nil // a recovery unbinds every other key
+		case !same:
+		case m.Event == EventCredentialBound || m.Event == EventMailboxRecovered:
 			bound, boundAt = m, v.entryIndex[i]
-		case EventCredentialUnbound:
+		case m.Event == EventCredentialUnbound:
 			bound = nil
 		}
 	}

@@ -64,6 +64,10 @@ type fixtureOpts struct {
 	// bindAfter logs the binding after the decision; unbind logs an
 	// unbinding of the key before it.
 	bindAfter, unbind bool
+	// recoveredTo binds the key by a MailboxRecovered entry (a recovery
+	// completed with it); recoveredAway binds it, then logs a recovery
+	// that binds another key in its place.
+	recoveredTo, recoveredAway bool
 	// foreignCA issues the recipient's certificate from a CA nobody pins.
 	foreignCA bool
 	// certNotAfter ends the certificate's validity (default t0 + 1 year).
@@ -207,8 +211,24 @@ func buildFixture(t testing.TB, s *signing.Sealer, o fixtureOpts) *letterFixture
 		if o.unbind {
 			addEntry(signing.MailboxEntry{Event: signing.EventCredentialBound, Time: at, Identity: ident, JWK: &jwk, AuthorizedBy: by})
 			addEntry(signing.MailboxEntry{Event: signing.EventCredentialUnbound, Time: at, Identity: ident, JWK: &jwk, AuthorizedBy: by})
+		} else if o.recoveredTo {
+			addEntry(signing.MailboxEntry{Event: signing.EventMailboxRecovered, Time: at, Identity: ident, JWK: &jwk, AuthorizedBy: by,
+				How: "recovery-code", Holder: "pn:3010190A001PB1"})
 		} else if !o.bindAfter {
 			addEntry(signing.MailboxEntry{Event: signing.EventCredentialBound, Time: at, Identity: ident, JWK: &jwk, AuthorizedBy: by})
+		}
+		if o.recoveredAway {
+			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ojwk, err := signing.NewJWK(other.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			addEntry(signing.MailboxEntry{Event: signing.EventMailboxRecovered, Time: at, AuthorizedBy: by, How: "counter",
+				Holder: "pn:3010190A001PB1", JWK: &ojwk,
+				Identity: &signing.CredentialIdentity{ID: "abcd:FFFF", Issuer: "CN=npes identity CA", Serial: "FFFF"}})
 		}
 	}
 	if !o.legacy && !o.v1 {
@@ -576,6 +596,8 @@ func TestVerifyBundleRecipientSignature(t *testing.T) {
 		{"certificate expired at the statement time", fixtureOpts{certNotAfter: t0.Add(time.Hour)}, signing.ErrRecipientSignature, "pinned identity CA"},
 		{"key bound after the decision", fixtureOpts{bindAfter: true}, signing.ErrRecipientSignature, "before the decision"},
 		{"key unbound before the decision", fixtureOpts{unbind: true}, signing.ErrRecipientSignature, "before the decision"},
+		{"key bound by a recovery", fixtureOpts{recoveredTo: true}, nil, ""},
+		{"key replaced by a recovery before the decision", fixtureOpts{recoveredAway: true}, signing.ErrRecipientSignature, "before the decision"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,8 @@ type MailboxEntry struct {
 	// Time is when the event happened, UTC.
 	Time    time.Time `json:"time"`
 	Mailbox string    `json:"mailbox"`
-	// Identity names the credential (CredentialBound, CredentialUnbound).
+	// Identity names the credential (CredentialBound, CredentialUnbound;
+	// MailboxRecovered: the one bound in place of all others).
 	Identity *CredentialIdentity `json:"identity,omitempty"`
 	// JWK is the credential's public key (CredentialBound,
 	// CredentialUnbound): what an offline verifier compares with the key
@@ -28,7 +29,8 @@ type MailboxEntry struct {
 	// AuthorizedBy names who authorized the event (an identity id, an
 	// operator, or "migration" for entries written for existing state).
 	AuthorizedBy string `json:"authorized_by"`
-	// How says how the address was proven (MailboxActivated).
+	// How says how the address was proven (MailboxActivated,
+	// MailboxRecovered: "recovery-code" or "counter").
 	How string `json:"how,omitempty"`
 	// Holder ("pn:<personal number>" or "unp:<UNP>") and MatchKey (the
 	// delivery point's match key) are what MailboxActivated proved: the
@@ -79,7 +81,7 @@ func (m *MailboxEntry) Validate() error {
 	if _, off := m.Time.Zone(); off != 0 {
 		return bad("time is not UTC")
 	}
-	credential := m.Event == EventCredentialBound || m.Event == EventCredentialUnbound
+	credential := m.Event == EventCredentialBound || m.Event == EventCredentialUnbound || m.Event == EventMailboxRecovered
 	switch {
 	case credential && (m.JWK == nil || m.Identity == nil):
 		return bad("%s needs identity and jwk", m.Event)
@@ -87,8 +89,10 @@ func (m *MailboxEntry) Validate() error {
 		return bad("identity needs issuer and serial, or passkey")
 	case !credential && (m.JWK != nil || m.Identity != nil):
 		return bad("%s has no identity or jwk", m.Event)
-	case (m.Event == EventMailboxActivated || m.Event == EventMailboxDeactivated) && m.How == "":
+	case (m.Event == EventMailboxActivated || m.Event == EventMailboxDeactivated || m.Event == EventMailboxRecovered) && m.How == "":
 		return bad("%s needs how", m.Event)
+	case m.Event == EventMailboxRecovered && m.Holder == "":
+		return bad("%s needs holder", m.Event)
 	}
 	if m.JWK != nil {
 		if _, err := m.JWK.PublicKey(); err != nil {

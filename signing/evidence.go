@@ -44,17 +44,24 @@ const (
 
 // Mailbox log entries (MailboxEntry): a mailbox's address was proven, or
 // its proof withdrawn (the address fails rules it was not checked
-// against); a credential key was bound to it or unbound from it.
+// against); a credential key was bound to it or unbound from it; the
+// holder, having lost every working credential, proved the address again
+// with a recovery code and bound a new one in place of all the others.
 const (
 	EventMailboxActivated   Event = "MailboxActivated"
 	EventMailboxDeactivated Event = "MailboxDeactivated"
 	EventCredentialBound    Event = "CredentialBound"
 	EventCredentialUnbound  Event = "CredentialUnbound"
+	// EventMailboxRecovered unbinds every bound credential (certificates
+	// and passkeys) and binds the one it names, in one entry: no state in
+	// between exists where the old and new keys are both bound or neither.
+	EventMailboxRecovered Event = "MailboxRecovered"
 )
 
 // MailboxEvent reports whether e is an event of a mailbox log entry.
 func (e Event) MailboxEvent() bool {
-	return e == EventMailboxActivated || e == EventMailboxDeactivated || e == EventCredentialBound || e == EventCredentialUnbound
+	return e == EventMailboxActivated || e == EventMailboxDeactivated || e == EventCredentialBound ||
+		e == EventCredentialUnbound || e == EventMailboxRecovered
 }
 
 // Known reports whether e is one of the letter events above.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,10 +80,34 @@ func (s *CAService) Issue(ctx context.Context, req certs.Request, out string) (c
 	if err != nil {
 		return certs.Credential{}, err
 	}
+	return s.recordAndWrite(ctx, cred, out, s.writeCredential)
+}
+
+// IssueCSR issues a certificate for the key of a verified CSR
+// (certs.CA.IssueCSR: role and attributes from req, the CSR's subject
+// ignored), records it, then writes cert.pem and ca.pem into out; the key
+// stays on the token. A failed write revokes the certificate, as Issue.
+func (s *CAService) IssueCSR(ctx context.Context, req certs.Request, csr *x509.CertificateRequest, out string) (certs.Credential, error) {
+	if out == "" {
+		return certs.Credential{}, errors.New("no output directory for the certificate")
+	}
+	if _, err := os.Lstat(filepath.Join(out, certs.KeyFile)); err == nil {
+		return certs.Credential{}, fmt.Errorf("%s exists: a certificate for a key on a token goes into a directory without key.pem: %w", filepath.Join(out, certs.KeyFile), fs.ErrExist)
+	}
+	cred, err := s.ca.IssueCSR(req, csr, s.now())
+	if err != nil {
+		return certs.Credential{}, err
+	}
+	return s.recordAndWrite(ctx, cred, out, certs.WriteCertDir)
+}
+
+// recordAndWrite records an issued certificate, then writes it out; when
+// the write fails the certificate is revoked, since nobody holds it.
+func (s *CAService) recordAndWrite(ctx context.Context, cred certs.Credential, out string, write func(string, certs.Credential) error) (certs.Credential, error) {
 	if err := RecordCertificate(ctx, s.store, cred); err != nil {
 		return certs.Credential{}, fmt.Errorf("recording the certificate (nothing was written to %s): %w", out, err)
 	}
-	if werr := s.writeCredential(out, cred); werr != nil {
+	if werr := write(out, cred); werr != nil {
 		serial := certs.FormatSerial(cred.Cert.SerialNumber)
 		if _, rerr := s.Revoke(ctx, serial, certs.ReasonCessationOfOperation); rerr != nil {
 			return certs.Credential{}, fmt.Errorf("writing the credential: %w; certificate %s is recorded but could not be revoked (%v): revoke it with `npes ca revoke --serial %s`", werr, serial, rerr, serial)

@@ -22,6 +22,15 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// closers run when the command ends (sessions with a token).
+	closers []func() error
+}
+
+func (e *Env) closeAll() {
+	for _, c := range e.closers {
+		_ = c()
+	}
+	e.closers = nil
 }
 
 type command struct {
@@ -55,8 +64,9 @@ func commands() map[string]command {
 		"serve":    {"run the server (initializes the data directory on first run)", runServe},
 		"ca":       {"internal CA: issue, revoke, list certificates", nil},
 		"whoami":   {"ask the server who the credential is", runWhoami},
+		"csr":      {"make a certificate request (PKCS#10) with a key on a PKCS#11 token", runCSR},
 		"address":  {"parse Belarusian postal addresses; S10 ids", runAddress},
-		"mailbox":  {"register, activate, resend or show your mailboxes", nil},
+		"mailbox":  {"register, activate, resend, show, recover your mailboxes; bind certificates", nil},
 		"admin":    {"operator actions: verify-address", nil},
 		"send":     {"send a letter", runSend},
 		"inbox":    {"list received letters", runList("inbox")},
@@ -95,6 +105,7 @@ func Main(ctx context.Context, args []string, e *Env) int {
 		return 2
 	}
 	var err error
+	defer e.closeAll()
 	if subs, ok := subcommands[args[0]]; ok {
 		err = runSubcommand(ctx, e, args[0], subs, args[1:])
 	} else {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/npes/npes/internal/client"
+	"github.com/npes/npes/internal/token"
 )
 
 // DefaultServer is the API address of a local `npes serve`.
@@ -17,19 +18,33 @@ type clientOpts struct {
 	server string
 	id     string
 	json   bool
+	// pkcs11 is an RFC 7512 URI of the private key on a token, which
+	// replaces key.pem for TLS and for signing statements.
+	pkcs11 string
+	env    *Env
+	tok    *token.Signer
 }
 
 func clientFlags(fs *flag.FlagSet, e *Env, o *clientOpts) {
+	o.env = e
 	fs.StringVar(&o.server, "server", orDefault(e.Getenv("NPES_SERVER"), DefaultServer), "server URL (NPES_SERVER)")
-	fs.StringVar(&o.id, "id", e.Getenv("NPES_ID"), "credential directory with cert.pem, key.pem, ca.pem (NPES_ID)")
+	fs.StringVar(&o.id, "id", e.Getenv("NPES_ID"), "credential directory with cert.pem, key.pem, ca.pem (NPES_ID); with --pkcs11 only cert.pem and ca.pem")
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON reply unchanged")
+	fs.StringVar(&o.pkcs11, "pkcs11", e.Getenv("NPES_PKCS11_URI"), "PKCS#11 URI of the private key on a token, e.g. 'pkcs11:token=npes;object=me' (RFC 7512; NPES_PKCS11_URI); module from NPES_PKCS11_MODULE, PIN from NPES_PKCS11_PIN or a prompt")
 }
 
-func (o clientOpts) client() (*client.Client, error) {
+func (o *clientOpts) client() (*client.Client, error) {
 	if o.id == "" {
 		return nil, usagef("--id DIR (or NPES_ID) is required: the credential directory written by `npes ca issue`")
 	}
-	return client.New(o.server, o.id)
+	key, err := o.key()
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		return client.New(o.server, o.id)
+	}
+	return client.NewWithKey(o.server, o.id, key)
 }
 
 func runWhoami(ctx context.Context, e *Env, args []string) error {

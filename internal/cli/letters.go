@@ -3,12 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,7 +39,9 @@ var mailboxCommands = []subcommand{
 	{"register", "ask for a mailbox at a postal address (pending until the address is proven)", runMailboxRegister},
 	{"activate", "prove the address with the code from the activation letter", runMailboxActivate},
 	{"resend", "send another activation letter (its code replaces the old one)", runMailboxResend},
-	{"show", "list your mailboxes", runMailboxShow},
+	{"show", "list your mailboxes and pending recoveries", runMailboxShow},
+	{"recover", "recover your mailbox when no bound credential works (lost, revoked, expired): a code goes by post", runMailboxRecover},
+	{"bind", "bind another certificate of yours (renewed, on a token, an employee's) to a mailbox", runMailboxBind},
 }
 
 func runMailboxRegister(ctx context.Context, e *Env, args []string) error {
@@ -62,21 +61,153 @@ func runMailboxRegister(ctx context.Context, e *Env, args []string) error {
 
 func runMailboxActivate(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "mailbox activate", "mailbox activate --code C [--mailbox ID] --server URL --id DIR [--json]")
+	fs := newFlags(e, "mailbox activate", "mailbox activate --code C [--mailbox ID | --recovery ID] --server URL --id DIR [--json]")
 	clientFlags(fs, e, &o)
-	code := fs.String("code", "", "activation code from the letter")
-	id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox)")
+	code := fs.String("code", "", "code from the activation or recovery letter")
+	id := fs.String("mailbox", "", "mailbox id (default: your only pending mailbox or recovery)")
+	rec := fs.String("recovery", "", "recovery id (default: your only pending mailbox or recovery)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *code == "" {
 		return usagef("--code is required")
 	}
-	mb, err := mailboxOrPending(ctx, o, *id)
+	if *id != "" && *rec != "" {
+		return usagef("give --mailbox or --recovery, not both")
+	}
+	if *id == "" && *rec == "" {
+		c, err := o.client()
+		if err != nil {
+			return err
+		}
+		if *id, *rec, err = pendingMailboxOrRecovery(ctx, c); err != nil {
+			return err
+		}
+	}
+	if *rec != "" {
+		return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/recoveries/"+*rec+"/complete", map[string]string{"code": *code})
+	}
+	return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+*id+"/activate", map[string]string{"code": *code})
+}
+
+// pendingMailboxOrRecovery is the caller's only pending mailbox or
+// pending recovery: the one thing a code from a letter can be for.
+func pendingMailboxOrRecovery(ctx context.Context, c *client.Client) (mailboxID, recoveryID string, err error) {
+	me, err := myMailboxes(ctx, c)
+	if err != nil {
+		return "", "", err
+	}
+	var ms []string
+	for _, m := range me.Mailboxes {
+		if m.Status == mailbox.StatusPending {
+			ms = append(ms, m.ID)
+		}
+	}
+	switch {
+	case len(ms) == 1 && len(me.Recoveries) == 0:
+		return ms[0], "", nil
+	case len(ms) == 0 && len(me.Recoveries) == 1:
+		return "", me.Recoveries[0].ID, nil
+	}
+	return "", "", fmt.Errorf("you have %d pending mailboxes and %d pending recoveries: name one with --mailbox or --recovery", len(ms), len(me.Recoveries))
+}
+
+// mailboxesReply is GET /v1/mailboxes/me.
+type mailboxesReply struct {
+	Mailboxes []struct {
+		ID          string    `json:"id"`
+		Status      string    `json:"status"`
+		Address     string    `json:"address"`
+		MailAddress string    `json:"mail_address"`
+		CreatedAt   time.Time `json:"created_at"`
+	} `json:"mailboxes"`
+	Recoveries []struct {
+		ID        string    `json:"id"`
+		Mailbox   string    `json:"mailbox"`
+		Status    string    `json:"status"`
+		CreatedAt time.Time `json:"created_at"`
+	} `json:"recoveries"`
+	raw []byte
+}
+
+func myMailboxes(ctx context.Context, c *client.Client) (mailboxesReply, error) {
+	var me mailboxesReply
+	raw, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, &me)
+	me.raw = raw
+	return me, err
+}
+
+func runMailboxRecover(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox recover", "mailbox recover --address A --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	address := fs.String("address", "", "postal address of your mailbox, as registered")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *address == "" {
+		return usagef("--address is required")
+	}
+	c, err := o.client()
 	if err != nil {
 		return err
 	}
-	return mailboxCall(ctx, e, o, "POST", "/v1/mailboxes/"+mb+"/activate", map[string]string{"code": *code})
+	var r struct{ ID, Mailbox, Status string }
+	raw, err := c.JSON(ctx, "POST", "/v1/mailboxes/recoveries", map[string]string{"address": *address}, &r)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	fmt.Fprintf(e.Stdout, "recovery %s of mailbox %s: %s\n", r.ID, r.Mailbox, r.Status)
+	fmt.Fprintln(e.Stdout, "a code is on its way by post to the mailbox's address; then run `npes mailbox activate --code CODE`")
+	return nil
+}
+
+func runMailboxBind(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox bind", "mailbox bind --cert FILE [--label L] [--mailbox ID] --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	certFile := fs.String("cert", "", "PEM certificate to bind (of the same person or organization)")
+	label := fs.String("label", "", "name of the certificate among an organization's (for example the employee's)")
+	id := fs.String("mailbox", "", "mailbox id (default: your only mailbox)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *certFile == "" {
+		return usagef("--cert is required")
+	}
+	pemBytes, err := os.ReadFile(*certFile)
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	if *id == "" {
+		me, err := myMailboxes(ctx, c)
+		if err != nil {
+			return err
+		}
+		if len(me.Mailboxes) != 1 {
+			return fmt.Errorf("you have %d mailboxes: name one with --mailbox", len(me.Mailboxes))
+		}
+		*id = me.Mailboxes[0].ID
+	}
+	var cr struct {
+		Identity, Serial, Label string
+	}
+	raw, err := c.JSON(ctx, "POST", "/v1/mailboxes/"+*id+"/credentials", map[string]string{"certificate": string(pemBytes), "label": *label}, &cr)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	fmt.Fprintf(e.Stdout, "certificate %s bound to mailbox %s\n", cr.Serial, *id)
+	return nil
 }
 
 func runMailboxResend(ctx context.Context, e *Env, args []string) error {
@@ -105,32 +236,41 @@ func runMailboxShow(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var me struct {
-		Mailboxes []struct {
-			ID          string    `json:"id"`
-			Status      string    `json:"status"`
-			Address     string    `json:"address"`
-			MailAddress string    `json:"mail_address"`
-			CreatedAt   time.Time `json:"created_at"`
-		} `json:"mailboxes"`
-	}
-	raw, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, &me)
+	me, err := myMailboxes(ctx, c)
 	if err != nil {
 		return err
 	}
 	if o.json {
-		return printRaw(e, raw)
+		return printRaw(e, me.raw)
 	}
-	if len(me.Mailboxes) == 0 {
+	if len(me.Mailboxes) == 0 && len(me.Recoveries) == 0 {
 		fmt.Fprintln(e.Stdout, "no mailboxes yet: `npes mailbox register --address A`")
+		fmt.Fprintln(e.Stdout, "lost the credential of a mailbox you have? `npes mailbox recover --address A`")
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tADDRESS\tMAIL ADDRESS\tCREATED")
-	for _, m := range me.Mailboxes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Status, termSafe(m.Address, false), m.MailAddress, m.CreatedAt.Local().Format("2006-01-02 15:04"))
+	if len(me.Mailboxes) > 0 {
+		fmt.Fprintln(tw, "ID\tSTATUS\tADDRESS\tMAIL ADDRESS\tCREATED")
+		for _, m := range me.Mailboxes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Status, termSafe(m.Address, false), m.MailAddress, m.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
 	}
-	return tw.Flush()
+	if len(me.Recoveries) > 0 {
+		if len(me.Mailboxes) > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintln(tw, "RECOVERY\tSTATUS\tMAILBOX\tSTARTED")
+		for _, r := range me.Recoveries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Mailbox, r.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(me.Recoveries) > 0 {
+		fmt.Fprintln(e.Stdout, "complete a recovery with the code from its letter: `npes mailbox activate --code CODE`")
+	}
+	return nil
 }
 
 // mailboxOrPending is the mailbox named by --mailbox, else the caller's
@@ -147,10 +287,8 @@ func mailboxOrPending(ctx context.Context, o clientOpts, id string) (string, err
 }
 
 func pendingMailbox(ctx context.Context, c *client.Client) (string, error) {
-	var me struct {
-		Mailboxes []struct{ ID, Status string } `json:"mailboxes"`
-	}
-	if _, err := c.JSON(ctx, "GET", "/v1/mailboxes/me", nil, &me); err != nil {
+	me, err := myMailboxes(ctx, c)
+	if err != nil {
 		return "", err
 	}
 	var ids []string
@@ -186,15 +324,22 @@ func mailboxCall(ctx context.Context, e *Env, o clientOpts, method, path string,
 }
 
 var adminCommands = []subcommand{
-	{"verify-address", "operator: prove a pending mailbox's address at a counter", runAdminVerifyAddress},
+	{"verify-address", "operator: prove a pending mailbox's address, or complete a recovery, at a counter", runAdminVerifyAddress},
 }
 
 func runAdminVerifyAddress(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "admin verify-address", "admin verify-address MAILBOX_ID --server URL --id DIR [--json]")
+	fs := newFlags(e, "admin verify-address", "admin verify-address (MAILBOX_ID | --recovery ID) --server URL --id DIR [--json]")
 	clientFlags(fs, e, &o)
+	rec := fs.String("recovery", "", "complete this pending recovery (the holder showed an identity document and proof of address)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *rec != "" {
+		if fs.NArg() != 0 {
+			return usagef("give a MAILBOX_ID or --recovery, not both")
+		}
+		return mailboxCall(ctx, e, o, "POST", "/v1/admin/recoveries/"+*rec+"/verify", nil)
 	}
 	if fs.NArg() != 1 {
 		return usagef("give exactly one MAILBOX_ID")
@@ -512,7 +657,7 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 		if decision == "refuse" {
 			d = mailbox.DecisionRefuse
 		}
-		jws, err := signStatement(o.id, mailbox.NewStatement(v, d, *reason, time.Now()))
+		jws, err := signStatement(&o, mailbox.NewStatement(v, d, *reason, time.Now()))
 		if err != nil {
 			return err
 		}
@@ -528,30 +673,20 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 	}
 }
 
-// signStatement signs a recipient statement with the credential's key, the
-// certificate in x5c.
-func signStatement(credDir string, st mailbox.Statement) (string, error) {
-	cred, err := certs.LoadCredentialDir(credDir)
+// signStatement signs a recipient statement with the credential's key
+// (key.pem, or the key on the token --pkcs11 names), the certificate in
+// x5c.
+func signStatement(o *clientOpts, st mailbox.Statement) (string, error) {
+	key, err := o.key()
 	if err != nil {
 		return "", err
 	}
-	block, _ := pem.Decode(cred.KeyPEM)
-	if block == nil {
-		return "", fmt.Errorf("%s/key.pem: no PEM block", credDir)
+	var cred certs.Credential
+	if key == nil {
+		cred, err = certs.LoadCredentialDir(o.id)
+	} else {
+		cred, err = certs.LoadCredentialDirWithKey(o.id, key, "the token's key")
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return "", fmt.Errorf("%s/key.pem: %w", credDir, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return "", errors.New("the credential's key cannot sign")
-	}
-	cb, _ := pem.Decode(cred.CertPEM)
-	if cb == nil {
-		return "", fmt.Errorf("%s/cert.pem: no PEM block", credDir)
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
 		return "", err
 	}
@@ -559,7 +694,7 @@ func signStatement(credDir string, st mailbox.Statement) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return signing.SignCompact(signer, []*x509.Certificate{cert}, payload)
+	return signing.SignCompact(cred.Key, []*x509.Certificate{cred.Cert}, payload)
 }
 
 func runEvidence(ctx context.Context, e *Env, args []string) error {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -159,7 +161,7 @@ var caCommands = []subcommand{
 
 func runCAIssue(ctx context.Context, e *Env, args []string) error {
 	var cfg app.Config
-	fs := newFlags(e, "ca issue", "ca issue --role person|org|printcenter|operator --name NAME [--personal-id ID] [--unp UNP] [--regions 220,222] [--days N] --out DIR [--data DIR] [--database-url URL]")
+	fs := newFlags(e, "ca issue", "ca issue --role person|org|printcenter|operator --name NAME [--personal-id ID] [--unp UNP] [--regions 220,222] [--days N] [--csr FILE] --out DIR [--data DIR] [--database-url URL]")
 	dataFlags(fs, e, &cfg)
 	role := fs.String("role", "", "person, org, printcenter or operator")
 	name := fs.String("name", "", "holder's name (person or organization)")
@@ -167,7 +169,8 @@ func runCAIssue(ctx context.Context, e *Env, args []string) error {
 	unp := fs.String("unp", "", "UNP of an organization (9 digits)")
 	regions := fs.String("regions", "", "postcode prefixes a print centre serves, comma separated (e.g. 220,222)")
 	days := fs.Int("days", 0, "lifetime in days (default: the role's short default)")
-	out := fs.String("out", "", "directory to write cert.pem, key.pem and ca.pem into")
+	out := fs.String("out", "", "directory to write cert.pem, key.pem and ca.pem into (with --csr: cert.pem and ca.pem)")
+	csrFile := fs.String("csr", "", "PEM certificate request (`npes csr`): certify its key, which stays on the token; its subject is ignored")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -182,17 +185,51 @@ func runCAIssue(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer ca.Close()
-	cred, err := ca.Issue(ctx, certs.Request{
+	req := certs.Request{
 		Role: certs.Role(*role), Name: *name, PersonalID: *pid, UNP: *unp,
 		Regions: app.SplitList(*regions), Days: *days,
-	}, *out)
+	}
+	var csr *x509.CertificateRequest
+	if *csrFile != "" {
+		if csr, err = readCSR(*csrFile); err != nil {
+			return err
+		}
+	}
+	var cred certs.Credential
+	files := "{cert.pem,key.pem,ca.pem}"
+	if csr != nil {
+		cred, err = ca.IssueCSR(ctx, req, csr, *out)
+		files = "{cert.pem,ca.pem} (the key stays on the token)"
+	} else {
+		cred, err = ca.Issue(ctx, req, *out)
+	}
 	if err != nil {
 		return err
 	}
 	id, _ := certs.IdentityFromCert(cred.Cert)
 	fmt.Fprintf(e.Stdout, "issued %s certificate for %q, serial %s, valid until %s\n", id.Role, id.Name, id.Serial, cred.Cert.NotAfter.UTC().Format(time.RFC3339))
-	fmt.Fprintf(e.Stdout, "wrote %s/{cert.pem,key.pem,ca.pem}\n", *out)
+	fmt.Fprintf(e.Stdout, "wrote %s/%s\n", *out, files)
 	return nil
+}
+
+// readCSR reads one PEM certificate request (RFC 2986, RFC 7468 §7).
+func readCSR(path string) (*x509.CertificateRequest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, rest := pem.Decode(data)
+	if block == nil || (block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST") {
+		return nil, fmt.Errorf("%s: not a PEM CERTIFICATE REQUEST", path)
+	}
+	if len(strings.TrimSpace(string(rest))) != 0 {
+		return nil, fmt.Errorf("%s: data after the certificate request", path)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return csr, nil
 }
 
 func runCARevoke(ctx context.Context, e *Env, args []string) error {

@@ -6,6 +6,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,13 @@ var ErrCertificateRevoked = errors.New("certificate revoked")
 // credDir means no client certificate (public routes only); the CA is then
 // taken from caFile when given.
 func New(serverURL, credDir string) (*Client, error) {
+	return NewWithKey(serverURL, credDir, nil)
+}
+
+// NewWithKey is New with the credential's private key given (a key on a
+// token): credDir then needs only cert.pem and ca.pem. A nil key reads
+// key.pem as New does.
+func NewWithKey(serverURL, credDir string, key crypto.Signer) (*Client, error) {
 	serverURL = strings.TrimRight(serverURL, "/")
 	if !strings.HasPrefix(serverURL, "https://") {
 		return nil, fmt.Errorf("server URL %q must start with https://", serverURL)
@@ -68,11 +76,17 @@ func New(serverURL, credDir string) (*Client, error) {
 	if credDir == "" {
 		return nil, errors.New("no credential directory: give --id DIR or NPES_ID")
 	}
-	cred, err := certs.LoadCredentialDir(credDir)
+	var cred certs.Credential
+	var err error
+	if key == nil {
+		cred, err = certs.LoadCredentialDir(credDir)
+	} else {
+		cred, err = certs.LoadCredentialDirWithKey(credDir, key, "the token's key")
+	}
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := certs.ClientTLSConfig(cred.CertPEM, cred.KeyPEM, cred.CAPEM)
+	tlsCfg, err := certs.ClientTLSConfigKey(cred.CertPEM, cred.Key, cred.CAPEM)
 	if err != nil {
 		return nil, fmt.Errorf("credential %s: %w", credDir, err)
 	}

@@ -131,19 +131,84 @@ func (s *server) verifyMailbox(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.mailboxJSON(m))
 }
 
+// myMailboxes lists the caller's mailboxes and the recoveries the caller
+// started that are pending (a new certificate is bound to no mailbox
+// until its recovery completes).
 func (s *server) myMailboxes(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.Service.MyMailboxes(r.Context(), caller(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	rs, err := s.Service.MyRecoveries(r.Context(), caller(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	out := struct {
-		Mailboxes []mailboxJSON `json:"mailboxes"`
-	}{Mailboxes: []mailboxJSON{}}
+		Mailboxes  []mailboxJSON  `json:"mailboxes"`
+		Recoveries []recoveryJSON `json:"recoveries"`
+	}{Mailboxes: []mailboxJSON{}, Recoveries: []recoveryJSON{}}
 	for _, m := range ms {
 		out.Mailboxes = append(out.Mailboxes, s.mailboxJSON(m))
 	}
+	for _, rc := range rs {
+		out.Recoveries = append(out.Recoveries, recJSON(rc))
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+type recoveryJSON struct {
+	ID        string    `json:"id"`
+	Mailbox   string    `json:"mailbox"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func recJSON(r mailbox.Recovery) recoveryJSON {
+	return recoveryJSON{ID: r.ID, Mailbox: r.MailboxID, Status: r.Status, CreatedAt: r.CreatedAt}
+}
+
+// startRecovery answers 202: the code is printed and posted later.
+func (s *server) startRecovery(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Address string `json:"address"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rc, err := s.Service.StartRecovery(r.Context(), caller(r), req.Address)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, recJSON(rc))
+}
+
+func (s *server) completeRecovery(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.Service.CompleteRecovery(r.Context(), caller(r), chi.URLParam(r, "id"), req.Code)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.mailboxJSON(m))
+}
+
+func (s *server) verifyRecovery(w http.ResponseWriter, r *http.Request) {
+	m, err := s.Service.VerifyRecovery(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.mailboxJSON(m))
 }
 
 type credentialJSON struct {
@@ -152,10 +217,16 @@ type credentialJSON struct {
 	SPKISHA256 string     `json:"spki_sha256"`
 	BoundAt    time.Time  `json:"bound_at"`
 	UnboundAt  *time.Time `json:"unbound_at,omitempty"`
+	NotAfter   *time.Time `json:"not_after,omitempty"`
+	Label      string     `json:"label,omitempty"`
 }
 
 func credJSON(c mailbox.Credential) credentialJSON {
-	out := credentialJSON{Identity: c.IdentityID, Serial: c.Serial, SPKISHA256: c.SPKISHA256, BoundAt: c.BoundAt}
+	out := credentialJSON{Identity: c.IdentityID, Serial: c.Serial, SPKISHA256: c.SPKISHA256, BoundAt: c.BoundAt, Label: c.Label}
+	if !c.NotAfter.IsZero() {
+		t := c.NotAfter
+		out.NotAfter = &t
+	}
 	if !c.UnboundAt.IsZero() {
 		t := c.UnboundAt
 		out.UnboundAt = &t
@@ -181,6 +252,7 @@ func (s *server) listCredentials(w http.ResponseWriter, r *http.Request) {
 func (s *server) bindCredential(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Certificate string `json:"certificate"`
+		Label       string `json:"label"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -196,7 +268,7 @@ func (s *server) bindCredential(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, mailbox.Errorf(mailbox.ErrInvalid, "bad_certificate", "%v", err))
 		return
 	}
-	c, err := s.Service.BindCredential(r.Context(), caller(r), chi.URLParam(r, "id"), cert)
+	c, err := s.Service.BindCredential(r.Context(), caller(r), chi.URLParam(r, "id"), cert, req.Label)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

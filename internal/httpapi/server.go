@@ -93,13 +93,17 @@ func NewHandler(d Deps) http.Handler {
 		r.With(requireRole(certs.RoleOperator)).Get("/metrics", s.metrics().ServeHTTP)
 
 		r.Post("/v1/mailboxes", s.registerMailbox)
+		r.Get("/v1/mailboxes", s.myMailboxes)
 		r.Get("/v1/mailboxes/me", s.myMailboxes)
+		r.Post("/v1/mailboxes/recoveries", s.startRecovery)
+		r.Post("/v1/mailboxes/recoveries/{id}/complete", s.completeRecovery)
 		r.Post("/v1/mailboxes/{id}/activate", s.activateMailbox)
 		r.Post("/v1/mailboxes/{id}/activation-letter", s.resendActivationLetter)
 		r.Get("/v1/mailboxes/{id}/credentials", s.listCredentials)
 		r.Post("/v1/mailboxes/{id}/credentials", s.bindCredential)
 		r.Delete("/v1/mailboxes/{id}/credentials/{identity}", s.unbindCredential)
 		r.Post("/v1/admin/mailboxes/{id}/verify", s.verifyMailbox)
+		r.Post("/v1/admin/recoveries/{id}/verify", s.verifyRecovery)
 
 		r.Post("/v1/letters", s.submitLetter)
 		r.Get("/v1/letters", s.listLetters)

@@ -296,6 +296,15 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 		return mutating(mailboxTargets("/credentials/"+url.PathEscape(f.by["personA"].id.ID), nil)), false, true
 	case "/v1/admin/mailboxes/{id}/verify":
 		return mutating([]target{{object: "personB's pending mailbox", path: "/v1/admin/mailboxes/" + f.pendingB + "/verify", owners: []string{"operator"}}}), false, true
+	case "/v1/mailboxes/recoveries":
+		// Recovering personA's mailbox: refused for everyone, personA's
+		// own certificates included, while personA's credential works.
+		return []target{{object: "collection", path: path, body: jsonBody(map[string]string{"address": citizenAddress})}}, true, true
+	case "/v1/mailboxes/recoveries/{id}/complete", "/v1/admin/recoveries/{id}/verify":
+		// No recovery is pending in the fixture: nobody completes one,
+		// and no role learns more than 404 (or 403 for the wrong role).
+		p := strings.Replace(path, "{id}", "2f1f6a7e-8c1b-4e53-9d2a-6f0b1c3d4e5f", 1)
+		return mutating([]target{{object: "a recovery", path: p, body: jsonBody(map[string]string{"code": "ABCDE-FGHJK"})}}), false, true
 	case "/v1/health", "/v1/ca.pem", "/v1/crl", "/v1/keys", "/v1/log/checkpoint", "/v1/whoami", "/metrics", "/v1/mailboxes/me":
 		return []target{{object: "collection", path: path}}, true, true
 	case "/v1/log/proof/inclusion":

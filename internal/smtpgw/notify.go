@@ -248,15 +248,35 @@ func (n *Notifier) compose(b claimed) ([]byte, error) {
 			"По вашему письму есть новое подтверждение (квитанция).",
 			"There is new evidence (a receipt) for your letter.",
 		}
+	case mailbox.NotifyRecoveryStarted:
+		// Told before the paper code arrives, so a holder whose key still
+		// works can stop a recovery they did not ask for (revoke the new
+		// certificate).
+		subject = "npes: запрошено восстановление ящика / recovery of your mailbox requested"
+		path = "/v1/mailboxes/me"
+		lines = []string{
+			"Кто-то с новым сертификатом на ваше имя запросил восстановление доступа к почтовому ящику npes.",
+			"Код придёт бумажным письмом на адрес ящика. Если это были не вы, обратитесь в почтовое отделение.",
+			"Someone with a new certificate in your name asked to recover your npes mailbox.",
+			"The code travels by paper letter to the mailbox's address. If this was not you, contact a post office.",
+		}
+	case mailbox.NotifyRecoveryCompleted:
+		subject = "npes: доступ к ящику восстановлен / your mailbox was recovered"
+		path = "/v1/mailboxes/me"
+		lines = []string{
+			"Доступ к почтовому ящику npes восстановлен: прежние ключи и сертификаты больше не действуют.",
+			"Your npes mailbox was recovered: its earlier keys and certificates no longer work.",
+		}
 	default:
 		return nil, fmt.Errorf("notification %s: unknown kind %q", b.ID, b.Kind)
 	}
 	if b.Tracking != "" {
 		subject += " " + b.Tracking
 	}
-	lines = append(lines, "",
-		"Почтовый ящик / Mailbox: "+b.MailboxID,
-		"Письмо / Letter: "+b.LetterID)
+	lines = append(lines, "", "Почтовый ящик / Mailbox: "+b.MailboxID)
+	if b.LetterID != "" {
+		lines = append(lines, "Письмо / Letter: "+b.LetterID)
+	}
 	if b.Tracking != "" {
 		lines = append(lines, "Трек-номер / Tracking: "+b.Tracking)
 	}

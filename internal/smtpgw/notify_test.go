@@ -2,6 +2,7 @@ package smtpgw_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -320,3 +321,51 @@ func TestNotifierConfig(t *testing.T) {
 }
 
 type nopStore struct{ mailbox.Store }
+
+// TestNotifierRecoveryNotices: the notices of a mailbox recovery name the
+// mailbox and no letter (there is none), in both languages.
+func TestNotifierRecoveryNotices(t *testing.T) {
+	t.Parallel()
+	b := setupNotifier(t, 5)
+	now := b.clock.Now()
+	err := b.store.InTx(t.Context(), func(tx mailbox.Tx) error {
+		for i, kind := range []string{mailbox.NotifyRecoveryStarted, mailbox.NotifyRecoveryCompleted} {
+			if err := tx.AddNotification(t.Context(), mailbox.Notification{ID: kind, Kind: kind, MailboxID: "mbox-1",
+				To: fmt.Sprintf("holder%d@example.by", i), CreatedAt: now, NextAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := b.pass(t); res != (smtpgw.PassResult{Claimed: 2, Sent: 2}) {
+		t.Fatalf("pass: %+v", res)
+	}
+	want := map[string][]string{
+		"holder0@example.by": {"requested", "запрошено", "If this was not you"},
+		"holder1@example.by": {"was recovered", "восстановлен", "no longer work"},
+	}
+	for _, m := range b.relay.received() {
+		mr, err := mail.CreateReader(strings.NewReader(string(m.data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, _ := mr.Header.Subject()
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(p.Body)
+		text := subject + "\n" + string(body)
+		for _, w := range want[m.to[0]] {
+			if !strings.Contains(text, w) {
+				t.Errorf("notice to %s lacks %q:\n%s", m.to[0], w, text)
+			}
+		}
+		if !strings.Contains(text, "mbox-1") || strings.Contains(text, "Letter:") {
+			t.Errorf("notice to %s should name the mailbox and no letter:\n%s", m.to[0], text)
+		}
+	}
+}

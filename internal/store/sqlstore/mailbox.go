@@ -151,10 +151,11 @@ func (t *Tx) listMailboxes(ctx context.Context, q string, args ...any) ([]mailbo
 
 // BindCredential implements mailbox.MailboxTx.
 func (t *Tx) BindCredential(ctx context.Context, c mailbox.Credential) error {
-	_, err := t.Q.Exec(ctx, `INSERT INTO mailbox_credentials (mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at)
-		VALUES ($1, $2, $3, $4, $5, 0)
-		ON CONFLICT (mailbox_id, identity_id) DO UPDATE SET bound_at = excluded.bound_at, unbound_at = 0`,
-		c.MailboxID, c.IdentityID, c.Serial, c.SPKISHA256, Micros(c.BoundAt))
+	_, err := t.Q.Exec(ctx, `INSERT INTO mailbox_credentials (mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at, not_after, label)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $7)
+		ON CONFLICT (mailbox_id, identity_id) DO UPDATE SET bound_at = excluded.bound_at, unbound_at = 0,
+			not_after = excluded.not_after, label = excluded.label`,
+		c.MailboxID, c.IdentityID, c.Serial, c.SPKISHA256, Micros(c.BoundAt), Micros(c.NotAfter), c.Label)
 	return err
 }
 
@@ -170,7 +171,7 @@ func (t *Tx) UnbindCredential(ctx context.Context, mailboxID, identityID string,
 
 // Credentials implements mailbox.MailboxTx.
 func (t *Tx) Credentials(ctx context.Context, mailboxID string) ([]mailbox.Credential, error) {
-	rows, err := t.Q.Query(ctx, `SELECT mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at
+	rows, err := t.Q.Query(ctx, `SELECT mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at, not_after, label
 		FROM mailbox_credentials WHERE mailbox_id = $1 ORDER BY bound_at, identity_id`, mailboxID)
 	if err != nil {
 		return nil, err
@@ -179,11 +180,11 @@ func (t *Tx) Credentials(ctx context.Context, mailboxID string) ([]mailbox.Crede
 	var out []mailbox.Credential
 	for rows.Next() {
 		var c mailbox.Credential
-		var b, u int64
-		if err := rows.Scan(&c.MailboxID, &c.IdentityID, &c.Serial, &c.SPKISHA256, &b, &u); err != nil {
+		var b, u, na int64
+		if err := rows.Scan(&c.MailboxID, &c.IdentityID, &c.Serial, &c.SPKISHA256, &b, &u, &na, &c.Label); err != nil {
 			return nil, err
 		}
-		c.BoundAt, c.UnboundAt = FromMicros(b), FromMicros(u)
+		c.BoundAt, c.UnboundAt, c.NotAfter = FromMicros(b), FromMicros(u), FromMicros(na)
 		out = append(out, c)
 	}
 	return out, rows.Err()
