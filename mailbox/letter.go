@@ -154,15 +154,30 @@ func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterVi
 }
 
 // contentVisible: the sender always sees what they sent; the recipient of a
-// registered letter only after accepting it (consent mode, DESIGN §1).
+// registered letter only after accepting it (consent mode, DESIGN §1), and
+// of a recalled letter never.
 func contentVisible(l Letter, folder string) bool {
 	if folder == "sent" {
 		return true
+	}
+	if l.State == StateRecalled {
+		return false
 	}
 	if !l.Registered {
 		return true
 	}
 	return l.State == StateAccepted
+}
+
+// contentAllowed refuses the content to a party that may not see it.
+func contentAllowed(l Letter, folder string) error {
+	switch {
+	case contentVisible(l, folder):
+		return nil
+	case l.State == StateRecalled:
+		return Errorf(ErrConflict, "letter_recalled", "the sender recalled the letter")
+	}
+	return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
 }
 
 // GetLetter returns a letter of the caller's.
@@ -270,8 +285,8 @@ func (s *Service) Content(ctx context.Context, c Caller, id string) (Content, er
 		if err != nil {
 			return err
 		}
-		if !contentVisible(l, folder) {
-			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		if err := contentAllowed(l, folder); err != nil {
+			return err
 		}
 		a, err := s.cfg.Keys.LetterKey(l.ID, l.ContentKey)
 		if err != nil {
@@ -288,16 +303,39 @@ func (s *Service) Content(ctx context.Context, c Caller, id string) (Content, er
 		if out.Attachments == nil {
 			out.Attachments = []AttachmentMeta{}
 		}
-		if folder == "inbox" && l.ReadAt.IsZero() {
-			l.ReadAt = s.now()
-			if !l.Registered && l.State == StateDelivered {
-				return s.recordLetter(ctx, tx, &l, signing.Evidence{Event: signing.EventContentAccessTracking})
-			}
-			return tx.UpdateLetter(ctx, l)
-		}
-		return nil
+		return s.firstRead(ctx, tx, &l, folder)
 	})
 	return out, err
+}
+
+// firstRead records the recipient's first access to a letter's content:
+// for a simple letter ContentAccessTracking, the handover after which it
+// can no longer be recalled.
+func (s *Service) firstRead(ctx context.Context, tx Tx, l *Letter, folder string) error {
+	if folder != "inbox" || !l.ReadAt.IsZero() {
+		return nil
+	}
+	l.ReadAt = s.now()
+	if !l.Registered && l.State == StateDelivered {
+		return s.recordLetter(ctx, tx, l, signing.Evidence{Event: signing.EventContentAccessTracking})
+	}
+	return tx.UpdateLetter(ctx, *l)
+}
+
+// markRead runs firstRead in its own transaction before an attachment is
+// streamed: an attachment is content handed over as much as the body, and
+// the stream itself runs in a read-only transaction.
+func (s *Service) markRead(ctx context.Context, c Caller, id string) error {
+	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		if err := contentAllowed(l, folder); err != nil {
+			return err
+		}
+		return s.firstRead(ctx, tx, &l, folder)
+	})
 }
 
 func verifyDigest(l Letter, body string) error {
@@ -350,13 +388,18 @@ func (s *Service) AttachmentInfo(ctx context.Context, c Caller, id string, n int
 
 func (s *Service) attachment(ctx context.Context, c Caller, id string, n int, w io.Writer) (AttachmentMeta, error) {
 	var meta AttachmentMeta
+	if w != nil {
+		if err := s.markRead(ctx, c, id); err != nil {
+			return meta, err
+		}
+	}
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
 		l, folder, err := s.access(ctx, tx, c, id, false)
 		if err != nil {
 			return err
 		}
-		if !contentVisible(l, folder) {
-			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		if err := contentAllowed(l, folder); err != nil {
+			return err
 		}
 		if n < 1 || n > len(l.Attachments) {
 			return Errorf(ErrNotFound, "attachment_not_found", "the letter has %d attachments", len(l.Attachments))

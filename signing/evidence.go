@@ -42,6 +42,11 @@ const (
 	EventReturnedToSender Event = "ReturnedToSender"
 )
 
+// EventRecalled: the sender withdrew the letter before the recipient had
+// its content (npes's own event; ETSI EN 319 522 has no withdrawal). It
+// names the print job it cancelled, if any, in Details["print_job"].
+const EventRecalled Event = "Recalled"
+
 // Mailbox log entries (MailboxEntry): a mailbox's address was proven, or
 // its proof withdrawn (the address fails rules it was not checked
 // against); a credential key was bound to it or unbound from it.
@@ -64,7 +69,7 @@ func (e Event) Known() bool {
 		EventNotificationForAcceptance, EventConsignmentAcceptance, EventConsignmentRejection,
 		EventAcceptanceRejectionExpiry, EventContentHandover, EventContentAccessTracking,
 		EventRelayToNonERDS, EventPrinted, EventPosted, EventDelivered, EventDeliveryFailed,
-		EventReturnedToSender:
+		EventReturnedToSender, EventRecalled:
 		return true
 	}
 	return false
