@@ -37,6 +37,8 @@ type LetterView struct {
 	Attachments    int             `json:"attachments"`
 	ContentVisible bool            `json:"content_available"`
 	Evidence       []EvidenceBrief `json:"evidence"`
+	// InReplyTo is the letter this one answers.
+	InReplyTo string `json:"in_reply_to,omitempty"`
 	// Envelopes, when Submit fills it, holds the signed evidence of the
 	// submission; not part of the JSON view.
 	Envelopes []json.RawMessage `json:"-"`
@@ -129,7 +131,7 @@ func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterVi
 		Recipient: PartyView{Mailbox: l.RecipientMailbox, Name: l.RecipientName, Address: l.RecipientAddress},
 		Subject:   l.Subject, CreatedAt: l.CreatedAt, ContentSHA256: l.ContentDigest,
 		Notification: l.NotificationID, Attachments: len(l.Attachments),
-		ContentVisible: contentVisible(l, folder),
+		ContentVisible: contentVisible(l, folder), InReplyTo: l.InReplyTo,
 	}
 	if folder == "sent" {
 		// What a sender learns of the recipient is what they supplied: a
@@ -236,26 +238,36 @@ func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor stri
 			last := ls[len(ls)-1]
 			next = encodeCursor(last.CreatedAt, last.ID)
 		}
-		// One query for the whole page's evidence, not one per letter.
-		ids := make([]string, len(ls))
-		for i, l := range ls {
-			ids[i] = l.ID
+		folders := make([]string, len(ls))
+		for i := range ls {
+			folders[i] = folder
 		}
-		evs, err := tx.EvidenceSummaries(ctx, ids)
-		if err != nil {
-			return err
-		}
-		byLetter := map[string][]EvidenceRecord{}
-		for _, e := range evs {
-			byLetter[e.LetterID] = append(byLetter[e.LetterID], e)
-		}
-		out = make([]LetterView, 0, len(ls))
-		for _, l := range ls {
-			out = append(out, s.viewOf(l, folder, byLetter[l.ID]))
-		}
-		return nil
+		out, err = s.views(ctx, tx, ls, folders)
+		return err
 	})
 	return out, next, err
+}
+
+// views builds the views of several letters, each seen from its folder,
+// with one query for all their evidence, not one per letter.
+func (s *Service) views(ctx context.Context, tx Tx, ls []Letter, folders []string) ([]LetterView, error) {
+	ids := make([]string, len(ls))
+	for i, l := range ls {
+		ids[i] = l.ID
+	}
+	evs, err := tx.EvidenceSummaries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byLetter := map[string][]EvidenceRecord{}
+	for _, e := range evs {
+		byLetter[e.LetterID] = append(byLetter[e.LetterID], e)
+	}
+	out := make([]LetterView, 0, len(ls))
+	for i, l := range ls {
+		out = append(out, s.viewOf(l, folders[i], byLetter[l.ID]))
+	}
+	return out, nil
 }
 
 func encodeCursor(t time.Time, id string) string {

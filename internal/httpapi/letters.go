@@ -30,6 +30,7 @@ type letterPart struct {
 	PrintIfUnsignedAfter string `json:"print_if_unsigned_after"`
 	AcceptancePeriod     string `json:"acceptance_period"`
 	From                 string `json:"from"`
+	InReplyTo            string `json:"in_reply_to"`
 }
 
 func parsePeriod(field, v string) (time.Duration, error) {
@@ -128,7 +129,7 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 	v, replayed, err := s.Service.Submit(r.Context(), caller(r), mailbox.Submission{
 		RecipientName: lp.Recipient.Name, RecipientAddress: lp.Recipient.Address, Registered: lp.Registered,
 		Subject: lp.Subject, Body: lp.Body, Language: lp.Language, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
-		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI,
+		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI, InReplyTo: lp.InReplyTo,
 	}, draft)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -207,6 +208,26 @@ func (s *server) getLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) recallLetter(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Service.Recall(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) letterThread(w http.ResponseWriter, r *http.Request) {
+	ls, err := s.Service.Thread(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Letters []mailbox.LetterView `json:"letters"`
+	}{ls})
 }
 
 func (s *server) letterContent(w http.ResponseWriter, r *http.Request) {
