@@ -209,7 +209,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] [--language be|ru] --server URL --id DIR")
+	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] [--language be|ru] [--in-reply-to ID] --server URL --id DIR")
 	clientFlags(fs, e, &o)
 	toName := fs.String("to-name", "", "recipient's name as on an envelope")
 	toAddr := fs.String("to-address", "", "recipient's postal address")
@@ -221,6 +221,7 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	period := fs.String("acceptance-period", "", "registered: time the recipient has to accept or refuse, PERIOD (e.g. 10d; default 10d)")
 	language := fs.String("language", "", "language of the printed letter's labels: be (Belarusian) or ru (Russian); default: detected from the text")
 	key := fs.String("idempotency-key", "", "Idempotency-Key (default: a new random key; reuse it to retry safely)")
+	inReplyTo := fs.String("in-reply-to", "", "the ID of a letter you sent or received that this letter answers")
 	var attach stringList
 	fs.Var(&attach, "attach", "attach a file (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -272,6 +273,9 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	}
 	if *language != "" {
 		letter["language"] = *language
+	}
+	if *inReplyTo != "" {
+		letter["in_reply_to"] = *inReplyTo
 	}
 	// The multipart body streams from the files through a pipe: memory does
 	// not grow with attachment size.
@@ -526,6 +530,50 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 		fmt.Fprintf(e.Stdout, "letter %s: %s\n", v.ID, v.State)
 		return nil
 	}
+}
+
+func runRecall(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "recall", "recall ID --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	id, c, err := letterArgs(fs, args, &o)
+	if err != nil {
+		return err
+	}
+	var v mailbox.LetterView
+	raw, err := c.JSON(ctx, "POST", "/v1/letters/"+id+"/recall", nil, &v)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	fmt.Fprintf(e.Stdout, "letter %s: %s\n", v.ID, v.State)
+	return nil
+}
+
+func runThread(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "thread", "thread ID --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	id, c, err := letterArgs(fs, args, &o)
+	if err != nil {
+		return err
+	}
+	var th struct {
+		Letters []mailbox.LetterView `json:"letters"`
+	}
+	raw, err := c.JSON(ctx, "GET", "/v1/letters/"+id+"/thread", nil, &th)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	for _, v := range th.Letters {
+		fmt.Fprintf(e.Stdout, "%s  %s  %-5s  %-20s %s\n", v.CreatedAt.Format(time.RFC3339), v.ID, v.Folder, v.State, v.Subject)
+	}
+	return nil
 }
 
 // signStatement signs a recipient statement with the credential's key, the
