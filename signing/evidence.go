@@ -100,8 +100,10 @@ type Evidence struct {
 	PDFSHA256 string `json:"pdf_sha256,omitempty"`
 	// RecipientSignature is the recipient's compact JWS of acceptance or
 	// refusal (ConsignmentAcceptance, ConsignmentRejection).
-	RecipientSignature string            `json:"recipient_signature,omitempty"`
-	Details            map[string]string `json:"details,omitempty"`
+	RecipientSignature string `json:"recipient_signature,omitempty"`
+	// RecipientWebAuthn is the decision signed with a passkey instead.
+	RecipientWebAuthn *WebAuthnAssertion `json:"recipient_webauthn,omitempty"`
+	Details           map[string]string  `json:"details,omitempty"`
 }
 
 // A Party is the sender or the recipient as known at the event.

@@ -18,10 +18,14 @@ import (
 // recipients' credentials (the ca.pem of a credential directory). Keys
 // inside a bundle never count. As a file (npes verify --trust):
 //
-//	{"keys": {"keys": [JWK, ...]}, "identity_cas": ["-----BEGIN CERTIFICATE-----\n...", ...]}
+//	{"keys": {"keys": [JWK, ...]}, "identity_cas": ["-----BEGIN CERTIFICATE-----\n...", ...],
+//	 "webauthn": {"rp_id": "post.example", "origins": ["https://post.example"]}}
+//
+// webauthn is needed only for decisions signed with a passkey.
 type Trust struct {
-	Keys        JWKS     `json:"keys"`
-	IdentityCAs []string `json:"identity_cas"`
+	Keys        JWKS           `json:"keys"`
+	IdentityCAs []string       `json:"identity_cas"`
+	WebAuthn    *WebAuthnTrust `json:"webauthn,omitempty"`
 }
 
 // ParseTrust reads a trust file strictly and checks it with Check.
