@@ -22,7 +22,7 @@ type logFixture struct {
 
 // newLogFixture builds a Service on store with renderer r (nil: none), a
 // test CA and a clock the test moves (from 2 November 2026).
-func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer) *logFixture {
+func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer, configure ...func(*mailbox.Config)) *logFixture {
 	t.Helper()
 	edPEM, mlPEM, err := signing.GenerateOperatorKeys()
 	if err != nil {
@@ -44,8 +44,12 @@ func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer) *logFi
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
-	svc, err := mailbox.NewService(mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
-		Renderer: r, Now: clk.now, TempDir: t.TempDir()})
+	cfg := mailbox.Config{Store: store, Sealer: sealer, Keys: keys, Trust: pool,
+		Renderer: r, Now: clk.now, TempDir: t.TempDir()}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	svc, err := mailbox.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

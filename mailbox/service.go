@@ -165,6 +165,10 @@ type Config struct {
 	ActivationCodeSink func(mailboxID, code string)
 	// Observer receives the operator's metrics (nil: none).
 	Observer Observer
+	// WebAuthn is the relying party passkey decisions are made for (the
+	// web portal's NPES_WEB_ORIGIN); nil refuses passkeys
+	// (passkeys_disabled).
+	WebAuthn *signing.WebAuthnTrust
 }
 
 // Service is the domain core: mailboxes, letters, registered delivery and

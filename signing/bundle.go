@@ -639,7 +639,7 @@ func (v *verifier) passkeySignature(er EvidenceReport, decision string, notifica
 	if bound == nil {
 		return RecipientSignatureReport{}, fmt.Errorf("%w: no log entry binds passkey %q to mailbox %q before the decision", ErrRecipientSignature, a.CredentialID, e.Recipient.Mailbox)
 	}
-	endorser, err := VerifyEndorsement(bound, v.roots)
+	endorser, _, err := VerifyEndorsement(bound, v.roots)
 	if err != nil {
 		return RecipientSignatureReport{}, err
 	}

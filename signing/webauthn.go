@@ -182,38 +182,39 @@ type PasskeyEndorsement struct {
 // VerifyEndorsement checks the endorsement JWS of a CredentialBound entry
 // for a passkey: the signature with the x5c leaf, the chain to roots at the
 // endorsement's time (client authentication), and that it names the
-// entry's mailbox, passkey and key. It returns the endorsing certificate;
-// the caller checks that certificate is bound to the mailbox.
-func VerifyEndorsement(m *MailboxEntry, roots *x509.CertPool) (*x509.Certificate, error) {
+// entry's mailbox, passkey and key. It returns the endorsing certificate
+// and the endorsement; the caller checks that certificate is bound to the
+// mailbox.
+func VerifyEndorsement(m *MailboxEntry, roots *x509.CertPool) (*x509.Certificate, *PasskeyEndorsement, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: passkey endorsement: %s", ErrRecipientSignature, fmt.Sprintf(format, args...))
 	}
 	if m.Endorsement == "" || m.Identity == nil || m.Identity.Passkey == "" || m.JWK == nil {
-		return nil, bad("the entry binds no endorsed passkey")
+		return nil, nil, bad("the entry binds no endorsed passkey")
 	}
 	cj, err := ParseCompact(m.Endorsement)
 	if err != nil {
-		return nil, bad("%v", err)
+		return nil, nil, bad("%v", err)
 	}
 	payload, leaf, err := cj.Verify()
 	if err != nil {
-		return nil, bad("%v", err)
+		return nil, nil, bad("%v", err)
 	}
 	var p PasskeyEndorsement
 	if err := unmarshalStrict(payload, &p); err != nil {
-		return nil, bad("%v", err)
+		return nil, nil, bad("%v", err)
 	}
 	switch {
 	case p.V != PasskeyEndorsementVersion:
-		return nil, bad("version %d", p.V)
+		return nil, nil, bad("version %d", p.V)
 	case p.Mailbox != m.Mailbox:
-		return nil, bad("endorses a passkey for mailbox %q, the entry is of %q", p.Mailbox, m.Mailbox)
+		return nil, nil, bad("endorses a passkey for mailbox %q, the entry is of %q", p.Mailbox, m.Mailbox)
 	case p.Passkey != m.Identity.Passkey:
-		return nil, bad("endorses another passkey")
+		return nil, nil, bad("endorses another passkey")
 	case p.JWKThumbprint != m.JWK.Thumbprint():
-		return nil, bad("endorses another key")
+		return nil, nil, bad("endorses another key")
 	case p.Time.IsZero():
-		return nil, bad("missing time")
+		return nil, nil, bad("missing time")
 	}
 	inter := x509.NewCertPool()
 	for _, c := range cj.Chain[1:] {
@@ -221,7 +222,7 @@ func VerifyEndorsement(m *MailboxEntry, roots *x509.CertPool) (*x509.Certificate
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: p.Time,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, bad("the certificate does not chain to a pinned identity CA at %s: %v", p.Time.Format(time.RFC3339), err)
+		return nil, nil, bad("the certificate does not chain to a pinned identity CA at %s: %v", p.Time.Format(time.RFC3339), err)
 	}
-	return leaf, nil
+	return leaf, &p, nil
 }

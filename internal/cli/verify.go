@@ -216,6 +216,13 @@ func printReport(e *Env, rep *signing.Report, opts signing.VerifyOptions) {
 		if !r.BindingProven {
 			bound = "key binding to the mailbox not proven (version 1 bundle)"
 		}
+		if r.Passkey != "" {
+			// What a passkey signature proves: DESIGN / docs/ARCHITECTURE.md.
+			fmt.Fprintf(w, "  recipient signature: %s, passkey signature (WebAuthn, user verified, RP ID %s) by passkey %s, "+
+				"endorsed by %q (serial %s), chain to a pinned identity CA, passkey bound to the mailbox at log index %d\n",
+				r.Decision, opts.Trust.WebAuthn.RPID, r.Passkey, r.Signer, r.Serial, r.BoundBy)
+			continue
+		}
 		fmt.Fprintf(w, "  recipient signature: %s by %q (serial %s), chain to a pinned identity CA, %s\n",
 			r.Decision, r.Signer, r.Serial, bound)
 	}
