@@ -1,15 +1,20 @@
 package mailbox_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/cli"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
@@ -173,6 +178,20 @@ func testPasskeyDecisions(t *testing.T, store mailbox.Store) {
 	if len(rep.RecipientSignatures) != 1 || rep.RecipientSignatures[0].Passkey != auth.ID() || !rep.RecipientSignatures[0].BindingProven ||
 		rep.RecipientSignatures[0].Signer != cred.Cert.Subject.CommonName {
 		t.Fatalf("recipient signatures: %+v", rep.RecipientSignatures)
+	}
+	// npes verify with the trust file says it is a passkey signature.
+	dir := t.TempDir()
+	trustJSON, _ := json.Marshal(trust)
+	for name, data := range map[string][]byte{"bundle.json": bundle, "trust.json": trustJSON} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errs bytes.Buffer
+	code := cli.Main(ctx, []string{"verify", filepath.Join(dir, "bundle.json"), "--trust", filepath.Join(dir, "trust.json")},
+		&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs, Getenv: func(string) string { return "" }})
+	if code != 0 || !strings.Contains(out.String(), "passkey signature (WebAuthn, user verified, RP ID post.example) by passkey "+auth.ID()) {
+		t.Fatalf("npes verify: exit %d\n%s%s", code, out.String(), errs.String())
 	}
 	// Pinned to another site, the same bundle fails.
 	trust.WebAuthn = &signing.WebAuthnTrust{RPID: "other.example", Origins: []string{"https://other.example"}}
