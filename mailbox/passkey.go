@@ -161,9 +161,25 @@ func (s *Service) verifyPasskeyStatement(ctx context.Context, tx Tx, l Letter, a
 	if !bound {
 		return nil, "", Errorf(ErrForbidden, "signer_not_bound", "the passkey is not bound to the recipient's mailbox")
 	}
-	entry, err := s.boundEntry(ctx, tx, l.RecipientMailbox, id)
+	entry, err := s.bindingEntry(ctx, tx, l.RecipientMailbox, id)
 	if err != nil {
 		return nil, "", err
+	}
+	// A passkey stands for the certificate that endorsed it: once that
+	// certificate is revoked, the passkey signs nothing more.
+	endorser, _, err := signing.VerifyEndorsement(entry, s.cfg.Trust)
+	if err != nil {
+		return nil, "", err
+	}
+	if s.cfg.Revocations != nil {
+		serial := certs.FormatSerial(endorser.SerialNumber)
+		revoked, err := s.cfg.Revocations.IsRevoked(ctx, serial)
+		if err != nil {
+			return nil, "", err
+		}
+		if revoked {
+			return nil, "", Errorf(ErrInvalid, "bad_signature", "the certificate that endorsed the passkey (serial %s) is revoked", serial)
+		}
 	}
 	st, _, err := signing.VerifyWebAuthn(a, *entry.JWK, *s.cfg.WebAuthn)
 	if err != nil {

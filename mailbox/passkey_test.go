@@ -2,6 +2,7 @@ package mailbox_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +39,8 @@ func TestPasskeyDecisions(t *testing.T) {
 func testPasskeyDecisions(t *testing.T, store mailbox.Store) {
 	ctx := t.Context()
 	rp := signing.WebAuthnTrust{RPID: "post.example", Origins: []string{"https://post.example"}}
-	f := newLogFixture(t, store, nil, func(c *mailbox.Config) { c.WebAuthn = &rp })
+	revoked := &revokedSet{}
+	f := newLogFixture(t, store, nil, func(c *mailbox.Config) { c.WebAuthn, c.Revocations = &rp, revoked })
 	svc := f.svc
 	operator, _ := f.issue(t, certs.Request{Role: certs.RoleOperator, Name: "op"})
 	org, _ := f.issue(t, certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
@@ -199,15 +202,32 @@ func testPasskeyDecisions(t *testing.T, store mailbox.Store) {
 		t.Fatalf("bundle against another relying party: %v, want ErrWebAuthn", err)
 	}
 
+	// Once the endorsing certificate is revoked, the passkey signs nothing
+	// more.
+	next := send()
+	refusal := auth.Assert(statement(next, mailbox.DecisionRefuse, nil), webauthntest.Options{})
+	revoked.serials.Store(certs.FormatSerial(cred.Cert.SerialNumber), true)
+	if _, err := svc.RefuseWithPasskey(ctx, person, next.ID, *refusal); codeOf(err) != "bad_signature" || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("refusal with the passkey of a revoked certificate: %v", err)
+	}
+	revoked.serials.Clear()
+
 	// Unbound, the passkey signs nothing more.
 	if err := svc.UnbindPasskey(ctx, person, box, auth.CredentialID); err != nil {
 		t.Fatal(err)
 	}
-	next := send()
-	if _, err := svc.RefuseWithPasskey(ctx, person, next.ID, *auth.Assert(statement(next, mailbox.DecisionRefuse, nil), webauthntest.Options{})); codeOf(err) != "signer_not_bound" {
+	if _, err := svc.RefuseWithPasskey(ctx, person, next.ID, *refusal); codeOf(err) != "signer_not_bound" {
 		t.Fatalf("refusal with an unbound passkey: %v", err)
 	}
 	if _, err := svc.Audit(ctx, nil); err != nil {
 		t.Fatalf("audit: %v", err)
 	}
+}
+
+// revokedSet is a revocation checker over a set of serials.
+type revokedSet struct{ serials sync.Map }
+
+func (r *revokedSet) IsRevoked(_ context.Context, serial string) (bool, error) {
+	_, ok := r.serials.Load(serial)
+	return ok, nil
 }
