@@ -102,6 +102,24 @@ func testRecall(t *testing.T, b *bundle) {
 	citizen.mustJSON("POST", "/v1/letters/"+acc.ID+"/accept", map[string]string{"jws": sign(t, citizen.cred, st)}, nil, 200)
 	recall(org, acc.ID, 409, "already_accepted")
 
+	// A passkey decision needs a WebAuthn relying party, which this server
+	// has not; a decision is one signature, not two.
+	pending := send(true, citizenAddress)
+	assertion := map[string]string{"statement": "e30", "credential_id": "AA", "authenticator_data": "AA", "client_data_json": "e30", "signature": "AA"}
+	for _, c := range []struct {
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{map[string]any{"webauthn": assertion}, 409, "passkeys_disabled"},
+		{map[string]any{"webauthn": assertion, "jws": "x.y.z"}, 400, "bad_signature"},
+		{map[string]any{}, 400, "bad_signature"},
+	} {
+		if status, data := citizen.json("POST", "/v1/letters/"+pending.ID+"/accept", c.body, nil); status != c.status || !strings.Contains(string(data), c.code) {
+			t.Fatalf("accept with %v: %d %s, want %d %s", c.body, status, data, c.status, c.code)
+		}
+	}
+
 	// Simple letters: reading the body or fetching an attachment hands the
 	// content over; an unread one is recalled.
 	read := send(false, citizenAddress)

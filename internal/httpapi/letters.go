@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
 )
 
 // letterPart is the JSON part "letter" of a submission (a contract).
@@ -274,17 +275,27 @@ func (s *server) letterAttachment(w http.ResponseWriter, r *http.Request) {
 func (s *server) decide(accept bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			JWS string `json:"jws"`
+			JWS      string                     `json:"jws"`
+			WebAuthn *signing.WebAuthnAssertion `json:"webauthn"`
 		}
 		if err := decodeJSON(w, r, &req); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		decide := s.Service.Refuse
-		if accept {
-			decide = s.Service.Accept
+		var v mailbox.LetterView
+		var err error
+		switch {
+		case (req.JWS == "") == (req.WebAuthn == nil):
+			err = mailbox.Errorf(mailbox.ErrInvalid, "bad_signature", "give exactly one of jws and webauthn")
+		case req.WebAuthn != nil && accept:
+			v, err = s.Service.AcceptWithPasskey(r.Context(), caller(r), chi.URLParam(r, "id"), *req.WebAuthn)
+		case req.WebAuthn != nil:
+			v, err = s.Service.RefuseWithPasskey(r.Context(), caller(r), chi.URLParam(r, "id"), *req.WebAuthn)
+		case accept:
+			v, err = s.Service.Accept(r.Context(), caller(r), chi.URLParam(r, "id"), req.JWS)
+		default:
+			v, err = s.Service.Refuse(r.Context(), caller(r), chi.URLParam(r, "id"), req.JWS)
 		}
-		v, err := decide(r.Context(), caller(r), chi.URLParam(r, "id"), req.JWS)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
