@@ -623,19 +623,9 @@ func (v *verifier) passkeySignature(er EvidenceReport, decision string, notifica
 	if v.rep.Version == 1 {
 		return RecipientSignatureReport{}, fmt.Errorf("%w: a passkey signature in a version 1 bundle", ErrMalformedBundle)
 	}
-	var bound *MailboxEntry
-	var boundAt uint64
-	for i, m := range v.rep.MailboxEntries {
-		if v.entryIndex[i] >= er.LeafIndex || m.Mailbox != e.Recipient.Mailbox || m.Identity == nil || m.Identity.Passkey != a.CredentialID {
-			continue
-		}
-		switch m.Event {
-		case EventCredentialBound:
-			bound, boundAt = m, v.entryIndex[i]
-		case EventCredentialUnbound:
-			bound = nil
-		}
-	}
+	bound, boundAt := v.bindingBefore(e.Recipient.Mailbox, er, func(m *MailboxEntry) bool {
+		return m.Identity != nil && m.Identity.Passkey == a.CredentialID
+	})
 	if bound == nil {
 		return RecipientSignatureReport{}, fmt.Errorf("%w: no log entry binds passkey %q to mailbox %q before the decision", ErrRecipientSignature, a.CredentialID, e.Recipient.Mailbox)
 	}
@@ -672,6 +662,19 @@ func (v *verifier) passkeySignature(er EvidenceReport, decision string, notifica
 // the bindings that existed then (authorized_by "migration") are ordered
 // by their signed time instead.
 func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (uint64, error) {
+	bound, boundAt := v.bindingBefore(mailbox, er, func(m *MailboxEntry) bool {
+		return m.JWK != nil && m.JWK.Thumbprint() == thumbprint
+	})
+	if bound == nil {
+		return 0, fmt.Errorf("%w: no log entry binds the signing key to mailbox %q before the decision", ErrRecipientSignature, mailbox)
+	}
+	return boundAt, nil
+}
+
+// bindingBefore returns the CredentialBound entry of mailbox matching
+// credential that is in force before er (no CredentialUnbound of it in
+// between), and its log index; nil if there is none.
+func (v *verifier) bindingBefore(mailbox string, er EvidenceReport, credential func(*MailboxEntry) bool) (*MailboxEntry, uint64) {
 	var bound *MailboxEntry
 	var boundAt uint64
 	for i, m := range v.rep.MailboxEntries {
@@ -679,7 +682,7 @@ func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (u
 		if er.Version == 1 && m.AuthorizedBy == "migration" {
 			before = !m.Time.After(er.Time)
 		}
-		if !before || m.Mailbox != mailbox || m.JWK == nil || m.JWK.Thumbprint() != thumbprint {
+		if !before || m.Mailbox != mailbox || !credential(m) {
 			continue
 		}
 		switch m.Event {
@@ -689,10 +692,7 @@ func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (u
 			bound = nil
 		}
 	}
-	if bound == nil {
-		return 0, fmt.Errorf("%w: no log entry binds the signing key to mailbox %q before the decision", ErrRecipientSignature, mailbox)
-	}
-	return boundAt, nil
+	return bound, boundAt
 }
 
 // checkHeld proves the bundle's checkpoint consistent with one the

@@ -35,13 +35,14 @@ func TestVerifyWebAuthn(t *testing.T) {
 	good := statement(nil)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	flags := func(b byte) *byte { return &b }
-	cases := []struct {
+	type testCase struct {
 		name string
 		a    *signing.WebAuthnAssertion
 		key  signing.JWK
 		rp   signing.WebAuthnTrust
 		want string // "" verifies
-	}{
+	}
+	cases := []testCase{
 		{"valid", auth.Assert(good, webauthntest.Options{}), auth.JWK(), rp, ""},
 		{"registration, not assertion", auth.Assert(good, webauthntest.Options{Type: "webauthn.create"}), auth.JWK(), rp, "type"},
 		{"challenge of other bytes", auth.Assert(good, webauthntest.Options{Challenge: []byte("x")}), auth.JWK(), rp, "challenge"},
@@ -60,23 +61,11 @@ func TestVerifyWebAuthn(t *testing.T) {
 	// A statement changed after signing no longer matches the challenge.
 	swapped := auth.Assert(good, webauthntest.Options{})
 	swapped.Statement = base64.RawURLEncoding.EncodeToString(statement(func(s *signing.Statement) { s.Decision = signing.DecisionRefuse }))
-	cases = append(cases, struct {
-		name string
-		a    *signing.WebAuthnAssertion
-		key  signing.JWK
-		rp   signing.WebAuthnTrust
-		want string
-	}{"statement swapped", swapped, auth.JWK(), rp, "challenge"})
+	cases = append(cases, testCase{"statement swapped", swapped, auth.JWK(), rp, "challenge"})
 	// Padding in base64url is refused: one encoding per value.
 	padded := auth.Assert(good, webauthntest.Options{})
 	padded.Signature += "=="
-	cases = append(cases, struct {
-		name string
-		a    *signing.WebAuthnAssertion
-		key  signing.JWK
-		rp   signing.WebAuthnTrust
-		want string
-	}{"padded base64", padded, auth.JWK(), rp, "base64url"})
+	cases = append(cases, testCase{"padded base64", padded, auth.JWK(), rp, "base64url"})
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,7 +20,10 @@ const gomelAddress = "246050, г. Гомель, ул. Билецкого, 10, к
 // with its own code; the recipient sees the letter withdrawn; the bundle
 // with Recalled verifies; the audit holds the cancelled print job to the
 // log.
-func TestRecall(t *testing.T) {
+func TestRecall(t *testing.T) { onBothStores(t, testRecall) }
+
+// onBothStores runs test against a server on PostgreSQL and one on SQLite.
+func onBothStores(t *testing.T, test func(*testing.T, *bundle)) {
 	t.Parallel()
 	for name, url := range map[string]func(*testing.T) string{
 		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
@@ -28,7 +31,7 @@ func TestRecall(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			testRecall(t, setup(t, url(t)))
+			test(t, setup(t, url(t)))
 		})
 	}
 }
@@ -180,18 +183,7 @@ func testRecall(t *testing.T, b *bundle) {
 // TestReplies: a reply names a letter its sending mailbox sent or
 // received, carries in_reply_to in views and sealed evidence, and a
 // thread lists only the caller's letters of it.
-func TestReplies(t *testing.T) {
-	t.Parallel()
-	for name, url := range map[string]func(*testing.T) string{
-		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
-		"sqlite":   func(t *testing.T) string { return "" },
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testReplies(t, setup(t, url(t)))
-		})
-	}
-}
+func TestReplies(t *testing.T) { onBothStores(t, testReplies) }
 
 func testReplies(t *testing.T, b *bundle) {
 	org := b.party(t, orgReq)
