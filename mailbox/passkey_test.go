@@ -106,7 +106,23 @@ func testPasskeyDecisions(t *testing.T, store mailbox.Store) {
 			t.Errorf("bind, %s: %v, want %s", c.name, err, c.want)
 		}
 	}
-	if err := svc.BindPasskey(ctx, person, box, binding(endorse(cred, nil))); err != nil {
+	// The holder signs the endorsement with `npes mailbox endorse-passkey`,
+	// which stamps it with the wall clock: the server's clock follows.
+	f.clk.add(time.Since(f.clk.now()))
+	dir := t.TempDir()
+	if err := certs.WriteCredentialDir(filepath.Join(dir, "holder"), cred); err != nil {
+		t.Fatal(err)
+	}
+	jwkJSON, _ := json.Marshal(auth.JWK())
+	if err := os.WriteFile(filepath.Join(dir, "passkey.jwk"), jwkJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(ctx, "mailbox", "endorse-passkey", "--mailbox", box, "--credential-id", auth.ID(),
+		"--jwk", filepath.Join(dir, "passkey.jwk"), "--rp-id", rp.RPID, "--id", filepath.Join(dir, "holder"))
+	if code != 0 {
+		t.Fatalf("npes mailbox endorse-passkey: exit %d %s", code, errs)
+	}
+	if err := svc.BindPasskey(ctx, person, box, binding(strings.TrimSpace(out))); err != nil {
 		t.Fatalf("bind: %v", err)
 	}
 	head, _ := f.logState(t)
@@ -183,18 +199,15 @@ func testPasskeyDecisions(t *testing.T, store mailbox.Store) {
 		t.Fatalf("recipient signatures: %+v", rep.RecipientSignatures)
 	}
 	// npes verify with the trust file says it is a passkey signature.
-	dir := t.TempDir()
 	trustJSON, _ := json.Marshal(trust)
 	for name, data := range map[string][]byte{"bundle.json": bundle, "trust.json": trustJSON} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var out, errs bytes.Buffer
-	code := cli.Main(ctx, []string{"verify", filepath.Join(dir, "bundle.json"), "--trust", filepath.Join(dir, "trust.json")},
-		&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs, Getenv: func(string) string { return "" }})
-	if code != 0 || !strings.Contains(out.String(), "passkey signature (WebAuthn, user verified, RP ID post.example) by passkey "+auth.ID()) {
-		t.Fatalf("npes verify: exit %d\n%s%s", code, out.String(), errs.String())
+	out, errs, code = runCLI(ctx, "verify", filepath.Join(dir, "bundle.json"), "--trust", filepath.Join(dir, "trust.json"))
+	if code != 0 || !strings.Contains(out, "passkey signature (WebAuthn, user verified, RP ID post.example) by passkey "+auth.ID()) {
+		t.Fatalf("npes verify: exit %d\n%s%s", code, out, errs)
 	}
 	// Pinned to another site, the same bundle fails.
 	trust.WebAuthn = &signing.WebAuthnTrust{RPID: "other.example", Origins: []string{"https://other.example"}}
@@ -230,4 +243,11 @@ type revokedSet struct{ serials sync.Map }
 func (r *revokedSet) IsRevoked(_ context.Context, serial string) (bool, error) {
 	_, ok := r.serials.Load(serial)
 	return ok, nil
+}
+
+// runCLI runs npes with args and returns its output and exit status.
+func runCLI(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	var out, errs bytes.Buffer
+	code = cli.Main(ctx, args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs, Getenv: func(string) string { return "" }})
+	return out.String(), errs.String(), code
 }

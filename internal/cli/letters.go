@@ -43,6 +43,7 @@ var mailboxCommands = []subcommand{
 	{"activate", "prove the address with the code from the activation letter", runMailboxActivate},
 	{"resend", "send another activation letter (its code replaces the old one)", runMailboxResend},
 	{"show", "list your mailboxes", runMailboxShow},
+	{"endorse-passkey", "sign, with your certificate, the endorsement that binds a passkey to your mailbox", runEndorsePasskey},
 }
 
 func runMailboxRegister(ctx context.Context, e *Env, args []string) error {
@@ -579,6 +580,16 @@ func runThread(ctx context.Context, e *Env, args []string) error {
 // signStatement signs a recipient statement with the credential's key, the
 // certificate in x5c.
 func signStatement(credDir string, st mailbox.Statement) (string, error) {
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	return signWithCredential(credDir, payload)
+}
+
+// signWithCredential signs payload as a compact JWS with the credential's
+// key, the certificate in x5c.
+func signWithCredential(credDir string, payload []byte) (string, error) {
 	cred, err := certs.LoadCredentialDir(credDir)
 	if err != nil {
 		return "", err
@@ -603,11 +614,48 @@ func signStatement(credDir string, st mailbox.Statement) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	payload, err := json.Marshal(st)
-	if err != nil {
-		return "", err
-	}
 	return signing.SignCompact(signer, []*x509.Certificate{cert}, payload)
+}
+
+// runEndorsePasskey prints the endorsement a passkey binding needs
+// (mailbox.PasskeyBinding): a browser cannot sign with the certificate's
+// key, so the holder signs it here, offline, and pastes it into the portal.
+func runEndorsePasskey(_ context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox endorse-passkey", "mailbox endorse-passkey --mailbox ID --credential-id B64URL --jwk FILE --rp-id HOST --id DIR")
+	clientFlags(fs, e, &o)
+	box := fs.String("mailbox", "", "the mailbox the passkey is for")
+	credID := fs.String("credential-id", "", "the passkey's credential id, base64url without padding")
+	jwkFile := fs.String("jwk", "", "file with the passkey's public key as a JWK (ES256 P-256 or EdDSA Ed25519)")
+	rpID := fs.String("rp-id", "", "the server's WebAuthn RP ID (the host name of NPES_WEB_ORIGIN)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *box == "" || *credID == "" || *jwkFile == "" || *rpID == "" || o.id == "" {
+		return usagef("--mailbox, --credential-id, --jwk, --rp-id and --id are required")
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(*credID); err != nil {
+		return usagef("--credential-id is not base64url without padding")
+	}
+	raw, err := os.ReadFile(*jwkFile)
+	if err != nil {
+		return err
+	}
+	var jwk signing.JWK
+	if err := json.Unmarshal(raw, &jwk); err != nil {
+		return fmt.Errorf("%s: %w", *jwkFile, err)
+	}
+	payload, err := json.Marshal(signing.PasskeyEndorsement{V: signing.PasskeyEndorsementVersion, Mailbox: *box,
+		Passkey: *credID, JWKThumbprint: jwk.Thumbprint(), RPID: *rpID, Time: time.Now().UTC().Truncate(time.Second)})
+	if err != nil {
+		return err
+	}
+	jws, err := signWithCredential(o.id, payload)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stdout, jws)
+	return nil
 }
 
 func runEvidence(ctx context.Context, e *Env, args []string) error {
