@@ -45,7 +45,8 @@ const auditPage = 1000
 //     ML-DSA-65 signatures and matches the rebuilt tree at its size;
 //   - every letter's state, route, recipient mailbox, evidence count and
 //     last link, every mailbox's status, match key, holder and bound
-//     credentials, and every print job's letter, postcode and region are
+//     credentials, and every print job's letter, postcode, region and
+//     cancellation (exactly the jobs of recalled letters) are
 //     what the log's entries give through the transition tables; a letter
 //     row without evidence or a letter print job the log never created
 //     fails too.
@@ -347,7 +348,7 @@ func sameLetterFacts(l Letter, f LetterFacts) error {
 }
 
 // printJobRows compares every letter print job with the RelayToNonERDS
-// that created it.
+// that created it, and its cancellation with the letter's recall.
 func (a *auditor) printJobRows(ctx context.Context) (int, error) {
 	jobs := map[string]*letterFold{}
 	for id, f := range a.letters {
@@ -374,6 +375,10 @@ func (a *auditor) printJobRows(ctx context.Context) (int, error) {
 				return auditFail("print job %s: region is %q, the log says %q", j.ID, j.Region, f.facts.Region)
 			case f.facts.Postcode != "" && j.Postcode != f.facts.Postcode:
 				return auditFail("print job %s: postcode is %q, the log says %q", j.ID, j.Postcode, f.facts.Postcode)
+			case (f.facts.State == StateRecalled) != (j.State == JobCancelled):
+				// A recalled letter's queued job is cancelled in the same
+				// transaction; a job left queued would still be printed.
+				return auditFail("print job %s is %s; the log says its letter is %s", j.ID, j.State, f.facts.State)
 			}
 			return nil
 		})

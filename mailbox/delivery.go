@@ -35,15 +35,22 @@ func NewStatement(v LetterView, decision, reason string, now time.Time) Statemen
 // Accept records the recipient's signed acceptance and hands the content
 // over (ConsignmentAcceptance + ContentHandover).
 func (s *Service) Accept(ctx context.Context, c Caller, id, jws string) (LetterView, error) {
-	return s.decide(ctx, c, id, jws, DecisionAccept)
+	return s.decide(ctx, c, id, recipientDecision{jws: jws}, DecisionAccept)
 }
 
 // Refuse records the recipient's signed refusal (ConsignmentRejection).
 func (s *Service) Refuse(ctx context.Context, c Caller, id, jws string) (LetterView, error) {
-	return s.decide(ctx, c, id, jws, DecisionRefuse)
+	return s.decide(ctx, c, id, recipientDecision{jws: jws}, DecisionRefuse)
 }
 
-func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string) (LetterView, error) {
+// recipientDecision is a signed decision: a compact JWS made with the
+// recipient's certificate, or a passkey assertion.
+type recipientDecision struct {
+	jws      string
+	webauthn *signing.WebAuthnAssertion
+}
+
+func (s *Service) decide(ctx context.Context, c Caller, id string, rd recipientDecision, decision string) (LetterView, error) {
 	var v LetterView
 	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		l, folder, err := s.access(ctx, tx, c, id, true)
@@ -60,9 +67,23 @@ func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string
 			return Errorf(ErrConflict, "deadline_passed", "the acceptance deadline %s has passed", l.Deadline.Format(time.RFC3339))
 		}
 		now := s.now()
-		st, signer, err := s.verifyStatement(ctx, tx, l, jws, now)
-		if err != nil {
-			return err
+		var st Statement
+		var details map[string]string
+		if rd.webauthn != nil {
+			parsed, passkey, err := s.verifyPasskeyStatement(ctx, tx, l, rd.webauthn)
+			if err != nil {
+				return err
+			}
+			if st, err = checkStatementFor(*parsed, l, now); err != nil {
+				return err
+			}
+			details = map[string]string{"signer": passkey}
+		} else {
+			var signer certs.Identity
+			if st, signer, err = s.verifyStatement(ctx, tx, l, rd.jws, now); err != nil {
+				return err
+			}
+			details = map[string]string{"signer_serial": signer.Serial, "signer": signer.ID}
 		}
 		if st.Decision != decision {
 			return Errorf(ErrInvalid, "bad_statement", "the signed statement says %q, not %q", st.Decision, decision)
@@ -71,17 +92,15 @@ func (s *Service) decide(ctx context.Context, c Caller, id, jws, decision string
 		if err := json.Unmarshal(l.ContentJSON, &content); err != nil {
 			return err
 		}
-		details := map[string]string{"signer_serial": signer.Serial, "signer": signer.ID}
 		if st.Reason != "" {
 			details["reason"] = st.Reason
 		}
-		events := []signing.Evidence{{Event: signing.EventConsignmentRejection,
-			RecipientSignature: jws, Time: now, Details: details}}
+		decided := signing.Evidence{Event: signing.EventConsignmentRejection, RecipientSignature: rd.jws,
+			RecipientWebAuthn: rd.webauthn, Time: now, Details: details}
+		events := []signing.Evidence{decided}
 		if decision == DecisionAccept {
-			events = []signing.Evidence{
-				{Event: signing.EventConsignmentAcceptance, Content: &content, RecipientSignature: jws, Time: now, Details: details},
-				{Event: signing.EventContentHandover, Content: &content, Time: now},
-			}
+			decided.Event, decided.Content = signing.EventConsignmentAcceptance, &content
+			events = []signing.Evidence{decided, {Event: signing.EventContentHandover, Content: &content, Time: now}}
 		}
 		if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
 			return err
@@ -154,22 +173,35 @@ func (s *Service) verifyStatement(ctx context.Context, tx Tx, l Letter, jws stri
 	if err != nil {
 		return Statement{}, certs.Identity{}, bad("the signed statement is not valid: %v", err)
 	}
-	st := *parsed
+	if parsed.Mailbox != "" && parsed.Mailbox != l.RecipientMailbox {
+		return *parsed, id, bad("the statement names another mailbox")
+	}
+	st, err := checkStatementFor(*parsed, l, now)
+	return st, id, err
+}
+
+// checkStatementFor checks that a verified statement is about letter l as
+// it is now, within signing.MaxStatementSkew of now, the time of the
+// evidence that will record it: what an offline verifier requires too.
+func checkStatementFor(st Statement, l Letter, now time.Time) (Statement, error) {
+	bad := func(format string, args ...any) error {
+		return Errorf(ErrInvalid, "bad_signature", format, args...)
+	}
 	switch {
 	case !st.WithinSkew(now):
-		return st, id, Errorf(ErrInvalid, "statement_time", "the statement's time %s is more than %s from the server's time %s: sign a new statement",
+		return st, Errorf(ErrInvalid, "statement_time", "the statement's time %s is more than %s from the server's time %s: sign a new statement",
 			st.Time.UTC().Format(time.RFC3339), signing.MaxStatementSkew, now.UTC().Format(time.RFC3339))
 	case st.Letter != l.ID:
-		return st, id, bad("the statement is for another letter")
+		return st, bad("the statement is for another letter")
 	case st.Notification != l.NotificationID:
-		return st, id, bad("the statement names another notification")
+		return st, bad("the statement names another notification")
 	case st.ContentSHA256 != l.ContentDigest:
-		return st, id, bad("the statement names other content")
+		return st, bad("the statement names other content")
 	}
 	if err := checkText("reason", st.Reason, 500, false); err != nil {
-		return st, id, err
+		return st, err
 	}
-	return st, id, nil
+	return st, nil
 }
 
 // ExpireDue records AcceptanceRejectionExpiry for every registered letter

@@ -37,6 +37,8 @@ type LetterView struct {
 	Attachments    int             `json:"attachments"`
 	ContentVisible bool            `json:"content_available"`
 	Evidence       []EvidenceBrief `json:"evidence"`
+	// InReplyTo is the letter this one answers.
+	InReplyTo string `json:"in_reply_to,omitempty"`
 	// Envelopes, when Submit fills it, holds the signed evidence of the
 	// submission; not part of the JSON view.
 	Envelopes []json.RawMessage `json:"-"`
@@ -129,7 +131,7 @@ func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterVi
 		Recipient: PartyView{Mailbox: l.RecipientMailbox, Name: l.RecipientName, Address: l.RecipientAddress},
 		Subject:   l.Subject, CreatedAt: l.CreatedAt, ContentSHA256: l.ContentDigest,
 		Notification: l.NotificationID, Attachments: len(l.Attachments),
-		ContentVisible: contentVisible(l, folder),
+		ContentVisible: contentVisible(l, folder), InReplyTo: l.InReplyTo,
 	}
 	if folder == "sent" {
 		// What a sender learns of the recipient is what they supplied: a
@@ -154,15 +156,30 @@ func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterVi
 }
 
 // contentVisible: the sender always sees what they sent; the recipient of a
-// registered letter only after accepting it (consent mode, DESIGN §1).
+// registered letter only after accepting it (consent mode, DESIGN §1), and
+// of a recalled letter never.
 func contentVisible(l Letter, folder string) bool {
 	if folder == "sent" {
 		return true
+	}
+	if l.State == StateRecalled {
+		return false
 	}
 	if !l.Registered {
 		return true
 	}
 	return l.State == StateAccepted
+}
+
+// contentAllowed refuses the content to a party that may not see it.
+func contentAllowed(l Letter, folder string) error {
+	switch {
+	case contentVisible(l, folder):
+		return nil
+	case l.State == StateRecalled:
+		return Errorf(ErrConflict, "letter_recalled", "the sender recalled the letter")
+	}
+	return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
 }
 
 // GetLetter returns a letter of the caller's.
@@ -221,26 +238,36 @@ func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor stri
 			last := ls[len(ls)-1]
 			next = encodeCursor(last.CreatedAt, last.ID)
 		}
-		// One query for the whole page's evidence, not one per letter.
-		ids := make([]string, len(ls))
-		for i, l := range ls {
-			ids[i] = l.ID
+		folders := make([]string, len(ls))
+		for i := range ls {
+			folders[i] = folder
 		}
-		evs, err := tx.EvidenceSummaries(ctx, ids)
-		if err != nil {
-			return err
-		}
-		byLetter := map[string][]EvidenceRecord{}
-		for _, e := range evs {
-			byLetter[e.LetterID] = append(byLetter[e.LetterID], e)
-		}
-		out = make([]LetterView, 0, len(ls))
-		for _, l := range ls {
-			out = append(out, s.viewOf(l, folder, byLetter[l.ID]))
-		}
-		return nil
+		out, err = s.views(ctx, tx, ls, folders)
+		return err
 	})
 	return out, next, err
+}
+
+// views builds the views of several letters, each seen from its folder,
+// with one query for all their evidence, not one per letter.
+func (s *Service) views(ctx context.Context, tx Tx, ls []Letter, folders []string) ([]LetterView, error) {
+	ids := make([]string, len(ls))
+	for i, l := range ls {
+		ids[i] = l.ID
+	}
+	evs, err := tx.EvidenceSummaries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byLetter := map[string][]EvidenceRecord{}
+	for _, e := range evs {
+		byLetter[e.LetterID] = append(byLetter[e.LetterID], e)
+	}
+	out := make([]LetterView, 0, len(ls))
+	for i, l := range ls {
+		out = append(out, s.viewOf(l, folders[i], byLetter[l.ID]))
+	}
+	return out, nil
 }
 
 func encodeCursor(t time.Time, id string) string {
@@ -270,8 +297,8 @@ func (s *Service) Content(ctx context.Context, c Caller, id string) (Content, er
 		if err != nil {
 			return err
 		}
-		if !contentVisible(l, folder) {
-			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		if err := contentAllowed(l, folder); err != nil {
+			return err
 		}
 		a, err := s.cfg.Keys.LetterKey(l.ID, l.ContentKey)
 		if err != nil {
@@ -288,16 +315,39 @@ func (s *Service) Content(ctx context.Context, c Caller, id string) (Content, er
 		if out.Attachments == nil {
 			out.Attachments = []AttachmentMeta{}
 		}
-		if folder == "inbox" && l.ReadAt.IsZero() {
-			l.ReadAt = s.now()
-			if !l.Registered && l.State == StateDelivered {
-				return s.recordLetter(ctx, tx, &l, signing.Evidence{Event: signing.EventContentAccessTracking})
-			}
-			return tx.UpdateLetter(ctx, l)
-		}
-		return nil
+		return s.firstRead(ctx, tx, &l, folder)
 	})
 	return out, err
+}
+
+// firstRead records the recipient's first access to a letter's content:
+// for a simple letter ContentAccessTracking, the handover after which it
+// can no longer be recalled.
+func (s *Service) firstRead(ctx context.Context, tx Tx, l *Letter, folder string) error {
+	if folder != "inbox" || !l.ReadAt.IsZero() {
+		return nil
+	}
+	l.ReadAt = s.now()
+	if !l.Registered && l.State == StateDelivered {
+		return s.recordLetter(ctx, tx, l, signing.Evidence{Event: signing.EventContentAccessTracking})
+	}
+	return tx.UpdateLetter(ctx, *l)
+}
+
+// markRead runs firstRead in its own transaction before an attachment is
+// streamed: an attachment is content handed over as much as the body, and
+// the stream itself runs in a read-only transaction.
+func (s *Service) markRead(ctx context.Context, c Caller, id string) error {
+	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		l, folder, err := s.access(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		if err := contentAllowed(l, folder); err != nil {
+			return err
+		}
+		return s.firstRead(ctx, tx, &l, folder)
+	})
 }
 
 func verifyDigest(l Letter, body string) error {
@@ -350,13 +400,18 @@ func (s *Service) AttachmentInfo(ctx context.Context, c Caller, id string, n int
 
 func (s *Service) attachment(ctx context.Context, c Caller, id string, n int, w io.Writer) (AttachmentMeta, error) {
 	var meta AttachmentMeta
+	if w != nil {
+		if err := s.markRead(ctx, c, id); err != nil {
+			return meta, err
+		}
+	}
 	err := s.cfg.Store.View(ctx, func(tx Tx) error {
 		l, folder, err := s.access(ctx, tx, c, id, false)
 		if err != nil {
 			return err
 		}
-		if !contentVisible(l, folder) {
-			return Errorf(ErrForbidden, "acceptance_required", "accept the registered letter to read its content")
+		if err := contentAllowed(l, folder); err != nil {
+			return err
 		}
 		if n < 1 || n > len(l.Attachments) {
 			return Errorf(ErrNotFound, "attachment_not_found", "the letter has %d attachments", len(l.Attachments))

@@ -22,9 +22,14 @@ type logFixture struct {
 
 // newLogFixture builds a Service on store with renderer r (nil: none), a
 // test CA and a clock the test moves (from 2 November 2026).
-func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer) *logFixture {
+func newLogFixture(t *testing.T, store mailbox.Store, r mailbox.Renderer, configure ...func(*mailbox.Config)) *logFixture {
 	t.Helper()
-	core := coretest.New(t, store, func(c *mailbox.Config) { c.Renderer = r })
+	core := coretest.New(t, store, func(c *mailbox.Config) {
+		c.Renderer = r
+		for _, f := range configure {
+			f(c)
+		}
+	})
 	trust, err := signing.NewTrust(core.Svc.JWKS(), core.CAPEM)
 	if err != nil {
 		t.Fatal(err)

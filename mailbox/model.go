@@ -98,6 +98,9 @@ const (
 	StateDeliveryFailed      = "delivery_failed"
 	StateReturned            = "returned"
 	StatePrintDead           = "print_dead"
+	// StateRecalled: the sender withdrew the letter (Recall); the
+	// recipient sees that it existed, never its content.
+	StateRecalled = "recalled"
 )
 
 // Letter is the stored letter: metadata, digests and the wrapped content key.
@@ -137,6 +140,10 @@ type Letter struct {
 	LastEvidence    string // hex SHA-256 of the letter's last evidence leaf
 	EvidenceCount   int
 	NotificationID  string // evidence id of NotificationForAcceptance
+	// InReplyTo is the letter this one answers ("" if none); ThreadID the
+	// first letter of its thread ("" for a letter that starts one).
+	InReplyTo string
+	ThreadID  string
 }
 
 // AttachmentMeta describes one attachment. Part numbers start at 1; part 0
@@ -218,6 +225,9 @@ const (
 	JobPosted  = "posted"
 	JobFailed  = "failed"
 	JobDead    = "dead"
+	// JobCancelled: the letter was recalled while the job was queued; no
+	// print centre leases it again.
+	JobCancelled = "cancelled"
 )
 
 // LogHead is the evidence log's current size and root.

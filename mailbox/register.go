@@ -444,9 +444,19 @@ func (s *Service) UnbindCredential(ctx context.Context, c Caller, mailboxID, ide
 // boundEntry returns the CredentialBound (or MailboxRecovered) entry of a
 // binding in force: the identity and key its CredentialUnbound names.
 func (s *Service) boundEntry(ctx context.Context, tx Tx, mailboxID, identityID string) (signing.MailboxEntry, error) {
-	recs, err := tx.MailboxEntriesOf(ctx, mailboxID)
+	e, err := s.bindingEntry(ctx, tx, mailboxID, identityID)
 	if err != nil {
 		return signing.MailboxEntry{}, err
+	}
+	return signing.MailboxEntry{Identity: e.Identity, JWK: e.JWK}, nil
+}
+
+// bindingEntry returns the latest CredentialBound entry of an identity, as
+// logged.
+func (s *Service) bindingEntry(ctx context.Context, tx Tx, mailboxID, identityID string) (*signing.MailboxEntry, error) {
+	recs, err := tx.MailboxEntriesOf(ctx, mailboxID)
+	if err != nil {
+		return nil, err
 	}
 	for i := len(recs) - 1; i >= 0; i-- {
 		if ev := signing.Event(recs[i].Event); ev != signing.EventCredentialBound && ev != signing.EventMailboxRecovered {
@@ -454,13 +464,13 @@ func (s *Service) boundEntry(ctx context.Context, tx Tx, mailboxID, identityID s
 		}
 		e, err := s.parseMailboxEntry(recs[i].Envelope)
 		if err != nil {
-			return signing.MailboxEntry{}, err
+			return nil, err
 		}
 		if e.Identity != nil && e.Identity.ID == identityID {
-			return signing.MailboxEntry{Identity: e.Identity, JWK: e.JWK}, nil
+			return e, nil
 		}
 	}
-	return signing.MailboxEntry{}, fmt.Errorf("mailbox %s: the binding of %s has no CredentialBound entry in the log", mailboxID, identityID)
+	return nil, fmt.Errorf("mailbox %s: the binding of %s has no CredentialBound entry in the log", mailboxID, identityID)
 }
 
 // parseMailboxEntry verifies and reads a stored mailbox entry.

@@ -168,6 +168,10 @@ type Config struct {
 	// Sessions ends the sessions of credentials a recovery unbound (nil:
 	// the deployment keeps no sessions).
 	Sessions SessionEnder
+	// WebAuthn is the relying party passkey decisions are made for (the
+	// web portal's NPES_WEB_ORIGIN); nil refuses passkeys
+	// (passkeys_disabled).
+	WebAuthn *signing.WebAuthnTrust
 }
 
 // Service is the domain core: mailboxes, letters, registered delivery and

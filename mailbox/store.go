@@ -188,6 +188,9 @@ type LetterTx interface {
 	// LetterIDs lists up to limit letter ids greater than afterID, in
 	// order (for audits).
 	LetterIDs(ctx context.Context, afterID string, limit int) ([]string, error)
+	// ThreadLetters lists the letter threadID and every letter whose
+	// ThreadID is threadID, oldest first, at most limit.
+	ThreadLetters(ctx context.Context, threadID string, limit int) ([]Letter, error)
 	// DueLetters returns registered letters awaiting acceptance whose
 	// deadline has passed, locked, skipping letters another transaction
 	// holds (so several processes expire each letter once).

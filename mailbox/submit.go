@@ -49,6 +49,9 @@ type Submission struct {
 	// Channel is the front door the letter came through (ChannelAPI,
 	// ChannelSMTP), for the operator's count of accepted letters.
 	Channel string
+	// InReplyTo names the letter this one answers: one the sending
+	// mailbox sent or received.
+	InReplyTo string
 }
 
 // Submit validates, routes and durably stores a letter with its evidence
@@ -169,6 +172,11 @@ func (s *Service) prepare(ctx context.Context, c Caller, sub Submission, d *Draf
 		}
 		l.SenderMailbox, l.SenderName, l.SenderAddress, senderEmail = sender.ID, sender.HolderName, sender.Address, sender.Email
 		byMailbox := false
+		if sub.InReplyTo != "" {
+			if l.InReplyTo, l.ThreadID, err = s.replyTo(ctx, tx, sender.ID, sub.InReplyTo); err != nil {
+				return err
+			}
+		}
 		route, reason, recipient, err := s.route(ctx, tx, addr, sub.RecipientName)
 		if err != nil {
 			return err
@@ -240,6 +248,10 @@ func (s *Service) prepare(ctx context.Context, c Caller, sub Submission, d *Draf
 	it.job, it.pdf, l.Deadline, l.NotificationID = nil, nil, time.Time{}, ""
 	events := []signing.Evidence{{ID: uuid.NewString(), Event: signing.EventSubmissionAcceptance,
 		Content: &content, Route: l.Route, Reason: l.RouteReason, Time: now}}
+	if l.InReplyTo != "" {
+		// Sealed, so a reply's proof says what it answered.
+		events[0].Details = map[string]string{"in_reply_to": l.InReplyTo}
+	}
 	switch {
 	case l.Route == RoutePrint:
 		atts, err := d.printAttachments()
@@ -334,6 +346,9 @@ func (s *Service) checkSubmission(sub *Submission) error {
 			}
 		}
 	}
+	if sub.InReplyTo != "" && !looksLikeUUID(sub.InReplyTo) {
+		return Errorf(ErrInvalid, "bad_in_reply_to", "in_reply_to must be a letter id (a lowercase UUID)")
+	}
 	if len(sub.IdempotencyKey) > 200 {
 		return Errorf(ErrInvalid, "bad_idempotency_key", "Idempotency-Key is longer than 200 characters")
 	}
@@ -350,6 +365,11 @@ func submissionHash(sub Submission, d *Draft) string {
 	h.Write([]byte(sub.Body))
 	for _, a := range d.attachments() {
 		fmt.Fprintf(h, "\n%q %s", a.Name, a.SHA256)
+	}
+	if sub.InReplyTo != "" {
+		// Only when set: the hashes of keys stored before replies existed
+		// stay valid.
+		fmt.Fprintf(h, "\nin-reply-to %s", sub.InReplyTo)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

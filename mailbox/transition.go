@@ -59,6 +59,9 @@ var letterRules = map[signing.Event]letterRule{
 	signing.EventDeliveryFailed:            {from: []string{StatePosted, StateDeliveryFailed}, to: StateDeliveryFailed},
 	signing.EventDelivered:                 {from: []string{StatePosted, StateDeliveryFailed}, to: StatePhysicallyDelivered},
 	signing.EventReturnedToSender:          {from: []string{StatePosted, StateDeliveryFailed}, to: StateReturned},
+	// Recall: before the recipient accepted (registered) or read (simple),
+	// or while the print job is queued (Recall checks it is not leased).
+	signing.EventRecalled: {from: []string{StateAwaitingAcceptance, StateDelivered, StatePrintQueued}, to: StateRecalled},
 }
 
 // printStageFailure is the DeliveryFailed of a print job that died before

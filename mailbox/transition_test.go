@@ -15,7 +15,7 @@ import (
 // storedStates are the states a letter row may hold.
 var storedStates = []string{StateDelivered, StateRead, StateAwaitingAcceptance, StateAccepted, StateRefused,
 	StateExpired, StatePrintQueued, StatePrinted, StatePosted, StatePhysicallyDelivered, StateDeliveryFailed,
-	StateReturned, StatePrintDead}
+	StateReturned, StatePrintDead, StateRecalled}
 
 // randomEvidence draws one letter event with random, sometimes wrong,
 // route, recipient and details.
@@ -24,7 +24,7 @@ func randomEvidence(r *mrand.Rand, recipients []string) signing.Evidence {
 		signing.EventContentConsignment, signing.EventNotificationForAcceptance, signing.EventConsignmentAcceptance,
 		signing.EventConsignmentRejection, signing.EventAcceptanceRejectionExpiry, signing.EventContentHandover,
 		signing.EventContentAccessTracking, signing.EventRelayToNonERDS, signing.EventPrinted, signing.EventPosted,
-		signing.EventDelivered, signing.EventDeliveryFailed, signing.EventReturnedToSender}
+		signing.EventDelivered, signing.EventDeliveryFailed, signing.EventReturnedToSender, signing.EventRecalled}
 	ev := signing.Evidence{Event: events[r.IntN(len(events))]}
 	ev.Route = []string{"", RouteElectronic, RoutePrint, "bogus"}[r.IntN(4)]
 	ev.Recipient.Mailbox = recipients[r.IntN(len(recipients))]
@@ -56,13 +56,13 @@ func randomEvidence(r *mrand.Rand, recipients []string) signing.Evidence {
 func TestLetterTransitionsProperty(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(13, 2026))
 	recipients := []string{"", "m-1", "m-2"}
-	terminal := []string{StateRefused, StateRead, StatePhysicallyDelivered, StateReturned, StatePrintDead}
+	terminal := []string{StateRefused, StateRead, StatePhysicallyDelivered, StateReturned, StatePrintDead, StateRecalled}
 	accepted := 0
 	reached := map[string]bool{}
 	for seq := 0; seq < 20000; seq++ {
 		var f LetterFacts
 		var log []signing.Evidence
-		consigned, relayed, printed := false, false, false
+		consigned, relayed, printed, handedOver := false, false, false, false
 		for step := 0; step < 12; step++ {
 			ev := randomEvidence(r, recipients)
 			// Bias towards reachable events: half the time, an event the
@@ -98,6 +98,14 @@ func TestLetterTransitionsProperty(t *testing.T) {
 				relayed = true
 			case signing.EventPrinted:
 				printed = true
+			case signing.EventContentAccessTracking, signing.EventContentHandover:
+				handedOver = true
+			case signing.EventRecalled:
+				// A sender recalls only what the recipient does not have
+				// and the print centre has not printed.
+				if consigned || handedOver || printed {
+					t.Fatalf("seq %d: recalled after the content was handed over or printed: %v", seq, events(log))
+				}
 			}
 			reached[f.State] = true
 			if f.State != stateSubmitted && !slices.Contains(storedStates, f.State) {

@@ -189,6 +189,10 @@ type RecipientSignatureReport struct {
 	// is its log index.
 	BindingProven bool
 	BoundBy       uint64
+	// Passkey is the credential id of a decision signed with a passkey
+	// (WebAuthn), "" for one signed with the certificate; Signer and
+	// Serial then name the certificate that endorsed the passkey.
+	Passkey string
 }
 
 // AttachmentReport is one attachment the evidence lists.
@@ -509,7 +513,7 @@ func (v *verifier) recipientSignatures() error {
 		}
 		decision := map[Event]string{EventConsignmentAcceptance: DecisionAccept, EventConsignmentRejection: DecisionRefuse}[e.Event]
 		if decision == "" {
-			if e.RecipientSignature != "" {
+			if e.RecipientSignature != "" || e.RecipientWebAuthn != nil {
 				return &EvidenceError{Index: i, Event: e.Event, Err: fmt.Errorf("%w: %s carries a recipient signature", ErrMalformedEvidence, e.Event)}
 			}
 			continue
@@ -528,11 +532,15 @@ func (v *verifier) recipientSignature(er EvidenceReport, decision string, notifi
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrRecipientSignature, fmt.Sprintf(format, args...))
 	}
-	if e.RecipientSignature == "" {
+	switch {
+	case e.RecipientSignature == "" && e.RecipientWebAuthn == nil:
 		return RecipientSignatureReport{}, bad("%s without the recipient's signature", e.Event)
-	}
-	if !v.trust.hasCAs() {
+	case e.RecipientSignature != "" && e.RecipientWebAuthn != nil:
+		return RecipientSignatureReport{}, bad("%s carries two recipient signatures", e.Event)
+	case !v.trust.hasCAs():
 		return RecipientSignatureReport{}, fmt.Errorf("%w: the recipient's signature cannot be checked without a pinned identity CA", ErrNoTrust)
+	case e.RecipientWebAuthn != nil:
+		return v.passkeySignature(er, decision, notification)
 	}
 	cj, err := ParseCompact(e.RecipientSignature)
 	if err != nil {
@@ -546,23 +554,8 @@ func (v *verifier) recipientSignature(er EvidenceReport, decision string, notifi
 	if err != nil {
 		return RecipientSignatureReport{}, err
 	}
-	stErr := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrStatement, fmt.Sprintf(format, args...))
-	}
-	switch {
-	case st.Decision != decision:
-		return RecipientSignatureReport{}, stErr("the statement says %q in %s", st.Decision, e.Event)
-	case st.Letter != e.Letter:
-		return RecipientSignatureReport{}, stErr("the statement is for another letter")
-	case notification == nil:
-		return RecipientSignatureReport{}, stErr("no NotificationForAcceptance precedes the decision")
-	case st.Notification != notification.ID:
-		return RecipientSignatureReport{}, stErr("the statement names notification %q, not %q", st.Notification, notification.ID)
-	case notification.Content == nil || st.ContentSHA256 != ContentDigest(notification.Content):
-		return RecipientSignatureReport{}, stErr("the statement names other content than the notification")
-	case !st.WithinSkew(e.Time):
-		return RecipientSignatureReport{}, stErr("statement time %s is more than %s from the evidence time %s",
-			st.Time.Format(time.RFC3339), MaxStatementSkew, e.Time.Format(time.RFC3339))
+	if err := checkDecisionStatement(st, decision, e, notification); err != nil {
+		return RecipientSignatureReport{}, err
 	}
 	inter := x509.NewCertPool()
 	for _, c := range cj.Chain[1:] {
@@ -590,6 +583,78 @@ func (v *verifier) recipientSignature(er EvidenceReport, decision string, notifi
 	return r, nil
 }
 
+// checkDecisionStatement checks that a signed statement is the decision
+// evidence e records: its decision, letter, notification and content,
+// within MaxStatementSkew of the evidence time.
+func checkDecisionStatement(st *Statement, decision string, e *Evidence, notification *Evidence) error {
+	stErr := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrStatement, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case st.Decision != decision:
+		return stErr("the statement says %q in %s", st.Decision, e.Event)
+	case st.Letter != e.Letter:
+		return stErr("the statement is for another letter")
+	case notification == nil:
+		return stErr("no NotificationForAcceptance precedes the decision")
+	case st.Notification != notification.ID:
+		return stErr("the statement names notification %q, not %q", st.Notification, notification.ID)
+	case notification.Content == nil || st.ContentSHA256 != ContentDigest(notification.Content):
+		return stErr("the statement names other content than the notification")
+	case !st.WithinSkew(e.Time):
+		return stErr("statement time %s is more than %s from the evidence time %s",
+			st.Time.Format(time.RFC3339), MaxStatementSkew, e.Time.Format(time.RFC3339))
+	case st.Mailbox != "" && st.Mailbox != e.Recipient.Mailbox:
+		return stErr("the statement names mailbox %q, the letter's recipient is %q", st.Mailbox, e.Recipient.Mailbox)
+	}
+	return nil
+}
+
+// passkeySignature checks a decision signed with a passkey: the passkey
+// bound to the recipient's mailbox before the decision (by a CredentialBound
+// entry endorsed by a certificate itself bound to the mailbox before that
+// entry), the assertion against the pinned relying party, and the statement.
+func (v *verifier) passkeySignature(er EvidenceReport, decision string, notification *Evidence) (RecipientSignatureReport, error) {
+	e := er.Evidence
+	a := e.RecipientWebAuthn
+	if v.trust.WebAuthn == nil {
+		return RecipientSignatureReport{}, fmt.Errorf("%w: a passkey signature cannot be checked without a pinned WebAuthn relying party (trust file \"webauthn\")", ErrNoTrust)
+	}
+	if v.rep.Version == 1 {
+		return RecipientSignatureReport{}, fmt.Errorf("%w: a passkey signature in a version 1 bundle", ErrMalformedBundle)
+	}
+	bound, boundAt := v.bindingBefore(e.Recipient.Mailbox, er, func(m *MailboxEntry) bool {
+		return m.Identity != nil && m.Identity.Passkey == a.CredentialID
+	})
+	if bound == nil {
+		return RecipientSignatureReport{}, fmt.Errorf("%w: no log entry binds passkey %q to mailbox %q before the decision", ErrRecipientSignature, a.CredentialID, e.Recipient.Mailbox)
+	}
+	endorser, _, err := VerifyEndorsement(bound, v.roots)
+	if err != nil {
+		return RecipientSignatureReport{}, err
+	}
+	endorserKey, err := NewJWK(endorser.PublicKey)
+	if err != nil {
+		return RecipientSignatureReport{}, fmt.Errorf("%w: passkey endorsement: %v", ErrRecipientSignature, err)
+	}
+	if _, err := v.boundBefore(endorserKey.Thumbprint(), e.Recipient.Mailbox, EvidenceReport{LeafIndex: boundAt, Version: er.Version, Time: bound.Time}); err != nil {
+		return RecipientSignatureReport{}, fmt.Errorf("%w: the certificate that endorsed the passkey was not bound to the mailbox", ErrRecipientSignature)
+	}
+	st, _, err := VerifyWebAuthn(a, *bound.JWK, *v.trust.WebAuthn)
+	if err != nil {
+		return RecipientSignatureReport{}, err
+	}
+	if st.Mailbox != e.Recipient.Mailbox {
+		return RecipientSignatureReport{}, fmt.Errorf("%w: the statement names mailbox %q, the letter's recipient is %q", ErrStatement, st.Mailbox, e.Recipient.Mailbox)
+	}
+	if err := checkDecisionStatement(st, decision, e, notification); err != nil {
+		return RecipientSignatureReport{}, err
+	}
+	return RecipientSignatureReport{Event: e.Event, Decision: decision, Signer: endorser.Subject.CommonName,
+		Serial: strings.ToUpper(endorser.SerialNumber.Text(16)), Statement: st, Passkey: a.CredentialID,
+		BindingProven: true, BoundBy: boundAt}, nil
+}
+
 // boundBefore finds the log entry that binds the key with the given
 // thumbprint to mailbox before the decision er, with no unbinding of it
 // in between. For a v2 decision "before" is log order. A v1 decision was
@@ -597,6 +662,19 @@ func (v *verifier) recipientSignature(er EvidenceReport, decision string, notifi
 // the bindings that existed then (authorized_by "migration") are ordered
 // by their signed time instead.
 func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (uint64, error) {
+	bound, boundAt := v.bindingBefore(mailbox, er, func(m *MailboxEntry) bool {
+		return m.JWK != nil && m.JWK.Thumbprint() == thumbprint
+	})
+	if bound == nil {
+		return 0, fmt.Errorf("%w: no log entry binds the signing key to mailbox %q before the decision", ErrRecipientSignature, mailbox)
+	}
+	return boundAt, nil
+}
+
+// bindingBefore returns the CredentialBound entry of mailbox matching
+// credential that is in force before er (no CredentialUnbound of it in
+// between), and its log index; nil if there is none.
+func (v *verifier) bindingBefore(mailbox string, er EvidenceReport, credential func(*MailboxEntry) bool) (*MailboxEntry, uint64) {
 	var bound *MailboxEntry
 	var boundAt uint64
 	for i, m := range v.rep.MailboxEntries {
@@ -607,7 +685,7 @@ func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (u
 		if !before || m.Mailbox != mailbox || m.JWK == nil {
 			continue
 		}
-		same := m.JWK.Thumbprint() == thumbprint
+		same := credential(m)
 		switch {
 		case m.Event == EventMailboxRecovered && !same:
 			bound = nil // a recovery unbinds every other key
@@ -618,10 +696,7 @@ func (v *verifier) boundBefore(thumbprint, mailbox string, er EvidenceReport) (u
 			bound = nil
 		}
 	}
-	if bound == nil {
-		return 0, fmt.Errorf("%w: no log entry binds the signing key to mailbox %q before the decision", ErrRecipientSignature, mailbox)
-	}
-	return boundAt, nil
+	return bound, boundAt
 }
 
 // checkHeld proves the bundle's checkpoint consistent with one the

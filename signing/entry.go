@@ -43,6 +43,9 @@ type MailboxEntry struct {
 	Prev string `json:"prev"`
 	// LogIndex is the leaf index of this entry in the evidence log.
 	LogIndex uint64 `json:"log_index"`
+	// Endorsement, on the CredentialBound of a passkey, is the holder's
+	// compact JWS (x5c) of a PasskeyEndorsement of it.
+	Endorsement string `json:"endorsement,omitempty"`
 }
 
 // CredentialIdentity names a credential: an X.509 certificate by issuer
@@ -87,6 +90,10 @@ func (m *MailboxEntry) Validate() error {
 		return bad("%s needs identity and jwk", m.Event)
 	case credential && m.Identity.Passkey == "" && (m.Identity.Issuer == "" || m.Identity.Serial == ""):
 		return bad("identity needs issuer and serial, or passkey")
+	case m.Event == EventCredentialBound && m.Identity.Passkey != "" && m.Endorsement == "":
+		return bad("the CredentialBound of a passkey needs the holder's endorsement")
+	case m.Endorsement != "" && (m.Event != EventCredentialBound || m.Identity.Passkey == ""):
+		return bad("only the CredentialBound of a passkey carries an endorsement")
 	case !credential && (m.JWK != nil || m.Identity != nil):
 		return bad("%s has no identity or jwk", m.Event)
 	case (m.Event == EventMailboxActivated || m.Event == EventMailboxDeactivated || m.Event == EventMailboxRecovered) && m.How == "":

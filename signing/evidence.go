@@ -42,6 +42,11 @@ const (
 	EventReturnedToSender Event = "ReturnedToSender"
 )
 
+// EventRecalled: the sender withdrew the letter before the recipient had
+// its content (npes's own event; ETSI EN 319 522 has no withdrawal). It
+// names the print job it cancelled, if any, in Details["print_job"].
+const EventRecalled Event = "Recalled"
+
 // Mailbox log entries (MailboxEntry): a mailbox's address was proven, or
 // its proof withdrawn (the address fails rules it was not checked
 // against); a credential key was bound to it or unbound from it; the
@@ -71,7 +76,7 @@ func (e Event) Known() bool {
 		EventNotificationForAcceptance, EventConsignmentAcceptance, EventConsignmentRejection,
 		EventAcceptanceRejectionExpiry, EventContentHandover, EventContentAccessTracking,
 		EventRelayToNonERDS, EventPrinted, EventPosted, EventDelivered, EventDeliveryFailed,
-		EventReturnedToSender:
+		EventReturnedToSender, EventRecalled:
 		return true
 	}
 	return false
@@ -102,8 +107,10 @@ type Evidence struct {
 	PDFSHA256 string `json:"pdf_sha256,omitempty"`
 	// RecipientSignature is the recipient's compact JWS of acceptance or
 	// refusal (ConsignmentAcceptance, ConsignmentRejection).
-	RecipientSignature string            `json:"recipient_signature,omitempty"`
-	Details            map[string]string `json:"details,omitempty"`
+	RecipientSignature string `json:"recipient_signature,omitempty"`
+	// RecipientWebAuthn is the decision signed with a passkey instead.
+	RecipientWebAuthn *WebAuthnAssertion `json:"recipient_webauthn,omitempty"`
+	Details           map[string]string  `json:"details,omitempty"`
 }
 
 // A Party is the sender or the recipient as known at the event.

@@ -33,6 +33,13 @@ type Statement struct {
 	ContentSHA256 string    `json:"content_sha256"`
 	Reason        string    `json:"reason,omitempty"`
 	Time          time.Time `json:"time"`
+	// A statement signed with a passkey (WebAuthnAssertion) names the
+	// recipient's mailbox, the passkey's credential id (base64url) and the
+	// relying party's RP ID: the passkey key is bound to one mailbox, and
+	// the assertion is valid for one RP.
+	Mailbox      string `json:"mailbox,omitempty"`
+	CredentialID string `json:"credential_id,omitempty"`
+	RPID         string `json:"rp_id,omitempty"`
 }
 
 // ParseStatement decodes a signed statement strictly: one JSON value and

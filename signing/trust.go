@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
@@ -18,10 +19,14 @@ import (
 // recipients' credentials (the ca.pem of a credential directory). Keys
 // inside a bundle never count. As a file (npes verify --trust):
 //
-//	{"keys": {"keys": [JWK, ...]}, "identity_cas": ["-----BEGIN CERTIFICATE-----\n...", ...]}
+//	{"keys": {"keys": [JWK, ...]}, "identity_cas": ["-----BEGIN CERTIFICATE-----\n...", ...],
+//	 "webauthn": {"rp_id": "post.example", "origins": ["https://post.example"]}}
+//
+// webauthn is needed only for decisions signed with a passkey.
 type Trust struct {
-	Keys        JWKS     `json:"keys"`
-	IdentityCAs []string `json:"identity_cas"`
+	Keys        JWKS           `json:"keys"`
+	IdentityCAs []string       `json:"identity_cas"`
+	WebAuthn    *WebAuthnTrust `json:"webauthn,omitempty"`
 }
 
 // ParseTrust reads a trust file strictly and checks it with Check.
@@ -54,8 +59,36 @@ func NewTrust(keys JWKS, caPEMs ...[]byte) (*Trust, error) {
 // Ed25519 alone, which is not what DESIGN §4 promises. Every identity CA
 // must be a PEM certificate of a CA.
 func (t *Trust) Check() error {
-	_, err := t.roots()
-	return err
+	if _, err := t.roots(); err != nil {
+		return err
+	}
+	if t.WebAuthn != nil {
+		return t.WebAuthn.check()
+	}
+	return nil
+}
+
+// check requires an RP ID and origins that WebAuthn allows for it
+// (WebAuthn L2 §5.1.3 step 8: the RP ID is the origin's host or a domain
+// suffix of it), each an https origin serialized as browsers put it in
+// the client data: scheme, host and an optional port, nothing else.
+func (w *WebAuthnTrust) check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: webauthn: %s", ErrMalformedTrust, fmt.Sprintf(format, args...))
+	}
+	if w.RPID == "" || len(w.Origins) == 0 {
+		return bad("rp_id and origins are required")
+	}
+	for _, o := range w.Origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return bad("origin %q is not an https origin (https://host[:port])", o)
+		}
+		if h := u.Hostname(); h != w.RPID && !strings.HasSuffix(h, "."+w.RPID) {
+			return bad("origin %q is not of RP ID %q", o, w.RPID)
+		}
+	}
+	return nil
 }
 
 // checkKeys is the key half of Check.

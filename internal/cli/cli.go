@@ -74,6 +74,8 @@ func commands() map[string]command {
 		"read":     {"read a letter (and save its attachments with --out)", runRead},
 		"accept":   {"sign for (accept) a registered letter", runDecide("accept")},
 		"refuse":   {"refuse a registered letter, signed", runDecide("refuse")},
+		"recall":   {"recall a letter you sent, before the recipient has its content", runRecall},
+		"thread":   {"list a letter's thread: the letters it answers and its replies", runThread},
 		"evidence": {"list a letter's evidence", runEvidence},
 		"bundle":   {"download a letter's evidence bundle", runBundle},
 		"verify":   {"verify an evidence bundle or receipt offline against pinned keys", runVerify},

@@ -112,6 +112,27 @@ func TestClientCommands(t *testing.T) {
 	if !strings.Contains(ev, "ConsignmentRejection") || !strings.Contains(ev, "не мне адресовано") {
 		t.Fatalf("evidence shows no refusal reason:\n%s", ev)
 	}
+
+	// A reply in the thread of the refused letter, then recalled before
+	// it is read.
+	out = must(as("ivan"), "send", "--json", "--to-name", "ОАО «Белтелеком»", "--to-address", "220030, г. Минск, ул. Энгельса, 6",
+		"--in-reply-to", sent.ID, "--body", "Прошу пояснить")
+	var reply struct {
+		ID        string `json:"id"`
+		InReplyTo string `json:"in_reply_to"`
+	}
+	if err := json.Unmarshal([]byte(out), &reply); err != nil || reply.InReplyTo != sent.ID {
+		t.Fatalf("send --in-reply-to: %v %s", err, out)
+	}
+	if th := must(as("org"), "thread", reply.ID); !strings.Contains(th, sent.ID) || !strings.Contains(th, reply.ID) {
+		t.Fatalf("thread:\n%s", th)
+	}
+	if got := must(as("ivan"), "recall", reply.ID); got != "letter "+reply.ID+": recalled\n" {
+		t.Fatalf("recall: %q", got)
+	}
+	if code, _, errs := npes(t, as("ivan"), "recall", reply.ID); code == 0 || !strings.Contains(errs, "already_recalled") {
+		t.Fatalf("recall again: exit %d %s", code, errs)
+	}
 }
 
 // startServer runs a server on the data directory data (SQLite, an

@@ -42,6 +42,7 @@ var mailboxCommands = []subcommand{
 	{"show", "list your mailboxes and pending recoveries", runMailboxShow},
 	{"recover", "recover your mailbox when no bound credential works (lost, revoked, expired): a code goes by post", runMailboxRecover},
 	{"bind", "bind another certificate of yours (renewed, on a token, an employee's) to a mailbox", runMailboxBind},
+	{"endorse-passkey", "sign, with your certificate, the endorsement that binds a passkey to your mailbox", runEndorsePasskey},
 }
 
 func runMailboxRegister(ctx context.Context, e *Env, args []string) error {
@@ -354,7 +355,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] [--language be|ru] --server URL --id DIR")
+	fs := newFlags(e, "send", "send --to-name N --to-address A [--registered] [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--print-if-unsigned PERIOD] [--acceptance-period PERIOD] [--language be|ru] [--in-reply-to ID] --server URL --id DIR")
 	clientFlags(fs, e, &o)
 	toName := fs.String("to-name", "", "recipient's name as on an envelope")
 	toAddr := fs.String("to-address", "", "recipient's postal address")
@@ -366,6 +367,7 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	period := fs.String("acceptance-period", "", "registered: time the recipient has to accept or refuse, PERIOD (e.g. 10d; default 10d)")
 	language := fs.String("language", "", "language of the printed letter's labels: be (Belarusian) or ru (Russian); default: detected from the text")
 	key := fs.String("idempotency-key", "", "Idempotency-Key (default: a new random key; reuse it to retry safely)")
+	inReplyTo := fs.String("in-reply-to", "", "the ID of a letter you sent or received that this letter answers")
 	var attach stringList
 	fs.Var(&attach, "attach", "attach a file (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -417,6 +419,9 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	}
 	if *language != "" {
 		letter["language"] = *language
+	}
+	if *inReplyTo != "" {
+		letter["in_reply_to"] = *inReplyTo
 	}
 	// The multipart body streams from the files through a pipe: memory does
 	// not grow with attachment size.
@@ -673,10 +678,64 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 	}
 }
 
+func runRecall(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "recall", "recall ID --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	id, c, err := letterArgs(fs, args, &o)
+	if err != nil {
+		return err
+	}
+	var v mailbox.LetterView
+	raw, err := c.JSON(ctx, "POST", "/v1/letters/"+id+"/recall", nil, &v)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	fmt.Fprintf(e.Stdout, "letter %s: %s\n", v.ID, v.State)
+	return nil
+}
+
+func runThread(ctx context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "thread", "thread ID --server URL --id DIR [--json]")
+	clientFlags(fs, e, &o)
+	id, c, err := letterArgs(fs, args, &o)
+	if err != nil {
+		return err
+	}
+	var th struct {
+		Letters []mailbox.LetterView `json:"letters"`
+	}
+	raw, err := c.JSON(ctx, "GET", "/v1/letters/"+id+"/thread", nil, &th)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	for _, v := range th.Letters {
+		fmt.Fprintf(e.Stdout, "%s  %s  %-5s  %-20s %s\n", v.CreatedAt.Format(time.RFC3339), v.ID, v.Folder, v.State, v.Subject)
+	}
+	return nil
+}
+
 // signStatement signs a recipient statement with the credential's key
 // (key.pem, or the key on the token --pkcs11 names), the certificate in
 // x5c.
 func signStatement(o *clientOpts, st mailbox.Statement) (string, error) {
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	return signWithCredential(o, payload)
+}
+
+// signWithCredential signs payload as a compact JWS with the credential's
+// key (key.pem, or the token's), the certificate in x5c.
+func signWithCredential(o *clientOpts, payload []byte) (string, error) {
 	key, err := o.key()
 	if err != nil {
 		return "", err
@@ -690,11 +749,48 @@ func signStatement(o *clientOpts, st mailbox.Statement) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	payload, err := json.Marshal(st)
-	if err != nil {
-		return "", err
-	}
 	return signing.SignCompact(cred.Key, []*x509.Certificate{cred.Cert}, payload)
+}
+
+// runEndorsePasskey prints the endorsement a passkey binding needs
+// (mailbox.PasskeyBinding): a browser cannot sign with the certificate's
+// key, so the holder signs it here, offline, and pastes it into the portal.
+func runEndorsePasskey(_ context.Context, e *Env, args []string) error {
+	var o clientOpts
+	fs := newFlags(e, "mailbox endorse-passkey", "mailbox endorse-passkey --mailbox ID --credential-id B64URL --jwk FILE --rp-id HOST --id DIR")
+	clientFlags(fs, e, &o)
+	box := fs.String("mailbox", "", "the mailbox the passkey is for")
+	credID := fs.String("credential-id", "", "the passkey's credential id, base64url without padding")
+	jwkFile := fs.String("jwk", "", "file with the passkey's public key as a JWK (ES256 P-256 or EdDSA Ed25519)")
+	rpID := fs.String("rp-id", "", "the server's WebAuthn RP ID (the host name of NPES_WEB_ORIGIN)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *box == "" || *credID == "" || *jwkFile == "" || *rpID == "" || o.id == "" {
+		return usagef("--mailbox, --credential-id, --jwk, --rp-id and --id are required")
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(*credID); err != nil {
+		return usagef("--credential-id is not base64url without padding")
+	}
+	raw, err := os.ReadFile(*jwkFile)
+	if err != nil {
+		return err
+	}
+	var jwk signing.JWK
+	if err := json.Unmarshal(raw, &jwk); err != nil {
+		return fmt.Errorf("%s: %w", *jwkFile, err)
+	}
+	payload, err := json.Marshal(signing.PasskeyEndorsement{V: signing.PasskeyEndorsementVersion, Mailbox: *box,
+		Passkey: *credID, JWKThumbprint: jwk.Thumbprint(), RPID: *rpID, Time: time.Now().UTC().Truncate(time.Second)})
+	if err != nil {
+		return err
+	}
+	jws, err := signWithCredential(&o, payload)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stdout, jws)
+	return nil
 }
 
 func runEvidence(ctx context.Context, e *Env, args []string) error {

@@ -21,7 +21,9 @@ offline against pinned trust: the operator keys (the JWKS of GET /v1/keys, obtai
 and the identity CA of recipients' credentials (the ca.pem of a credential directory). Keys inside
 the file never count; without a pin nothing is verified and the exit status is 1.
 NPES_TRUST names a trust file when --keys and --trust are not given. A trust file is
-  {"keys": <JWKS of /v1/keys>, "identity_cas": ["-----BEGIN CERTIFICATE-----...", ...]}
+  {"keys": <JWKS of /v1/keys>, "identity_cas": ["-----BEGIN CERTIFICATE-----...", ...],
+   "webauthn": {"rp_id": "post.example", "origins": ["https://post.example"]}}
+where webauthn (the operator's NPES_WEB_ORIGIN) is needed only for decisions signed with a passkey.
 
 Exit status 0 only when everything verified and, for a bundle, its status proves it complete;
 a version 1 bundle (no status) exits 1 with "completeness not proven".`
@@ -215,6 +217,13 @@ func printReport(e *Env, rep *signing.Report, opts signing.VerifyOptions) {
 		bound := fmt.Sprintf("key bound to the mailbox at log index %d", r.BoundBy)
 		if !r.BindingProven {
 			bound = "key binding to the mailbox not proven (version 1 bundle)"
+		}
+		if r.Passkey != "" {
+			// What a passkey signature proves: DESIGN / docs/ARCHITECTURE.md.
+			fmt.Fprintf(w, "  recipient signature: %s, passkey signature (WebAuthn, user verified, RP ID %s) by passkey %s, "+
+				"endorsed by %q (serial %s), chain to a pinned identity CA, passkey bound to the mailbox at log index %d\n",
+				r.Decision, opts.Trust.WebAuthn.RPID, r.Passkey, r.Signer, r.Serial, r.BoundBy)
+			continue
 		}
 		fmt.Fprintf(w, "  recipient signature: %s by %q (serial %s), chain to a pinned identity CA, %s\n",
 			r.Decision, r.Signer, r.Serial, bound)

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
 )
 
 // letterPart is the JSON part "letter" of a submission (a contract).
@@ -30,6 +31,7 @@ type letterPart struct {
 	PrintIfUnsignedAfter string `json:"print_if_unsigned_after"`
 	AcceptancePeriod     string `json:"acceptance_period"`
 	From                 string `json:"from"`
+	InReplyTo            string `json:"in_reply_to"`
 }
 
 func parsePeriod(field, v string) (time.Duration, error) {
@@ -128,7 +130,7 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 	v, replayed, err := s.Service.Submit(r.Context(), caller(r), mailbox.Submission{
 		RecipientName: lp.Recipient.Name, RecipientAddress: lp.Recipient.Address, Registered: lp.Registered,
 		Subject: lp.Subject, Body: lp.Body, Language: lp.Language, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
-		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI,
+		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI, InReplyTo: lp.InReplyTo,
 	}, draft)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -209,6 +211,26 @@ func (s *server) getLetter(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+func (s *server) recallLetter(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Service.Recall(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) letterThread(w http.ResponseWriter, r *http.Request) {
+	ls, err := s.Service.Thread(r.Context(), caller(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Letters []mailbox.LetterView `json:"letters"`
+	}{ls})
+}
+
 func (s *server) letterContent(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Service.Content(r.Context(), caller(r), chi.URLParam(r, "id"))
 	if err != nil {
@@ -253,17 +275,27 @@ func (s *server) letterAttachment(w http.ResponseWriter, r *http.Request) {
 func (s *server) decide(accept bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			JWS string `json:"jws"`
+			JWS      string                     `json:"jws"`
+			WebAuthn *signing.WebAuthnAssertion `json:"webauthn"`
 		}
 		if err := decodeJSON(w, r, &req); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		decide := s.Service.Refuse
-		if accept {
-			decide = s.Service.Accept
+		var v mailbox.LetterView
+		var err error
+		switch {
+		case (req.JWS == "") == (req.WebAuthn == nil):
+			err = mailbox.Errorf(mailbox.ErrInvalid, "bad_signature", "give exactly one of jws and webauthn")
+		case req.WebAuthn != nil && accept:
+			v, err = s.Service.AcceptWithPasskey(r.Context(), caller(r), chi.URLParam(r, "id"), *req.WebAuthn)
+		case req.WebAuthn != nil:
+			v, err = s.Service.RefuseWithPasskey(r.Context(), caller(r), chi.URLParam(r, "id"), *req.WebAuthn)
+		case accept:
+			v, err = s.Service.Accept(r.Context(), caller(r), chi.URLParam(r, "id"), req.JWS)
+		default:
+			v, err = s.Service.Refuse(r.Context(), caller(r), chi.URLParam(r, "id"), req.JWS)
 		}
-		v, err := decide(r.Context(), caller(r), chi.URLParam(r, "id"), req.JWS)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

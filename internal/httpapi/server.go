@@ -112,6 +112,8 @@ func NewHandler(d Deps) http.Handler {
 		r.Get("/v1/letters/{id}/attachments/{n}", s.letterAttachment)
 		r.Post("/v1/letters/{id}/accept", s.decide(true))
 		r.Post("/v1/letters/{id}/refuse", s.decide(false))
+		r.Post("/v1/letters/{id}/recall", s.recallLetter)
+		r.Get("/v1/letters/{id}/thread", s.letterThread)
 		r.Get("/v1/letters/{id}/evidence", s.letterEvidence)
 		r.Get("/v1/letters/{id}/bundle", s.letterBundle)
 		r.Get("/v1/letters/{id}/receipt", s.letterReceipt)

@@ -256,6 +256,11 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 		return mutating(letterTargets("/accept", recipient, decision(mailbox.DecisionAccept))), false, true
 	case "/v1/letters/{id}/refuse":
 		return mutating(letterTargets("/refuse", recipient, decision(mailbox.DecisionRefuse))), false, true
+	case "/v1/letters/{id}/recall":
+		// Only the sender recalls (the recipient is refused too).
+		return mutating(letterTargets("/recall", recipientOf(false), nil)), false, true
+	case "/v1/letters/{id}/thread":
+		return letterTargets("/thread", same, nil), false, true
 	case "/v1/print/jobs/{id}/pdf", "/v1/print/jobs/{id}/evidence":
 		// Only a leased job has a document (and its evidence) to fetch.
 		return jobTargets(strings.TrimPrefix(path, "/v1/print/jobs/{id}"), nil, func(j printJob) map[string]string {

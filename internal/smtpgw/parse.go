@@ -29,9 +29,13 @@ const (
 	// hdrLanguage chooses the language of a printed letter's labels:
 	// be or ru (absent: detected from the text).
 	hdrLanguage = "X-Npes-Language"
+	// hdrInReplyTo names the npes letter id a letter answers. RFC 5322
+	// In-Reply-To names Message-IDs, which are the sender's MTA's, not
+	// npes letters: it is left alone.
+	hdrInReplyTo = "X-Npes-In-Reply-To"
 )
 
-var npesHeaders = []string{hdrRecipientName, hdrRecipientAddress, hdrRegistered, hdrPrintIfUnsigned, hdrAcceptancePeriod, hdrLanguage}
+var npesHeaders = []string{hdrRecipientName, hdrRecipientAddress, hdrRegistered, hdrPrintIfUnsigned, hdrAcceptancePeriod, hdrLanguage, hdrInReplyTo}
 
 // parsed is what the gateway takes from a message; the attachments went to
 // the sink as they streamed by.
@@ -49,6 +53,7 @@ type parsed struct {
 	// RecipientHeaders is true when either X-Npes-Recipient-* field is there.
 	RecipientHeaders bool
 	Attachments      int
+	InReplyTo        string // an npes letter id, checked by the core
 }
 
 // parseLimits bound what one message may make the parser hold or visit.
@@ -140,6 +145,7 @@ func readHeaderFields(h textproto.Header, out *parsed) error {
 		return err
 	}
 	out.RecipientHeaders = h.Has(hdrRecipientName) || h.Has(hdrRecipientAddress)
+	out.InReplyTo = strings.TrimSpace(h.Get(hdrInReplyTo))
 	switch v := strings.ToLower(strings.TrimSpace(h.Get(hdrRegistered))); v {
 	case "yes":
 		out.Registered = true

@@ -172,10 +172,12 @@ func TestParseMessage(t *testing.T) {
 		{
 			name: "npes fields",
 			msg: crlf(hdr + "X-Npes-Recipient-Name: =?utf-8?B?" + b64([]byte("Иванову Ивану")) + "?=\nX-Npes-Recipient-Address: 220013, г. Минск,\n ул. Дорошевича, 8\n" +
-				"x-npes-registered: YES\nX-Npes-Print-If-Unsigned: 240h\nX-Npes-Acceptance-Period: 72h\n\nb\n"),
+				"x-npes-registered: YES\nX-Npes-Print-If-Unsigned: 240h\nX-Npes-Acceptance-Period: 72h\n" +
+				"X-Npes-In-Reply-To:  4b0c3c5e-9a3e-4c55-8a9e-0d7f5b1f3a11 \n\nb\n"),
 			want: want{body: "b\n", check: func(t *testing.T, p *parsed) {
 				if p.RecipientName != "Иванову Ивану" || p.RecipientAddress != "220013, г. Минск, ул. Дорошевича, 8" || !p.RecipientHeaders ||
-					!p.Registered || p.PrintIfUnsigned != 240*time.Hour || p.AcceptancePeriod != 72*time.Hour {
+					!p.Registered || p.PrintIfUnsigned != 240*time.Hour || p.AcceptancePeriod != 72*time.Hour ||
+					p.InReplyTo != "4b0c3c5e-9a3e-4c55-8a9e-0d7f5b1f3a11" {
 					t.Fatalf("%+v", p)
 				}
 			}},

@@ -297,7 +297,7 @@ func (s *session) submission(msg *parsed) (mailbox.Submission, error) {
 		Registered: msg.Registered, Subject: msg.Subject, Body: msg.Body, Language: msg.Language,
 		PrintIfUnsignedAfter: msg.PrintIfUnsigned, AcceptancePeriod: msg.AcceptancePeriod,
 		FromMailbox: s.sender.ID, IdempotencyKey: idempotencyKey(s.rcpt.address, msg.MessageID),
-		Channel: mailbox.ChannelSMTP,
+		Channel: mailbox.ChannelSMTP, InReplyTo: msg.InReplyTo,
 	}
 	if m := s.rcpt.mailbox; m != nil {
 		if msg.RecipientHeaders {

@@ -1,0 +1,100 @@
+// Package webauthntest is a software WebAuthn authenticator for tests: it
+// makes assertions as a platform authenticator and browser would
+// (WebAuthn Level 2 §6.1 authenticator data, §5.8.1 client data, §6.3.3
+// signature over authenticatorData || SHA-256(clientDataJSON)), with knobs
+// to make each field wrong.
+package webauthntest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+
+	"github.com/npes/npes/signing"
+)
+
+// Authenticator holds one ES256 passkey.
+type Authenticator struct {
+	Key          *ecdsa.PrivateKey
+	CredentialID []byte
+	RPID         string
+	Origin       string
+	counter      uint32
+}
+
+// New makes a passkey for the relying party rpID used from origin.
+func New(rpID, origin string) *Authenticator {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	return &Authenticator{Key: key, CredentialID: id, RPID: rpID, Origin: origin}
+}
+
+// ID is the credential id as statements and assertions carry it.
+func (a *Authenticator) ID() string { return base64.RawURLEncoding.EncodeToString(a.CredentialID) }
+
+// JWK is the passkey's public key.
+func (a *Authenticator) JWK() signing.JWK {
+	k, err := signing.NewJWK(&a.Key.PublicKey)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// Options change one thing of an assertion; the zero value makes a valid
+// one.
+type Options struct {
+	Type        string // default webauthn.get
+	Origin      string // default the authenticator's
+	CrossOrigin bool
+	RPID        string // hashed into the authenticator data; default the authenticator's
+	Flags       *byte  // default UP|UV
+	Challenge   []byte // default SHA-256 of the statement
+	Key         *ecdsa.PrivateKey
+}
+
+// Assert signs statement (the exact bytes) and returns the assertion.
+func (a *Authenticator) Assert(statement []byte, o Options) *signing.WebAuthnAssertion {
+	if o.Type == "" {
+		o.Type = "webauthn.get"
+	}
+	if o.Origin == "" {
+		o.Origin = a.Origin
+	}
+	if o.RPID == "" {
+		o.RPID = a.RPID
+	}
+	flags := byte(0x01 | 0x04)
+	if o.Flags != nil {
+		flags = *o.Flags
+	}
+	if o.Challenge == nil {
+		o.Challenge = signing.WebAuthnChallenge(statement)
+	}
+	if o.Key == nil {
+		o.Key = a.Key
+	}
+	cd, _ := json.Marshal(map[string]any{"type": o.Type, "challenge": base64.RawURLEncoding.EncodeToString(o.Challenge),
+		"origin": o.Origin, "crossOrigin": o.CrossOrigin})
+	rpHash := sha256.Sum256([]byte(o.RPID))
+	a.counter++
+	ad := append(rpHash[:], flags)
+	ad = binary.BigEndian.AppendUint32(ad, a.counter)
+	cdHash := sha256.Sum256(cd)
+	digest := sha256.Sum256(append(append([]byte(nil), ad...), cdHash[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, o.Key, digest[:])
+	if err != nil {
+		panic(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return &signing.WebAuthnAssertion{Statement: enc(statement), CredentialID: a.ID(),
+		AuthenticatorData: enc(ad), ClientDataJSON: enc(cd), Signature: enc(sig)}
+}
