@@ -49,6 +49,7 @@ type Tx interface {
 	EvidenceTx
 	PrintTx
 	OutboxTx
+	BatchTx
 }
 
 // StateTx is a small key-value store for server state (for example the
@@ -254,4 +255,21 @@ type PrintTx interface {
 	// PutBlob and GetBlob keep rendered PDFs (encrypted by the caller).
 	PutBlob(ctx context.Context, key string, data []byte) error
 	GetBlob(ctx context.Context, key string) ([]byte, error)
+}
+
+// BatchTx stores bulk submissions and the outcome of each of their lines.
+type BatchTx interface {
+	// CreateBatch stores a new batch; ErrConflict when the sender already
+	// used its idempotency key.
+	CreateBatch(ctx context.Context, b LetterBatch) error
+	GetBatch(ctx context.Context, id string) (LetterBatch, error)
+	// BatchByKey finds a sender's batch by idempotency key.
+	BatchByKey(ctx context.Context, sender, key string) (LetterBatch, error)
+	// SetBatchState records a batch's state (and when it finished).
+	SetBatchState(ctx context.Context, id, state string, finishedAt time.Time) error
+	// PutBatchResults stores line outcomes; a line stored before keeps its
+	// first outcome.
+	PutBatchResults(ctx context.Context, batchID string, rs []BatchResult) error
+	// BatchResults lists a batch's line outcomes in line order.
+	BatchResults(ctx context.Context, batchID string) ([]BatchResult, error)
 }
