@@ -224,8 +224,14 @@ func (s *Service) runBatch(ctx context.Context, c Caller, b LetterBatch, in Batc
 	wctx := context.WithoutCancel(ctx)
 	record := func(fn func(tx Tx) error) error { return s.cfg.Store.InTx(wctx, fn) }
 	handled := map[int]bool{}
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
-		rs, err := tx.BatchResults(ctx, b.ID)
+	err := record(func(tx Tx) error {
+		if b.State != BatchRunning {
+			// Resumed: the sender sees it running again.
+			if err := tx.SetBatchState(wctx, b.ID, BatchRunning, time.Time{}); err != nil {
+				return err
+			}
+		}
+		rs, err := tx.BatchResults(wctx, b.ID)
 		for _, r := range rs {
 			handled[r.Line] = true
 		}
