@@ -26,7 +26,7 @@ const (
 
 // batchWorkers is how many lines of one batch are submitted at once: enough
 // to fill the committer's groups, few enough to leave room for others.
-const batchWorkers = 16
+const batchWorkers = 64
 
 // LetterBatch is a bulk submission as stored.
 type LetterBatch struct {
