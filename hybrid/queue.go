@@ -313,40 +313,72 @@ func (q *Queue) one(ctx context.Context, c mailbox.Caller, r Report) (mailbox.Pr
 // of the outcome already recorded (an agent retrying after a lost reply) is
 // answered with the job as it is and records nothing twice.
 func (q *Queue) ReportBatch(ctx context.Context, c mailbox.Caller, reports []Report) ([]ReportResult, error) {
-	if _, err := centre(c); err != nil {
+	regions, err := centre(c)
+	if err != nil {
 		return nil, err
 	}
 	if len(reports) == 0 || len(reports) > MaxReports {
 		return nil, mailbox.Errorf(mailbox.ErrInvalid, "bad_reports", "send 1..%d reports", MaxReports)
 	}
 	var results []ReportResult
-	err := q.store.InTx(ctx, func(tx mailbox.Tx) error {
+	err = q.store.InTx(ctx, func(tx mailbox.Tx) error {
 		results = make([]ReportResult, len(reports))
 		events := q.svc.NewEventBatch()
+		// Set-based: one SELECT … FOR UPDATE of every job reported and one
+		// UPDATE of those that changed, whatever the number of reports.
+		// Reports apply in order to the jobs as they are in memory, so a
+		// job reported printed and then posted in one batch moves twice.
+		ids := make([]string, len(reports))
 		for i, r := range reports {
-			j, err := q.job(ctx, tx, c, r.ID, true)
-			if err != nil {
-				if errors.Is(err, mailbox.ErrNotFound) {
-					results[i].Err = err
-					continue
-				}
-				return err
+			ids[i] = r.ID
+		}
+		slices.Sort(ids)
+		found, err := tx.GetPrintJobs(ctx, slices.Compact(ids), true)
+		if err != nil {
+			return err
+		}
+		jobs := make(map[string]*mailbox.PrintJob, len(found))
+		for i := range found {
+			// Another region's job does not exist for you.
+			if slices.Contains(regions, found[i].Region) {
+				jobs[found[i].ID] = &found[i]
 			}
-			results[i].Job = j
-			if !holds(j, c, r.LeaseToken) {
+		}
+		var changed []string
+		isChanged := map[string]bool{}
+		for i, r := range reports {
+			j, ok := jobs[r.ID]
+			if !ok {
+				results[i].Err = notFound()
+				continue
+			}
+			results[i].Job = *j
+			if !holds(*j, c, r.LeaseToken) {
 				results[i].Err = staleLease()
 				continue
 			}
-			done, err := q.apply(ctx, events, &j, r)
+			next := *j
+			done, err := q.apply(ctx, events, &next, r)
 			if err != nil {
 				results[i].Err = err
 				continue
 			}
-			results[i].Job = j
+			results[i].Job = next
 			if done {
 				continue
 			}
-			if err := tx.UpdatePrintJob(ctx, j); err != nil {
+			if !isChanged[r.ID] {
+				isChanged[r.ID] = true
+				changed = append(changed, r.ID)
+			}
+			*j = next
+		}
+		if len(changed) > 0 {
+			upd := make([]mailbox.PrintJob, len(changed))
+			for k, id := range changed {
+				upd[k] = *jobs[id]
+			}
+			if err := tx.UpdatePrintJobs(ctx, upd); err != nil {
 				return err
 			}
 		}

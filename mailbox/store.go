@@ -238,9 +238,15 @@ type PrintTx interface {
 	// PrintJobs lists up to limit jobs with ids greater than afterID, in id
 	// order (for audits).
 	PrintJobs(ctx context.Context, afterID string, limit int) ([]PrintJob, error)
+	// GetPrintJobs reads the jobs with these ids (missing ones are left
+	// out), in id order; with lock they are locked until commit.
+	GetPrintJobs(ctx context.Context, ids []string, lock bool) ([]PrintJob, error)
 	// UpdatePrintJob writes state, attempts, availability, lease, PDF facts,
 	// error and times.
 	UpdatePrintJob(ctx context.Context, j PrintJob) error
+	// UpdatePrintJobs writes the same fields of several jobs in one
+	// statement (ids distinct); ErrNotFound if one is missing.
+	UpdatePrintJobs(ctx context.Context, js []PrintJob) error
 	// LeasePrintJobs claims up to max jobs of the regions that are queued
 	// and available, or leased with an expired lease, giving each a new
 	// fencing token and lease (FOR UPDATE SKIP LOCKED on PostgreSQL).
