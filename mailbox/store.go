@@ -162,10 +162,16 @@ type LetterTx interface {
 	CreateLetters(ctx context.Context, ls []Letter) error
 	// GetLetter reads a letter; with lock it is locked until commit.
 	GetLetter(ctx context.Context, id string, lock bool) (Letter, error)
+	// GetLetters reads the letters with these ids in one statement (missing
+	// ones are left out), locked in the database's id order with lock.
+	GetLetters(ctx context.Context, ids []string, lock bool) ([]Letter, error)
 	// UpdateLetter writes the mutable fields: tracking, route, route reason,
 	// state, recipient mailbox, read time, last evidence, evidence count,
 	// notification id.
 	UpdateLetter(ctx context.Context, l Letter) error
+	// UpdateLetters writes the fields of UpdateLetter of several letters in
+	// one statement (ids distinct); ErrNotFound if one is missing.
+	UpdateLetters(ctx context.Context, ls []Letter) error
 	ListLetters(ctx context.Context, q LetterQuery) ([]Letter, error)
 	// LetterIDs lists up to limit letter ids greater than afterID, in
 	// order (for audits).

@@ -241,7 +241,7 @@ func (t *Tx) GetPrintJobs(ctx context.Context, ids []string, lock bool) ([]mailb
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ph, args := regionList(ids, 1)
+	ph, args := inList(ids, 1)
 	q := `SELECT ` + jobColumns + ` FROM print_jobs WHERE id IN ` + ph + ` ORDER BY id`
 	if lock {
 		q += t.D.ForUpdate
@@ -249,46 +249,16 @@ func (t *Tx) GetPrintJobs(ctx context.Context, ids []string, lock bool) ([]mailb
 	return collectJobs(t.Q.Query(ctx, q, args...))
 }
 
-// UpdatePrintJobs implements mailbox.PrintTx: one UPDATE … FROM a VALUES
-// list for many jobs (PostgreSQL, and SQLite since 3.33). The list is a CTE
-// because SQLite names a bare VALUES list's columns column1, column2, …;
-// CAST types its parameters, which neither engine infers there.
+// UpdatePrintJobs implements mailbox.PrintTx in one statement per chunk
+// of jobs (updateFromValues).
 func (t *Tx) UpdatePrintJobs(ctx context.Context, js []mailbox.PrintJob) error {
-	const ncols = 14
-	for start := 0; start < len(js); start += 30000 / ncols {
-		part := js[start:min(len(js), start+30000/ncols)]
-		var sb strings.Builder
-		sb.WriteString(`WITH v (id, state, attempts, available_at, lease_token, lease_owner, lease_expires_at, pdf_sha256,
-			pages, sheets, last_error, printed_at, posted_at, printed_by) AS (VALUES `)
-		types := [ncols]string{"TEXT", "TEXT", "INTEGER", "BIGINT", "BIGINT", "TEXT", "BIGINT", "TEXT", "INTEGER", "INTEGER", "TEXT", "BIGINT", "BIGINT", "TEXT"}
-		args := make([]any, 0, ncols*len(part))
-		for i, j := range part {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteByte('(')
-			for c := range ncols {
-				if c > 0 {
-					sb.WriteString(", ")
-				}
-				fmt.Fprintf(&sb, "CAST($%d AS %s)", i*ncols+c+1, types[c])
-			}
-			sb.WriteByte(')')
-			args = append(args, j.ID, j.State, j.Attempts, Micros(j.AvailableAt), j.LeaseToken, j.LeaseOwner, Micros(j.LeaseExpiresAt),
-				j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.PrintedAt), Micros(j.PostedAt), j.PrintedBy)
-		}
-		sb.WriteString(`) UPDATE print_jobs SET state = v.state, attempts = v.attempts, available_at = v.available_at,
-			lease_token = v.lease_token, lease_owner = v.lease_owner, lease_expires_at = v.lease_expires_at,
-			pdf_sha256 = v.pdf_sha256, pages = v.pages, sheets = v.sheets, last_error = v.last_error,
-			printed_at = v.printed_at, posted_at = v.posted_at, printed_by = v.printed_by
-			FROM v WHERE print_jobs.id = v.id`)
-		n, err := t.Q.Exec(ctx, sb.String(), args...)
-		if err != nil {
-			return err
-		}
-		if n != int64(len(part)) {
-			return fmt.Errorf("print jobs: %d of %d updated: %w", n, len(part), mailbox.ErrNotFound)
-		}
+	args := make([]any, 0, 14*len(js))
+	for _, j := range js {
+		args = append(args, j.ID, j.State, j.Attempts, Micros(j.AvailableAt), j.LeaseToken, j.LeaseOwner, Micros(j.LeaseExpiresAt),
+			j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.PrintedAt), Micros(j.PostedAt), j.PrintedBy)
 	}
-	return nil
+	return t.updateFromValues(ctx, "print_jobs", []valueColumn{{"id", "TEXT"}, {"state", "TEXT"}, {"attempts", "INTEGER"},
+		{"available_at", "BIGINT"}, {"lease_token", "BIGINT"}, {"lease_owner", "TEXT"}, {"lease_expires_at", "BIGINT"},
+		{"pdf_sha256", "TEXT"}, {"pages", "INTEGER"}, {"sheets", "INTEGER"}, {"last_error", "TEXT"},
+		{"printed_at", "BIGINT"}, {"posted_at", "BIGINT"}, {"printed_by", "TEXT"}}, args)
 }

@@ -10,7 +10,76 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-func init() { register("PrintJobsSetBased", testPrintJobsSetBased) }
+func init() {
+	register("PrintJobsSetBased", testPrintJobsSetBased)
+	register("LettersSetBased", testLettersSetBased)
+}
+
+// testLettersSetBased: GetLetters reads many letters in one statement
+// (missing ids left out), UpdateLetters writes UpdateLetter's fields of
+// many, and a missing letter fails the whole write; AddNotifications
+// inserts many notifications.
+func testLettersSetBased(t *testing.T, newStore Factory) {
+	s := newStore(t)
+	ids := []string{"00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000003"}
+	mustTx(t, s, func(tx mailbox.Tx) error {
+		for _, id := range ids {
+			if err := tx.CreateLetter(ctx(t), newLetter(id, "snd", "rcp", t0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var got []mailbox.Letter
+	mustTx(t, s, func(tx mailbox.Tx) error {
+		var err error
+		got, err = tx.GetLetters(ctx(t), append(ids[:2:2], "nope"), true)
+		return err
+	})
+	if len(got) != 2 {
+		t.Fatalf("GetLetters: %d letters, want 2", len(got))
+	}
+	for i := range got {
+		l := &got[i]
+		l.Tracking, l.Route, l.RouteReason, l.State = fmt.Sprint("RR12345678", i, "BY"), mailbox.RoutePrint, "no_mailbox", mailbox.StateAccepted
+		l.RecipientMailbox, l.ReadAt, l.LastEvidence, l.EvidenceCount, l.NotificationID = "", t0.Add(time.Minute), "h", 4, "n"
+	}
+	notes := []mailbox.Notification{
+		{ID: "n1", Kind: mailbox.NotifyReceiptReady, MailboxID: "snd", LetterID: ids[0], To: "a@example.org", CreatedAt: t0, NextAt: t0},
+		{ID: "n2", Kind: mailbox.NotifyReceiptReady, MailboxID: "snd", LetterID: ids[1], To: "a@example.org", CreatedAt: t0, NextAt: t0},
+	}
+	mustTx(t, s, func(tx mailbox.Tx) error {
+		if err := tx.UpdateLetters(ctx(t), got); err != nil {
+			return err
+		}
+		return tx.AddNotifications(ctx(t), notes)
+	})
+	err := s.InTx(ctx(t), func(tx mailbox.Tx) error {
+		return tx.UpdateLetters(ctx(t), []mailbox.Letter{newLetter("nope", "snd", "rcp", t0)})
+	})
+	if !errors.Is(err, mailbox.ErrNotFound) {
+		t.Errorf("update of a missing letter: %v, want not found", err)
+	}
+	err = s.InTx(ctx(t), func(tx mailbox.Tx) error {
+		for _, want := range got {
+			l, err := tx.GetLetter(ctx(t), want.ID, false)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(l, want) {
+				t.Errorf("letter %s:\n got %+v\nwant %+v", want.ID, l, want)
+			}
+		}
+		due, err := tx.DueNotifications(ctx(t), t0, 10)
+		if len(due) != 2 {
+			t.Errorf("%d notifications due, want 2", len(due))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 // testPrintJobsSetBased: many jobs are read in id order in one statement
 // (missing ids left out) and written in one statement, every field as
