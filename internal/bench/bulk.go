@@ -30,30 +30,12 @@ const bulkParallelism = 64
 // bulkParallelism workers.
 func Bulk(ctx context.Context, o Options) (*Result, error) {
 	o.defaults(4000, 1)
-	h, err := startServer(ctx, o, false)
+	h, cs, to, err := startWithSender(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer h.close()
-	sender, err := h.party(ctx, h.senderRequest(), h.senderAddress())
-	if err != nil {
-		return nil, err
-	}
-	recips, err := h.recipients(ctx, o.Recipients)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := clients(h.base, sender.cred, h.caPEM, o.Concurrency)
-	if err != nil {
-		return nil, err
-	}
 	defer closeClients(cs)
-	sender.client.close()
-	to := make([]recipientName, len(recips))
-	for i, r := range recips {
-		to[i] = recipientName{r.name, r.address}
-		r.client.close()
-	}
 	filler := bodyFiller(o.BodyBytes)
 	send := func(ctx context.Context, c *apiClient, items []int64) error {
 		var nd bytes.Buffer

@@ -97,16 +97,7 @@ func (t *Tx) GetLetters(ctx context.Context, ids []string, lock bool) ([]mailbox
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []mailbox.Letter
-	for rows.Next() {
-		l, err := scanLetter(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return collectLetters(rows)
 }
 
 // UpdateLetters implements mailbox.LetterTx: one UPDATE … FROM a VALUES
