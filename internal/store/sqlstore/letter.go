@@ -88,12 +88,7 @@ func (t *Tx) GetLetters(ctx context.Context, ids []string, lock bool) ([]mailbox
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ph, args := inList(ids, 1)
-	q := `SELECT ` + letterColumns + ` FROM letters WHERE id IN ` + ph + ` ORDER BY id`
-	if lock {
-		q += t.D.ForUpdate
-	}
-	rows, err := t.Q.Query(ctx, q, args...)
+	rows, err := t.queryIDs(ctx, letterColumns, "letters", ids, lock)
 	if err != nil {
 		return nil, err
 	}

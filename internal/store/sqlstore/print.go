@@ -241,12 +241,7 @@ func (t *Tx) GetPrintJobs(ctx context.Context, ids []string, lock bool) ([]mailb
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ph, args := inList(ids, 1)
-	q := `SELECT ` + jobColumns + ` FROM print_jobs WHERE id IN ` + ph + ` ORDER BY id`
-	if lock {
-		q += t.D.ForUpdate
-	}
-	return collectJobs(t.Q.Query(ctx, q, args...))
+	return collectJobs(t.queryIDs(ctx, jobColumns, "print_jobs", ids, lock))
 }
 
 // UpdatePrintJobs implements mailbox.PrintTx in one statement per chunk

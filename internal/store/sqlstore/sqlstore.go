@@ -178,13 +178,19 @@ func (t *Tx) updateFromValues(ctx context.Context, table string, cols []valueCol
 	return nil
 }
 
-// inList is "($first, $first+1, …)" for values, and the values as args.
-func inList(values []string, first int) (string, []any) {
-	ph := make([]string, len(values))
-	args := make([]any, len(values))
-	for i, v := range values {
-		ph[i] = "$" + strconv.Itoa(first+i)
-		args[i] = v
+// queryIDs selects columns of the rows of table with these ids, in the
+// database's id order, and with lock locks them in that order (so every
+// caller locks in the same order, and two never deadlock).
+func (t *Tx) queryIDs(ctx context.Context, columns, table string, ids []string, lock bool) (Rows, error) {
+	ph := make([]string, len(ids))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		ph[i] = "$" + strconv.Itoa(i+1)
+		args[i] = id
 	}
-	return "(" + strings.Join(ph, ", ") + ")", args
+	q := `SELECT ` + columns + ` FROM ` + table + ` WHERE id IN (` + strings.Join(ph, ", ") + `) ORDER BY id`
+	if lock {
+		q += t.D.ForUpdate
+	}
+	return t.Q.Query(ctx, q, args...)
 }
