@@ -81,4 +81,23 @@ func TestSendBatch(t *testing.T) {
 		letter.Body != "Уважаемый Иванову Ивану Ивановичу! К оплате 12,50 руб.\n" {
 		t.Fatalf("body %q (%v)", letter.Body, err)
 	}
+
+	// --attach: every letter carries the file.
+	one := write("one.csv", "name,address\nИванову Ивану Ивановичу,\"220013, г. Минск, ул. Дорошевича, д. 8, кв. 5\"\n")
+	terms := write("условия.txt", "Условия.\n")
+	plain := write("plain.txt", "Subject: Условия\n\nУважаемый {{name}}! Условия во вложении.\n")
+	out = must(as("org"), "send-batch", one, "--template", plain, "--attach", terms, "--json")
+	st = struct {
+		State   string
+		Done    int
+		Results []struct{ ID string }
+	}{}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Done != 1 {
+		t.Fatalf("send-batch --attach: %v %s", err, out)
+	}
+	var content struct{ Attachments []struct{ Name string } }
+	if err := json.Unmarshal([]byte(must(as("org"), "read", "--json", st.Results[0].ID)), &content); err != nil ||
+		len(content.Attachments) != 1 || content.Attachments[0].Name != "условия.txt" {
+		t.Fatalf("attachments %+v (%v)", content.Attachments, err)
+	}
 }
