@@ -63,6 +63,7 @@ func (s *Service) startCommitter() {
 // Close stops the committer after the batch in flight. Submissions after
 // Close fail with ErrUnavailable.
 func (s *Service) Close() {
+	s.closeBatches()
 	s.startCommitter()
 	s.closeOnce.Do(func() {
 		close(s.committer.stop)

@@ -2,7 +2,10 @@ package mailbox
 
 import (
 	"context"
+	"fmt"
 	"sort"
+
+	"github.com/google/uuid"
 
 	"github.com/npes/npes/signing"
 )
@@ -49,19 +52,50 @@ func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 	}
 	sort.Strings(ids)
 	now := s.now()
+	// Set-based: one locking SELECT and one UPDATE for all the letters,
+	// one INSERT for their notifications, whatever their number.
+	found, err := tx.GetLetters(ctx, ids, true)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*Letter, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
 	chains := make([]*logChain, len(ids))
+	letters := make([]Letter, len(ids))
+	emails := map[string]string{}
+	var notes []Notification
 	for i, id := range ids {
-		l, err := tx.GetLetter(ctx, id, true)
-		if err != nil {
+		l, ok := byID[id]
+		if !ok {
+			return fmt.Errorf("letter %s: %w", id, ErrNotFound)
+		}
+		if chains[i], err = s.letterChain(l, now, byLetter[id]...); err != nil {
 			return err
 		}
-		if chains[i], err = s.letterChain(&l, now, byLetter[id]...); err != nil {
-			return err
+		letters[i] = *l
+		if l.SenderMailbox == "" {
+			continue
 		}
-		if err := s.notify(ctx, tx, l.SenderMailbox, NotifyReceiptReady, l.ID); err != nil {
-			return err
+		email, ok := emails[l.SenderMailbox]
+		if !ok {
+			m, err := tx.GetMailbox(ctx, l.SenderMailbox)
+			if err != nil {
+				return err
+			}
+			email, emails[l.SenderMailbox] = m.Email, m.Email
 		}
-		if err := tx.UpdateLetter(ctx, l); err != nil {
+		if email != "" {
+			notes = append(notes, Notification{ID: uuid.NewString(), Kind: NotifyReceiptReady, MailboxID: l.SenderMailbox,
+				LetterID: l.ID, To: email, CreatedAt: now, NextAt: now})
+		}
+	}
+	if err := tx.UpdateLetters(ctx, letters); err != nil {
+		return err
+	}
+	if len(notes) > 0 {
+		if err := tx.AddNotifications(ctx, notes); err != nil {
 			return err
 		}
 	}

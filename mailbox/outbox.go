@@ -34,6 +34,8 @@ type Notification struct {
 // OutboxTx stores outbound notifications.
 type OutboxTx interface {
 	AddNotification(ctx context.Context, n Notification) error
+	// AddNotifications inserts several notifications in one round trip.
+	AddNotifications(ctx context.Context, ns []Notification) error
 	// DueNotifications lists unsent notifications due at now, locked.
 	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	UpdateNotification(ctx context.Context, n Notification) error

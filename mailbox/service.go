@@ -32,6 +32,13 @@ type Limits struct {
 	// MaxActivationLettersPerDay caps the activation letters of all of one
 	// holder's mailboxes within 24 hours.
 	MaxActivationLettersPerDay int
+	// MaxBatchLines caps the letters of one bulk submission, and
+	// MaxBatchBytes its whole request (the NDJSON and the shared files): a
+	// batch is held in memory while its letters are submitted.
+	MaxBatchLines int
+	MaxBatchBytes int64
+	// MaxActiveBatches caps the batches one server process works on at once.
+	MaxActiveBatches int
 }
 
 // DefaultLimits are the limits of a fresh server.
@@ -49,6 +56,10 @@ func DefaultLimits() Limits {
 		MaxPendingMailboxes:        3,
 		MaxActivationLetters:       3,
 		MaxActivationLettersPerDay: 5,
+
+		MaxBatchLines:    50000,
+		MaxBatchBytes:    64 << 20,
+		MaxActiveBatches: 4,
 	}
 }
 
@@ -82,6 +93,9 @@ func (l Limits) withDefaults() Limits {
 	fill(&l.MaxPendingMailboxes, d.MaxPendingMailboxes)
 	fill(&l.MaxActivationLetters, d.MaxActivationLetters)
 	fill(&l.MaxActivationLettersPerDay, d.MaxActivationLettersPerDay)
+	fill(&l.MaxBatchLines, d.MaxBatchLines)
+	fill64(&l.MaxBatchBytes, d.MaxBatchBytes)
+	fill(&l.MaxActiveBatches, d.MaxActiveBatches)
 	return l
 }
 
@@ -187,6 +201,9 @@ type Service struct {
 	closeOnce     sync.Once
 	committer     *committer
 	serials       serials
+
+	batchOnce sync.Once
+	batches   *batches
 }
 
 // NewService checks the configuration.

@@ -49,6 +49,7 @@ type Tx interface {
 	EvidenceTx
 	PrintTx
 	OutboxTx
+	BatchTx
 }
 
 // StateTx is a small key-value store for server state (for example the
@@ -180,10 +181,16 @@ type LetterTx interface {
 	CreateLetters(ctx context.Context, ls []Letter) error
 	// GetLetter reads a letter; with lock it is locked until commit.
 	GetLetter(ctx context.Context, id string, lock bool) (Letter, error)
+	// GetLetters reads the letters with these ids in one statement (missing
+	// ones are left out), locked in the database's id order with lock.
+	GetLetters(ctx context.Context, ids []string, lock bool) ([]Letter, error)
 	// UpdateLetter writes the mutable fields: tracking, route, route reason,
 	// state, recipient mailbox, read time, last evidence, evidence count,
 	// notification id.
 	UpdateLetter(ctx context.Context, l Letter) error
+	// UpdateLetters writes the fields of UpdateLetter of several letters in
+	// one statement (ids distinct); ErrNotFound if one is missing.
+	UpdateLetters(ctx context.Context, ls []Letter) error
 	ListLetters(ctx context.Context, q LetterQuery) ([]Letter, error)
 	// LetterIDs lists up to limit letter ids greater than afterID, in
 	// order (for audits).
@@ -259,9 +266,15 @@ type PrintTx interface {
 	// PrintJobs lists up to limit jobs with ids greater than afterID, in id
 	// order (for audits).
 	PrintJobs(ctx context.Context, afterID string, limit int) ([]PrintJob, error)
+	// GetPrintJobs reads the jobs with these ids (missing ones are left
+	// out), in id order; with lock they are locked until commit.
+	GetPrintJobs(ctx context.Context, ids []string, lock bool) ([]PrintJob, error)
 	// UpdatePrintJob writes state, attempts, availability, lease, PDF facts,
 	// error and times.
 	UpdatePrintJob(ctx context.Context, j PrintJob) error
+	// UpdatePrintJobs writes the same fields of several jobs in one
+	// statement (ids distinct); ErrNotFound if one is missing.
+	UpdatePrintJobs(ctx context.Context, js []PrintJob) error
 	// LeasePrintJobs claims up to max jobs of the regions that are queued
 	// and available, or leased with an expired lease, giving each a new
 	// fencing token and lease (FOR UPDATE SKIP LOCKED on PostgreSQL).
@@ -276,4 +289,21 @@ type PrintTx interface {
 	// PutBlob and GetBlob keep rendered PDFs (encrypted by the caller).
 	PutBlob(ctx context.Context, key string, data []byte) error
 	GetBlob(ctx context.Context, key string) ([]byte, error)
+}
+
+// BatchTx stores bulk submissions and the outcome of each of their lines.
+type BatchTx interface {
+	// CreateBatch stores a new batch; ErrConflict when the sender already
+	// used its idempotency key.
+	CreateBatch(ctx context.Context, b LetterBatch) error
+	GetBatch(ctx context.Context, id string) (LetterBatch, error)
+	// BatchByKey finds a sender's batch by idempotency key.
+	BatchByKey(ctx context.Context, sender, key string) (LetterBatch, error)
+	// SetBatchState records a batch's state (and when it finished).
+	SetBatchState(ctx context.Context, id, state string, finishedAt time.Time) error
+	// PutBatchResults stores line outcomes; a line stored before keeps its
+	// first outcome.
+	PutBatchResults(ctx context.Context, batchID string, rs []BatchResult) error
+	// BatchResults lists a batch's line outcomes in line order.
+	BatchResults(ctx context.Context, batchID string) ([]BatchResult, error)
 }

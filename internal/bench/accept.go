@@ -34,33 +34,47 @@ func Accept(ctx context.Context, o Options) (*Result, error) {
 	if o.Server != "" {
 		return acceptExternal(ctx, o)
 	}
-	h, err := startServer(ctx, o, false)
+	h, cs, to, err := startWithSender(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer h.close()
+	defer closeClients(cs)
+	params := map[string]any{}
+	h.describe(params)
+	return runAccept(ctx, o, cs, to, h.dbURL, h.sqlite, params)
+}
+
+// startWithSender starts a server in-process with an active sender and
+// o.Recipients active recipient mailboxes, and opens o.Concurrency
+// connections as the sender. The caller closes both.
+func startWithSender(ctx context.Context, o Options) (*harness, []*apiClient, []recipientName, error) {
+	h, err := startServer(ctx, o, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	sender, err := h.party(ctx, h.senderRequest(), h.senderAddress())
 	if err != nil {
-		return nil, err
+		h.close()
+		return nil, nil, nil, err
 	}
+	defer sender.client.close()
 	recips, err := h.recipients(ctx, o.Recipients)
 	if err != nil {
-		return nil, err
+		h.close()
+		return nil, nil, nil, err
 	}
-	cs, err := clients(h.base, sender.cred, h.caPEM, o.Concurrency)
-	if err != nil {
-		return nil, err
-	}
-	defer closeClients(cs)
-	sender.client.close()
 	to := make([]recipientName, len(recips))
 	for i, r := range recips {
 		to[i] = recipientName{r.name, r.address}
 		r.client.close()
 	}
-	params := map[string]any{}
-	h.describe(params)
-	return runAccept(ctx, o, cs, to, h.dbURL, h.sqlite, params)
+	cs, err := clients(h.base, sender.cred, h.caPEM, o.Concurrency)
+	if err != nil {
+		h.close()
+		return nil, nil, nil, err
+	}
+	return h, cs, to, nil
 }
 
 // acceptExternal runs against a server someone else started.

@@ -179,6 +179,7 @@ type Scenario struct {
 func Scenarios() []Scenario {
 	return []Scenario{
 		{"accept", "registered 10 KiB letters over mTLS HTTP keep-alive vs raw durable INSERTs", Accept},
+		{"bulk", "registered 10 KiB letters in batches of 1,000 (POST /v1/letter-batches) vs raw durable INSERTs", Bulk},
 		{"smtp", "10 KiB letters over TLS SMTP connections vs a go-smtp server that fsyncs each message", SMTP},
 		{"render", "Cyrillic letters rendered to PDF per second and per core vs fonts loaded per document", Render},
 		{"lease", "print jobs leased and reported by agents vs a bare FOR UPDATE SKIP LOCKED claim loop", Lease},

@@ -38,7 +38,7 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags(e, "bench "+name, "bench "+name+" [flags]   ("+sc.Summary+")")
 	fs.Int64Var(&o.Count, "count", 0, "items to measure (0: the scenario's default unless --duration is given)")
 	fs.DurationVar(&o.Duration, "duration", 0, "bound each measured phase in time (e.g. 30s)")
-	fs.IntVar(&o.Concurrency, "concurrency", 0, "clients or workers (0: accept 32, smtp 20, lease 4 agents, render and verify GOMAXPROCS, seed 1)")
+	fs.IntVar(&o.Concurrency, "concurrency", 0, "clients or workers (0: accept 32, bulk 1 batch in flight, smtp 20, lease 4 agents, render and verify GOMAXPROCS, seed 1)")
 	fs.StringVar(&o.DatabaseURL, "database-url", e.Getenv("NPES_DATABASE_URL"), "PostgreSQL URL of a scratch database (one holding data npes bench did not create is refused); empty means SQLite in a temporary directory (NPES_DATABASE_URL)")
 	jsonOut := fs.Bool("json", false, "print one JSON object: the figures, \"baseline\" and \"ratio\"")
 	fs.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the baseline")
@@ -55,6 +55,9 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 		fs.StringVar(&o.CredentialDir, "id", "", "with --server: credential directory of a sender with an active mailbox")
 		fs.StringVar(&o.RecipientName, "to-name", "", "with --server: the recipient's name")
 		fs.StringVar(&o.RecipientAddress, "to-address", "", "with --server: the recipient's address (an active mailbox, for the electronic route)")
+		fs.IntVar(&o.BodyBytes, "body-bytes", 10<<10, "body size in bytes")
+		fs.IntVar(&o.Recipients, "recipients", 16, "recipient mailboxes the letters are spread over")
+	case "bulk":
 		fs.IntVar(&o.BodyBytes, "body-bytes", 10<<10, "body size in bytes")
 		fs.IntVar(&o.Recipients, "recipients", 16, "recipient mailboxes the letters are spread over")
 	case "smtp":

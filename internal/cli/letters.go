@@ -473,20 +473,20 @@ func writeSubmission(mw *multipart.Writer, letter map[string]any, files []string
 		return err
 	}
 	for _, p := range files {
-		if err := writeFilePart(mw, p); err != nil {
+		if err := writeFilePart(mw, "attachment", p); err != nil {
 			return err
 		}
 	}
 	return mw.Close()
 }
 
-func writeFilePart(mw *multipart.Writer, path string) error {
+func writeFilePart(mw *multipart.Writer, field, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	w, err := mw.CreateFormFile("attachment", filepath.Base(path))
+	w, err := mw.CreateFormFile(field, filepath.Base(path))
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,23 @@ type letterPart struct {
 	InReplyTo            string `json:"in_reply_to"`
 }
 
+// submission is the letter part as the service takes it.
+func (lp *letterPart) submission(key string) (mailbox.Submission, error) {
+	piu, err := parsePeriod("print_if_unsigned_after", lp.PrintIfUnsignedAfter)
+	if err != nil {
+		return mailbox.Submission{}, err
+	}
+	ap, err := parsePeriod("acceptance_period", lp.AcceptancePeriod)
+	if err != nil {
+		return mailbox.Submission{}, err
+	}
+	return mailbox.Submission{
+		RecipientName: lp.Recipient.Name, RecipientAddress: lp.Recipient.Address, Registered: lp.Registered,
+		Subject: lp.Subject, Body: lp.Body, Language: lp.Language, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
+		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI, InReplyTo: lp.InReplyTo,
+	}, nil
+}
+
 func parsePeriod(field, v string) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
@@ -116,22 +133,12 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 		refuse(mailbox.Errorf(mailbox.ErrInvalid, "bad_request", "the part named letter is missing"))
 		return
 	}
-	piu, err := parsePeriod("print_if_unsigned_after", lp.PrintIfUnsignedAfter)
+	sub, err := lp.submission(r.Header.Get("Idempotency-Key"))
 	if err != nil {
 		refuse(err)
 		return
 	}
-	ap, err := parsePeriod("acceptance_period", lp.AcceptancePeriod)
-	if err != nil {
-		refuse(err)
-		return
-	}
-	key := r.Header.Get("Idempotency-Key")
-	v, replayed, err := s.Service.Submit(r.Context(), caller(r), mailbox.Submission{
-		RecipientName: lp.Recipient.Name, RecipientAddress: lp.Recipient.Address, Registered: lp.Registered,
-		Subject: lp.Subject, Body: lp.Body, Language: lp.Language, PrintIfUnsignedAfter: piu, AcceptancePeriod: ap,
-		IdempotencyKey: key, FromMailbox: lp.From, Channel: mailbox.ChannelAPI, InReplyTo: lp.InReplyTo,
-	}, draft)
+	v, replayed, err := s.Service.Submit(r.Context(), caller(r), sub, draft)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

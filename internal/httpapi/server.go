@@ -106,6 +106,8 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/v1/admin/recoveries/{id}/verify", s.verifyRecovery)
 
 		r.Post("/v1/letters", s.submitLetter)
+		r.Post("/v1/letter-batches", s.submitBatch)
+		r.Get("/v1/letter-batches/{id}", s.getBatch)
 		r.Get("/v1/letters", s.listLetters)
 		r.Get("/v1/letters/{id}", s.getLetter)
 		r.Get("/v1/letters/{id}/content", s.letterContent)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -91,6 +92,7 @@ type accessFixture struct {
 	posted      sent               // orgA → Gomel, print route; job posted by pcGomel
 	leasedJob   printJob
 	postedJob   printJob
+	batch       string // orgA's letter batch (one line, not a letter)
 	mailboxA    string // personA's active mailbox
 	pendingB    string // personB's second mailbox, pending
 	secrets     []string
@@ -159,6 +161,19 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	for _, step := range []string{"printed", "posted"} {
 		f.by["pcGomel"].must(t, "POST", base+"/v1/print/jobs/"+f.postedJob.ID+"/"+step, map[string]any{"lease_token": f.postedJob.LeaseToken, "sheets": f.postedJob.Sheets}, nil, 200)
 	}
+
+	// A batch of orgA's whose one line is not a letter: an object to own
+	// that sends nothing.
+	form, ct := batchForm(`{"recipient":`)
+	r, err := f.by["orgA"].call(t.Context(), "POST", base+"/v1/letter-batches", bytes.NewReader(form), ct, nil)
+	if err != nil || r.status != 202 {
+		t.Fatalf("batch: %v %d %s", err, r.status, r.body)
+	}
+	var batch struct{ ID string }
+	if err := json.Unmarshal(r.body, &batch); err != nil || batch.ID == "" {
+		t.Fatalf("batch reply %s: %v", r.body, err)
+	}
+	f.batch = batch.ID
 	return f
 }
 
@@ -324,6 +339,13 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 			b, ct := letterForm(map[string]any{"recipient": map[string]string{"name": "Петров П.П.", "address": citizen2Address}, "subject": "x", "body": "y"})
 			return bytes.NewReader(b), ct
 		}}}, true, true
+	case "/v1/letter-batches":
+		return []target{{object: "collection", path: path, body: func(principal) (io.Reader, string) {
+			b, ct := batchForm(`{"recipient":{"name":"Петров П.П.","address":"` + citizen2Address + `"},"subject":"x","body":"y"}`)
+			return bytes.NewReader(b), ct
+		}}}, true, true
+	case "/v1/letter-batches/{id}":
+		return []target{{object: "orgA's batch", path: "/v1/letter-batches/" + f.batch, owners: []string{"orgA"}}}, false, true
 	case "/v1/mailboxes":
 		return []target{{object: "collection", path: path, body: jsonBody(map[string]string{"address": "220005, г. Минск, пр-т Независимости, 4"})}}, true, true
 	case "/v1/print/leases":
@@ -571,4 +593,14 @@ func TestRecipientSignatures(t *testing.T) {
 	if v.State != mailbox.StateAwaitingAcceptance {
 		t.Errorf("the second letter is %s after the refused replays", v.State)
 	}
+}
+
+// batchForm is a POST /v1/letter-batches body with these NDJSON lines.
+func batchForm(lines ...string) ([]byte, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	w, _ := mw.CreateFormField("letters")
+	_, _ = w.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	_ = mw.Close()
+	return buf.Bytes(), mw.FormDataContentType()
 }

@@ -83,6 +83,31 @@ func (t *Tx) GetLetter(ctx context.Context, id string, lock bool) (mailbox.Lette
 	return l, nil
 }
 
+// GetLetters implements mailbox.LetterTx.
+func (t *Tx) GetLetters(ctx context.Context, ids []string, lock bool) ([]mailbox.Letter, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := t.queryIDs(ctx, letterColumns, "letters", ids, lock)
+	if err != nil {
+		return nil, err
+	}
+	return collectLetters(rows)
+}
+
+// UpdateLetters implements mailbox.LetterTx: one UPDATE … FROM a VALUES
+// list, as UpdatePrintJobs.
+func (t *Tx) UpdateLetters(ctx context.Context, ls []mailbox.Letter) error {
+	args := make([]any, 0, 10*len(ls))
+	for _, l := range ls {
+		args = append(args, l.ID, l.Tracking, l.Route, l.RouteReason, l.State, l.RecipientMailbox, Micros(l.ReadAt),
+			l.LastEvidence, l.EvidenceCount, l.NotificationID)
+	}
+	return t.updateFromValues(ctx, "letters", []valueColumn{{"id", "TEXT"}, {"tracking", "TEXT"}, {"route", "TEXT"},
+		{"route_reason", "TEXT"}, {"state", "TEXT"}, {"recipient_mailbox", "TEXT"}, {"read_at", "BIGINT"},
+		{"last_evidence", "TEXT"}, {"evidence_count", "INTEGER"}, {"notification_id", "TEXT"}}, args)
+}
+
 // LetterIDs implements mailbox.LetterTx.
 func (t *Tx) LetterIDs(ctx context.Context, afterID string, limit int) ([]string, error) {
 	rows, err := t.Q.Query(ctx, `SELECT id FROM letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)

@@ -18,6 +18,15 @@ func (t *Tx) AddNotification(ctx context.Context, n mailbox.Notification) error 
 	return err
 }
 
+// AddNotifications implements mailbox.OutboxTx with multi-row INSERTs.
+func (t *Tx) AddNotifications(ctx context.Context, ns []mailbox.Notification) error {
+	args := make([]any, 0, 10*len(ns))
+	for _, n := range ns {
+		args = append(args, n.ID, n.Kind, n.MailboxID, n.LetterID, n.To, Micros(n.CreatedAt), n.Attempts, Micros(n.NextAt), Micros(n.SentAt), n.LastError)
+	}
+	return t.insertRows(ctx, "notifications", notificationColumns, 10, args)
+}
+
 // DueNotifications implements mailbox.OutboxTx: unsent notifications due
 // now, locked (SKIP LOCKED on PostgreSQL) so two workers never send one
 // twice at the same time.

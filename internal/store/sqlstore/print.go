@@ -233,3 +233,27 @@ func (t *Tx) GetBlob(ctx context.Context, key string) ([]byte, error) {
 	}
 	return d, nil
 }
+
+// GetPrintJobs implements mailbox.PrintTx: one SELECT for many jobs, locked
+// in id order (every caller locks in the same order, so two batches of
+// reports never deadlock).
+func (t *Tx) GetPrintJobs(ctx context.Context, ids []string, lock bool) ([]mailbox.PrintJob, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return collectJobs(t.queryIDs(ctx, jobColumns, "print_jobs", ids, lock))
+}
+
+// UpdatePrintJobs implements mailbox.PrintTx in one statement per chunk
+// of jobs (updateFromValues).
+func (t *Tx) UpdatePrintJobs(ctx context.Context, js []mailbox.PrintJob) error {
+	args := make([]any, 0, 14*len(js))
+	for _, j := range js {
+		args = append(args, j.ID, j.State, j.Attempts, Micros(j.AvailableAt), j.LeaseToken, j.LeaseOwner, Micros(j.LeaseExpiresAt),
+			j.PDFSHA256, j.Pages, j.Sheets, j.LastError, Micros(j.PrintedAt), Micros(j.PostedAt), j.PrintedBy)
+	}
+	return t.updateFromValues(ctx, "print_jobs", []valueColumn{{"id", "TEXT"}, {"state", "TEXT"}, {"attempts", "INTEGER"},
+		{"available_at", "BIGINT"}, {"lease_token", "BIGINT"}, {"lease_owner", "TEXT"}, {"lease_expires_at", "BIGINT"},
+		{"pdf_sha256", "TEXT"}, {"pages", "INTEGER"}, {"sheets", "INTEGER"}, {"last_error", "TEXT"},
+		{"printed_at", "BIGINT"}, {"posted_at", "BIGINT"}, {"printed_by", "TEXT"}}, args)
+}

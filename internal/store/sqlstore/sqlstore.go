@@ -14,9 +14,12 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/npes/npes/mailbox"
 )
 
 // Querier is what a transaction offers to the shared SQL. Implementations
@@ -120,4 +123,74 @@ func (t *Tx) insertRows(ctx context.Context, table, columns string, ncols int, a
 		}
 	}
 	return nil
+}
+
+// valueColumn is a column of updateFromValues and its SQL type.
+type valueColumn struct{ name, sqlType string }
+
+// updateFromValues updates many rows of table in one statement per chunk:
+// WITH v (cols) AS (VALUES …) UPDATE table SET col = v.col … FROM v WHERE
+// table.id = v.id (PostgreSQL, and SQLite since 3.33). The list is a CTE
+// because SQLite names a bare VALUES list's columns column1, column2, …;
+// CAST types its parameters, which neither engine infers there. cols[0] is
+// the key, id; args holds the values of all rows, row after row. A row
+// that matches nothing makes it fail with ErrNotFound.
+func (t *Tx) updateFromValues(ctx context.Context, table string, cols []valueColumn, args []any) error {
+	ncols := len(cols)
+	names := make([]string, ncols)
+	sets := make([]string, 0, ncols-1)
+	for i, c := range cols {
+		names[i] = c.name
+		if i > 0 {
+			sets = append(sets, c.name+" = v."+c.name)
+		}
+	}
+	nrows := len(args) / ncols
+	perStmt := max(1, 30000/ncols)
+	for start := 0; start < nrows; start += perStmt {
+		end := min(nrows, start+perStmt)
+		var sb strings.Builder
+		sb.WriteString("WITH v (" + strings.Join(names, ", ") + ") AS (VALUES ")
+		n := 1
+		for r := start; r < end; r++ {
+			if r > start {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("CAST($" + strconv.Itoa(n) + " AS " + cols[c].sqlType + ")")
+				n++
+			}
+			sb.WriteByte(')')
+		}
+		sb.WriteString(") UPDATE " + table + " SET " + strings.Join(sets, ", ") + " FROM v WHERE " + table + ".id = v.id")
+		got, err := t.Q.Exec(ctx, sb.String(), args[start*ncols:end*ncols]...)
+		if err != nil {
+			return err
+		}
+		if got != int64(end-start) {
+			return fmt.Errorf("%s: %d of %d rows updated: %w", table, got, end-start, mailbox.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// queryIDs selects columns of the rows of table with these ids, in the
+// database's id order, and with lock locks them in that order (so every
+// caller locks in the same order, and two never deadlock).
+func (t *Tx) queryIDs(ctx context.Context, columns, table string, ids []string, lock bool) (Rows, error) {
+	ph := make([]string, len(ids))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		ph[i] = "$" + strconv.Itoa(i+1)
+		args[i] = id
+	}
+	q := `SELECT ` + columns + ` FROM ` + table + ` WHERE id IN (` + strings.Join(ph, ", ") + `) ORDER BY id`
+	if lock {
+		q += t.D.ForUpdate
+	}
+	return t.Q.Query(ctx, q, args...)
 }
