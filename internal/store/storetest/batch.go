@@ -9,8 +9,6 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-func init() { register("Batches", testBatches) }
-
 // testBatches: a batch is found by id and by its sender's idempotency key
 // (unique per sender, not across senders; no key is no uniqueness), its
 // state changes, and a line's first recorded outcome is kept.

@@ -25,22 +25,61 @@ func method(name string, fn func(*testing.T, mailbox.Store)) {
 	methods[name] = fn
 }
 
+// groups holds subtests that pin several methods together, where one
+// method's contract cannot be observed without the others (a batch written
+// by one method and read back by another); covered maps each such method
+// to its group's subtest.
+var (
+	groups  = map[string]func(*testing.T, Factory){}
+	covered = map[string]string{}
+)
+
+// methodGroup registers one subtest, named group, for the listed methods.
+func methodGroup(group string, fn func(*testing.T, Factory), names ...string) {
+	if _, dup := groups[group]; dup {
+		panic("storetest: two groups named " + group)
+	}
+	groups[group] = fn
+	for _, n := range names {
+		if _, dup := methods[n]; dup {
+			panic("storetest: two subtests for " + n)
+		}
+		if _, dup := covered[n]; dup {
+			panic("storetest: two groups for " + n)
+		}
+		covered[n] = group
+	}
+}
+
 // MethodNames lists the methods the suite has a subtest for, sorted.
 func MethodNames() []string {
-	names := make([]string, 0, len(methods))
+	names := make([]string, 0, len(methods)+len(covered))
 	for n := range methods {
+		names = append(names, n)
+	}
+	for n := range covered {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	return names
 }
 
-// exerciseMethods runs the per-method subtests under "Tx".
+// exerciseMethods runs the per-method subtests and the groups under "Tx".
 func exerciseMethods(t *testing.T, newStore Factory) {
-	for _, name := range MethodNames() {
-		fn := methods[name]
+	for name, fn := range methods {
 		t.Run(name, func(t *testing.T) { t.Parallel(); fn(t, newStore(t)) })
 	}
+	for name, fn := range groups {
+		t.Run(name, func(t *testing.T) { t.Parallel(); fn(t, newStore) })
+	}
+}
+
+func init() {
+	methodGroup("Recoveries", testRecoveries, "CreateRecovery", "GetRecovery", "UpdateRecovery", "RecoveriesOfIdentity", "SupersedeRecoveries")
+	methodGroup("Batches", testBatches, "CreateBatch", "GetBatch", "BatchByKey", "BatchResults", "PutBatchResults", "SetBatchState")
+	methodGroup("LettersSetBased", testLettersSetBased, "GetLetters", "UpdateLetters", "AddNotifications")
+	methodGroup("PrintJobsSetBased", testPrintJobsSetBased, "GetPrintJobs", "UpdatePrintJobs")
+	methodGroup("Threads", testThreads, "ThreadLetters")
 }
 
 // view runs fn read-only and fails the test on error.

@@ -10,11 +10,6 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-func init() {
-	register("PrintJobsSetBased", testPrintJobsSetBased)
-	register("LettersSetBased", testLettersSetBased)
-}
-
 // testLettersSetBased: GetLetters reads many letters in one statement
 // (missing ids left out), UpdateLetters writes UpdateLetter's fields of
 // many, and a missing letter fails the whole write; AddNotifications

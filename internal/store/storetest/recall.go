@@ -10,7 +10,6 @@ import (
 )
 
 func init() {
-	register("Threads", testThreads)
 	register("CancelledJobs", testCancelledJobs)
 }
 

@@ -8,8 +8,6 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-func init() { register("Recoveries", testRecoveries) }
-
 // testRecoveries: one pending recovery per mailbox (a second is
 // ErrConflict until the first is superseded), fields round-trip, and an
 // identity's recoveries list newest first, pending ones alone on request.
