@@ -49,6 +49,7 @@ type Tx interface {
 	EvidenceTx
 	PrintTx
 	OutboxTx
+	SessionTx
 }
 
 // StateTx is a small key-value store for server state (for example the
