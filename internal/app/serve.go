@@ -18,6 +18,7 @@ import (
 	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/hybrid/convert"
 	"github.com/npes/npes/internal/httpapi"
+	"github.com/npes/npes/internal/web"
 	"github.com/npes/npes/internal/tlsalert"
 	"github.com/npes/npes/mailbox"
 )
@@ -49,6 +50,9 @@ type Server struct {
 	// alerts wraps every listener so that a revoked certificate hears
 	// the TLS alert certificate_revoked.
 	alerts *tlsalert.Rewriter
+
+	// portal is the citizen web portal at / on the HTTPS listener.
+	portal *web.Portal
 
 	httpSrv *http.Server
 	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
@@ -151,7 +155,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.cfg.Logger.Warn("mailboxes set pending: their addresses fail the address rules", "count", n, "rules", mailbox.AddressRules)
 	}
 
-	handler := httpapi.NewHandler(httpapi.Deps{
+	api := httpapi.NewHandler(httpapi.Deps{
 		Logger:     s.cfg.Logger,
 		CAPEM:      caPEM,
 		CRL:        (&crlPublisher{ca: ca, store: s.Store, now: s.cfg.Now, log: s.cfg.Logger}).CRL,
@@ -170,6 +174,15 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		// only the headers.
 		BodyTimeouts: s.cfg.BodyTimeouts,
 	})
+	// The citizen portal shares the listener: /v1/… and /metrics stay the
+	// API's, where cookies authenticate nothing.
+	portal, err := web.New(web.Deps{Service: svc, Revocations: s.rev, Now: s.cfg.Now, Logger: s.cfg.Logger,
+		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax})
+	if err != nil {
+		return err
+	}
+	s.portal = portal
+	handler := web.Mount(api, portal)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.HTTPAddr, err)
@@ -250,6 +263,12 @@ func (s *Server) logRefusal(err error) {
 // server reloads by itself every half second; this is for tests and tools
 // that must not depend on that timing.
 func (s *Server) RefreshRevocations(ctx context.Context) error { return s.rev.Refresh(ctx) }
+
+// EndWebSessions ends every web portal session of an identity (credential
+// recovery: a lost device's session must stop with it).
+func (s *Server) EndWebSessions(ctx context.Context, identityID string) (int64, error) {
+	return s.portal.EndSessions(ctx, identityID)
+}
 
 // RevocationSetAge is how old the revoked set in use is, by the server's
 // clock (for a gauge such as npes_revocation_set_age_seconds).
