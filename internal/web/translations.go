@@ -40,6 +40,7 @@ var translations = map[string][3]string{
 	"Awaiting signature":           {"Awaiting signature", "Чакаюць подпісу", "Ждут подписи"},
 	"Unread":                       {"Unread", "Непрачытаныя", "Непрочитанные"},
 	"Apply":                        {"Apply", "Прымяніць", "Применить"},
+	"Your signature is needed":     {"Your signature is needed", "Патрэбны ваш подпіс", "Нужна ваша подпись"},
 	"Awaiting your signature":      {"Awaiting your signature", "Чакаюць вашага подпісу", "Ждут вашей подписи"},
 	"Letters":                      {"Letters", "Лісты", "Письма"},
 	"No letters.":                  {"No letters.", "Лістоў няма.", "Писем нет."},
