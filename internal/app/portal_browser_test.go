@@ -346,6 +346,16 @@ func TestPortalBrowser(t *testing.T) {
 		t.Errorf("bundle holds %d evidence", len(rep.Evidence))
 	}
 
+	// The public verify page says the same of the downloaded file.
+	step("verify page", chromedp.Navigate(origin+"/verify?lang=be"), chromedp.WaitVisible(chromedp.CSS("#bundle-file")),
+		chromedp.SetUploadFiles(chromedp.CSS("#bundle-file"), []string{filepath.Join(downloads, guid)}),
+		chromedp.Click(chromedp.CSS("#verify-submit")), chromedp.WaitVisible(chromedp.CSS("#verify-result")))
+	if got := text("#verify-result"); !strings.Contains(got, "Сапраўдны") {
+		t.Errorf("verify page on the downloaded bundle: %q", got)
+	}
+	screenshots(t, ctx, shots, "verify-be")
+	checkA11y(t, ctx, string(axeJS), "verify")
+
 	// Sign-out ends the session: the inbox sends the browser to sign in.
 	step("sign out", chromedp.Navigate(origin+"/inbox?lang=en"), chromedp.WaitVisible(chromedp.CSS(".signout button")),
 		chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#signin-cert")))

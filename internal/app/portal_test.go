@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -284,6 +287,8 @@ func testPortalLetters(t *testing.T, b *bundle) {
 		!strings.Contains(got, `"letter"`) || len(got) == 0 || len(want) == 0 {
 		t.Fatalf("bundle: %d (%d bytes), API %d (%d bytes)", resp.StatusCode, len(got), status, len(want))
 	}
+	testPortalVerify(t, b, []byte(got))
+
 	// Another holder cannot see the letter: not found, as in the API.
 	other := b.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр", PersonalID: "3140582A002PB3"}, b.clock.Now())
 	stranger := b.portal(t, &other)
@@ -329,6 +334,62 @@ func testPortalLanguages(t *testing.T, b *bundle) {
 	holder.do("GET", "/inbox?lang=ru", nil)
 	if _, body := holder.do("GET", "/inbox", map[string]string{"Accept-Language": "en"}); !strings.Contains(body, `<html lang="ru">`) || !strings.Contains(body, "Входящие") {
 		t.Errorf("language not remembered by the session")
+	}
+}
+
+// testPortalVerify checks the public verify page: a genuine bundle is
+// valid, a tampered one is not, oversized uploads and floods are refused.
+func testPortalVerify(t *testing.T, b *bundle, bundleJSON []byte) {
+	anon := b.portal(t, nil)
+	upload := func(data []byte) (int, string) {
+		t.Helper()
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("bundle", "bundle.json")
+		fw.Write(data)
+		mw.Close()
+		req, _ := http.NewRequest("POST", b.base+"/verify", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := anon.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if resp, body := anon.do("GET", "/verify", nil); resp.StatusCode != 200 || !strings.Contains(body, `name="bundle"`) {
+		t.Fatalf("GET /verify: %d", resp.StatusCode)
+	}
+	if status, body := upload(bundleJSON); status != 200 || !strings.Contains(body, "Valid: every record") {
+		t.Fatalf("genuine bundle: %d %s", status, body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(bundleJSON, &doc); err != nil || doc["letter"] == nil {
+		t.Fatalf("bundle JSON: %v", err)
+	}
+	doc["letter"] = "00000000-0000-4000-8000-000000000000"
+	tampered, _ := json.Marshal(doc)
+	if status, body := upload(tampered); status != http.StatusUnprocessableEntity || !strings.Contains(body, "NOT a valid proof") {
+		t.Errorf("tampered bundle: %d", status)
+	}
+	if status, _ := upload(bytes.Repeat([]byte(" "), 5<<20)); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("5 MiB upload: %d", status)
+	}
+	// The clock stands still: the burst is spent, the next check waits.
+	limited := false
+	for range 10 {
+		if status, _ := upload(bundleJSON); status == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("no rate limit on the verify page")
+	}
+	b.clock.Advance(time.Minute)
+	if status, _ := upload(bundleJSON); status != 200 {
+		t.Errorf("verify after waiting: %d", status)
 	}
 }
 

@@ -176,7 +176,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	})
 	// The citizen portal shares the listener: /v1/… and /metrics stay the
 	// API's, where cookies authenticate nothing.
-	portal, err := web.New(web.Deps{Service: svc, Revocations: s.rev, Now: s.cfg.Now, Logger: s.cfg.Logger,
+	portal, err := web.New(web.Deps{Service: svc, Revocations: s.rev, Now: s.cfg.Now, Logger: s.cfg.Logger, CAPEM: caPEM,
 		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax})
 	if err != nil {
 		return err

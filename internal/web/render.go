@@ -11,7 +11,7 @@ import (
 )
 
 // pages are the templates, each parsed with the shared layout.
-var pages = []string{"signin", "inbox", "letter", "error"}
+var pages = []string{"signin", "inbox", "letter", "verify", "error"}
 
 func (p *Portal) parseTemplates() error {
 	p.tmpl = make(map[string]*template.Template, len(pages))
@@ -75,6 +75,9 @@ func (p *Portal) locale(w http.ResponseWriter, r *http.Request) *locale {
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name, titleKey string, page any) {
 	l := p.locale(w, r)
 	v := view{L: l, Title: l.T(titleKey), Session: sessionFrom(r), Nav: name, Page: page}
+	if r.URL.Path == "/sent" {
+		v.Nav = "sent"
+	}
 	for _, ln := range langNames {
 		q := r.URL.Query()
 		q.Del("ended")

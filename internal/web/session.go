@@ -127,8 +127,12 @@ func (p *Portal) requireSession(next http.HandlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxSession{}, s)))
+		next(w, r.WithContext(withSession(r.Context(), s)))
 	}
+}
+
+func withSession(ctx context.Context, s *mailbox.WebSession) context.Context {
+	return context.WithValue(ctx, ctxSession{}, s)
 }
 
 func sessionFrom(r *http.Request) *mailbox.WebSession {

@@ -83,6 +83,28 @@ var translations = map[string][3]string{
 	"Yes":                          {"Yes", "Так", "Да"},
 	"No":                           {"No", "Не", "Нет"},
 
+	// The public verify page.
+	"Check a proof": {"Check a proof", "Праверыць доказ", "Проверить доказательство"},
+	"Upload an evidence bundle (the JSON file from a letter's page) to check it against this post office's published keys. The check reads only the file; nothing is stored.": {
+		"Upload an evidence bundle (the JSON file from a letter's page) to check it against this post office's published keys. The check reads only the file; nothing is stored.",
+		"Загрузіце пакет доказаў (файл JSON са старонкі ліста), каб праверыць яго па апублікаваных ключах гэтай пошты. Правяраецца толькі файл; нічога не захоўваецца.",
+		"Загрузите пакет доказательств (файл JSON со страницы письма), чтобы проверить его по опубликованным ключам этой почты. Проверяется только файл; ничего не сохраняется."},
+	"Bundle file (JSON, at most 4 MiB)": {"Bundle file (JSON, at most 4 MiB)", "Файл пакета (JSON, не больш за 4 МіБ)", "Файл пакета (JSON, не более 4 МиБ)"},
+	"Check":                             {"Check", "Праверыць", "Проверить"},
+	"Letter":                            {"Letter", "Ліст", "Письмо"},
+	"Complete as of":                    {"Complete as of", "Поўны на", "Полный на"},
+	"Valid: every record is signed by this post office and recorded in its public log.": {
+		"Valid: every record is signed by this post office and recorded in its public log.",
+		"Сапраўдны: кожны запіс падпісаны гэтай поштай і запісаны ў яе публічны журнал.",
+		"Действителен: каждая запись подписана этой почтой и внесена в её публичный журнал."},
+	"This file is NOT a valid proof of this post office.": {"This file is NOT a valid proof of this post office.",
+		"Гэты файл НЕ з'яўляецца сапраўдным доказам гэтай пошты.", "Этот файл НЕ является действительным доказательством этой почты."},
+	"Choose a bundle file to check.": {"Choose a bundle file to check.", "Выберыце файл пакета для праверкі.", "Выберите файл пакета для проверки."},
+	"The file is larger than 4 MiB: it is not a bundle.": {"The file is larger than 4 MiB: it is not a bundle.",
+		"Файл большы за 4 МіБ: гэта не пакет доказаў.", "Файл больше 4 МиБ: это не пакет доказательств."},
+	"Too many checks from your address. Please wait a minute and try again.": {"Too many checks from your address. Please wait a minute and try again.",
+		"Занадта шмат праверак з вашага адраса. Пачакайце хвіліну і паспрабуйце зноў.", "Слишком много проверок с вашего адреса. Подождите минуту и попробуйте снова."},
+
 	// Errors.
 	"Error":             {"Error", "Памылка", "Ошибка"},
 	"Letter not found.": {"Letter not found.", "Ліст не знойдзены.", "Письмо не найдено."},

@@ -41,6 +41,9 @@ type Deps struct {
 	// defaults).
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// CAPEM is the identity CA that verifiers pin with the operator keys
+	// (the public verify page).
+	CAPEM []byte
 }
 
 // Portal is the portal's http.Handler.
@@ -48,6 +51,8 @@ type Portal struct {
 	Deps
 	mux  *http.ServeMux
 	tmpl map[string]*template.Template
+	// verifyLimiter rations the public verify page per client address.
+	verifyLimiter limiter
 }
 
 //go:embed templates/*.html
@@ -97,6 +102,10 @@ func New(d Deps) (*Portal, error) {
 	p.mux.HandleFunc("GET /letters/{id}", p.requireSession(p.letter))
 	p.mux.HandleFunc("GET /letters/{id}/bundle", p.requireSession(p.bundle))
 	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.requireSession(p.attachment))
+	p.mux.HandleFunc("GET /verify", p.verifyForm)
+	// The verify page is public and changes no state, but a cross-site
+	// post could still spend the visitor's ration: protected like the rest.
+	post("/verify", p.verifyUpload)
 	p.mux.HandleFunc("/", p.notFound)
 	return p, nil
 }
