@@ -346,6 +346,10 @@ func TestPortalBrowser(t *testing.T) {
 		t.Errorf("bundle holds %d evidence", len(rep.Evidence))
 	}
 
+	step("mailbox page", chromedp.Navigate(origin+"/mailbox?lang=ru"), chromedp.WaitVisible(chromedp.CSS(".facts")))
+	screenshots(t, ctx, shots, "mailbox-ru")
+	checkA11y(t, ctx, string(axeJS), "mailbox")
+
 	// The public verify page says the same of the downloaded file.
 	step("verify page", chromedp.Navigate(origin+"/verify?lang=be"), chromedp.WaitVisible(chromedp.CSS("#bundle-file")),
 		chromedp.SetUploadFiles(chromedp.CSS("#bundle-file"), []string{filepath.Join(downloads, guid)}),

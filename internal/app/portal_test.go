@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/app"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 )
@@ -395,3 +397,56 @@ func testPortalVerify(t *testing.T, b *bundle, bundleJSON []byte) {
 
 // html escapes what html/template escapes in text.
 func html(s string) string { return strings.ReplaceAll(s, "'", "&#39;") }
+
+func TestPortalMailbox(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	codes := map[string]string{}
+	b := setupWith(t, "", func(c *app.Config) {
+		c.ActivationCodeSink = func(id, code string) { mu.Lock(); codes[id] = code; mu.Unlock() }
+	})
+	citizen := b.party(t, citizenReq)
+	var m struct{ ID, Status string }
+	citizen.mustJSON("POST", "/v1/mailboxes", map[string]string{"address": citizenAddress}, &m, 201)
+	holder := b.portal(t, &citizen.cred)
+	holder.signIn()
+	resp, body := holder.do("GET", "/mailbox", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, m.ID) || !strings.Contains(body, "Not yet proven") || !strings.Contains(body, `name="code"`) {
+		t.Fatalf("mailbox page of a pending mailbox: %d %s", resp.StatusCode, body)
+	}
+	activate := func(code string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", b.base+"/mailbox/"+m.ID+"/activate", strings.NewReader(url.Values{"code": {code}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", "__Host-npes="+holder.cookie)
+		resp, err := holder.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, string(data)
+	}
+	if resp, body := activate("WRONG-CODE"); resp.StatusCode/100 != 4 || !strings.Contains(body, `id="activate-error"`) {
+		t.Fatalf("wrong code: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	code := codes[m.ID]
+	mu.Unlock()
+	if code == "" {
+		t.Fatal("no activation code was issued")
+	}
+	if resp, _ := activate(code); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right code: %d", resp.StatusCode)
+	}
+	if _, body := holder.do("GET", "/mailbox", nil); !strings.Contains(body, "Proven: the mailbox receives electronic post.") || strings.Contains(body, `name="code"`) {
+		t.Errorf("mailbox page after activation: %s", body)
+	}
+	// Someone else's mailbox cannot be activated through the portal.
+	other := b.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр", PersonalID: "3140582A002PB3"}, b.clock.Now())
+	stranger := b.portal(t, &other)
+	stranger.signIn()
+	holder.cookie = stranger.cookie
+	if resp, _ := activate(code); resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusForbidden {
+		t.Errorf("stranger activating: %d", resp.StatusCode)
+	}
+}

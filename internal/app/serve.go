@@ -18,8 +18,8 @@ import (
 	"github.com/npes/npes/hybrid"
 	"github.com/npes/npes/hybrid/convert"
 	"github.com/npes/npes/internal/httpapi"
-	"github.com/npes/npes/internal/web"
 	"github.com/npes/npes/internal/tlsalert"
+	"github.com/npes/npes/internal/web"
 	"github.com/npes/npes/mailbox"
 )
 

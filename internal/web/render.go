@@ -11,7 +11,7 @@ import (
 )
 
 // pages are the templates, each parsed with the shared layout.
-var pages = []string{"signin", "inbox", "letter", "verify", "error"}
+var pages = []string{"signin", "inbox", "letter", "verify", "mailbox", "error"}
 
 func (p *Portal) parseTemplates() error {
 	p.tmpl = make(map[string]*template.Template, len(pages))
@@ -122,15 +122,23 @@ func (p *Portal) serviceError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, mailbox.ErrNotFound), errors.Is(err, mailbox.ErrForbidden) && errors.As(err, &de) && de.Code == "not_your_letter":
 		p.errorPage(w, r, http.StatusNotFound, "Letter not found.")
 	case errors.As(err, &de):
-		status := http.StatusBadRequest
-		switch {
-		case errors.Is(err, mailbox.ErrForbidden):
-			status = http.StatusForbidden
-		case errors.Is(err, mailbox.ErrConflict):
-			status = http.StatusConflict
-		}
-		p.render(w, r, status, "error", "Error", errorPage{Raw: de.Message})
+		p.render(w, r, statusOf(err), "error", "Error", errorPage{Raw: de.Message})
 	default:
 		p.serverError(w, r, err)
 	}
+}
+
+// statusOf is the HTTP status of a domain error, as the API answers it.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, mailbox.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, mailbox.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, mailbox.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, mailbox.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	}
+	return http.StatusBadRequest
 }

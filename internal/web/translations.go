@@ -83,6 +83,26 @@ var translations = map[string][3]string{
 	"Yes":                          {"Yes", "Так", "Да"},
 	"No":                           {"No", "Не", "Нет"},
 
+	// The mailbox page.
+	"Your mailboxes":   {"Your mailboxes", "Вашы паштовыя скрыні", "Ваши почтовые ящики"},
+	"No mailbox yet.":  {"No mailbox yet.", "Паштовай скрыні пакуль няма.", "Почтового ящика пока нет."},
+	"Address":          {"Address", "Адрас", "Адрес"},
+	"Mailbox number":   {"Mailbox number", "Нумар скрыні", "Номер ящика"},
+	"Proof of address": {"Proof of address", "Пацвярджэнне адраса", "Подтверждение адреса"},
+	"Proven: the mailbox receives electronic post.": {"Proven: the mailbox receives electronic post.",
+		"Пацверджаны: скрыня атрымлівае электронную пошту.", "Подтверждён: ящик получает электронную почту."},
+	"Not yet proven: enter the code from the letter the post brought to this address.": {
+		"Not yet proven: enter the code from the letter the post brought to this address.",
+		"Яшчэ не пацверджаны: увядзіце код з ліста, які пошта прынесла на гэты адрас.",
+		"Ещё не подтверждён: введите код из письма, которое почта принесла на этот адрес."},
+	"Activation code":          {"Activation code", "Код актывацыі", "Код активации"},
+	"Activate":                 {"Activate", "Актываваць", "Активировать"},
+	"The mailbox is active.":   {"The mailbox is active.", "Скрыня актываваная.", "Ящик активирован."},
+	"Notification e-mail":      {"Notification e-mail", "Электронная пошта для апавяшчэнняў", "Электронная почта для уведомлений"},
+	"none":                     {"none", "няма", "нет"},
+	"Certificates":             {"Certificates", "Сертыфікаты", "Сертификаты"},
+	"Certificate %s, bound %s": {"Certificate %s, bound %s", "Сертыфікат %s, прывязаны %s", "Сертификат %s, привязан %s"},
+
 	// The public verify page.
 	"Check a proof": {"Check a proof", "Праверыць доказ", "Проверить доказательство"},
 	"Upload an evidence bundle (the JSON file from a letter's page) to check it against this post office's published keys. The check reads only the file; nothing is stored.": {

@@ -102,6 +102,8 @@ func New(d Deps) (*Portal, error) {
 	p.mux.HandleFunc("GET /letters/{id}", p.requireSession(p.letter))
 	p.mux.HandleFunc("GET /letters/{id}/bundle", p.requireSession(p.bundle))
 	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.requireSession(p.attachment))
+	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
+	post("/mailbox/{id}/activate", p.requireSession(p.activate))
 	p.mux.HandleFunc("GET /verify", p.verifyForm)
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.
