@@ -346,6 +346,10 @@ func TestPortalBrowser(t *testing.T) {
 		t.Errorf("bundle holds %d evidence", len(rep.Evidence))
 	}
 
+	step("write page", chromedp.Navigate(origin+"/write?lang=be"), chromedp.WaitVisible(chromedp.CSS("#send")))
+	screenshots(t, ctx, shots, "write-be")
+	checkA11y(t, ctx, string(axeJS), "write")
+
 	step("mailbox page", chromedp.Navigate(origin+"/mailbox?lang=ru"), chromedp.WaitVisible(chromedp.CSS(".facts")))
 	screenshots(t, ctx, shots, "mailbox-ru")
 	checkA11y(t, ctx, string(axeJS), "mailbox")

@@ -290,6 +290,7 @@ func testPortalLetters(t *testing.T, b *bundle) {
 		t.Fatalf("bundle: %d (%d bytes), API %d (%d bytes)", resp.StatusCode, len(got), status, len(want))
 	}
 	testPortalVerify(t, b, []byte(got))
+	testPortalWrite(t, b, holder, org)
 
 	// Another holder cannot see the letter: not found, as in the API.
 	other := b.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр", PersonalID: "3140582A002PB3"}, b.clock.Now())
@@ -336,6 +337,57 @@ func testPortalLanguages(t *testing.T, b *bundle) {
 	holder.do("GET", "/inbox?lang=ru", nil)
 	if _, body := holder.do("GET", "/inbox", map[string]string{"Accept-Language": "en"}); !strings.Contains(body, `<html lang="ru">`) || !strings.Contains(body, "Входящие") {
 		t.Errorf("language not remembered by the session")
+	}
+}
+
+// testPortalWrite sends a letter from the portal: the service routes it as
+// for the API, a second press of Send makes no second letter, and a refused
+// letter shows the service's reason.
+func testPortalWrite(t *testing.T, b *bundle, holder *portalClient, org *party) {
+	if resp, body := holder.do("GET", "/write", nil); resp.StatusCode != 200 || !strings.Contains(body, `name="key"`) {
+		t.Fatalf("GET /write: %d", resp.StatusCode)
+	}
+	send := func(form url.Values) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", b.base+"/write", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", "__Host-npes="+holder.cookie)
+		resp, err := holder.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, string(data)
+	}
+	form := url.Values{"key": {"AAAAAAAAAAAAAAAAAAAAAA"}, "name": {orgReq.Name}, "address": {orgAddress},
+		"subject": {"Обращение"}, "body": {"Прошу пересчитать плату."}, "registered": {"on"}}
+	resp, body := send(form)
+	first := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(first, "/letters/") {
+		t.Fatalf("send from the portal: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := send(form); resp.Header.Get("Location") != first {
+		t.Errorf("a second press of Send made another letter: %s, first %s", resp.Header.Get("Location"), first)
+	}
+	var page struct{ Letters []mailbox.LetterView }
+	org.mustJSON("GET", "/v1/letters", nil, &page, 200)
+	n := 0
+	for _, l := range page.Letters {
+		if l.Subject == "Обращение" {
+			n++
+			if !l.Registered || "/letters/"+l.ID != first {
+				t.Errorf("letter from the portal: %+v", l)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("the organization received %d letters from the portal, want 1", n)
+	}
+	form.Set("key", "BBBBBBBBBBBBBBBBBBBBBB")
+	form.Set("address", "нигде")
+	if resp, body := send(form); resp.StatusCode/100 != 4 || !strings.Contains(body, `id="write-error"`) || !strings.Contains(body, "Прошу пересчитать") {
+		t.Errorf("letter to an unusable address: %d", resp.StatusCode)
 	}
 }
 

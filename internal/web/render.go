@@ -11,7 +11,7 @@ import (
 )
 
 // pages are the templates, each parsed with the shared layout.
-var pages = []string{"signin", "inbox", "letter", "verify", "mailbox", "error"}
+var pages = []string{"signin", "inbox", "letter", "verify", "mailbox", "write", "error"}
 
 func (p *Portal) parseTemplates() error {
 	p.tmpl = make(map[string]*template.Template, len(pages))

@@ -83,6 +83,18 @@ var translations = map[string][3]string{
 	"Yes":                          {"Yes", "Так", "Да"},
 	"No":                           {"No", "Не", "Нет"},
 
+	// Writing.
+	"Write a letter":                     {"Write a letter", "Напісаць ліст", "Написать письмо"},
+	"Recipient (person or organization)": {"Recipient (person or organization)", "Атрымальнік (асоба або арганізацыя)", "Получатель (человек или организация)"},
+	"Postal address":                     {"Postal address", "Паштовы адрас", "Почтовый адрес"},
+	"Postcode, town, street, house, flat — as on an envelope.": {"Postcode, town, street, house, flat — as on an envelope.",
+		"Індэкс, горад, вуліца, дом, кватэра — як на канверце.", "Индекс, город, улица, дом, квартира — как на конверте."},
+	"Subject": {"Subject", "Тэма", "Тема"},
+	"Text":    {"Text", "Тэкст", "Текст"},
+	"Registered: the recipient must sign for it": {"Registered: the recipient must sign for it",
+		"Заказны: атрымальнік павінен распісацца", "Заказное: получатель должен расписаться"},
+	"Send": {"Send", "Адправіць", "Отправить"},
+
 	// The mailbox page.
 	"Your mailboxes":   {"Your mailboxes", "Вашы паштовыя скрыні", "Ваши почтовые ящики"},
 	"No mailbox yet.":  {"No mailbox yet.", "Паштовай скрыні пакуль няма.", "Почтового ящика пока нет."},
