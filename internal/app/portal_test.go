@@ -36,7 +36,17 @@ func (b *bundle) portal(t *testing.T, cred *certs.Credential) *portalClient {
 
 func (p *portalClient) do(method, path string, hdr map[string]string) (*http.Response, string) {
 	p.t.Helper()
-	req, err := http.NewRequest(method, p.b.base+path, nil)
+	return p.request(method, path, nil, hdr)
+}
+
+func (p *portalClient) send(method, path string, body io.Reader, contentType string) (*http.Response, string) {
+	p.t.Helper()
+	return p.request(method, path, body, map[string]string{"Content-Type": contentType})
+}
+
+func (p *portalClient) request(method, path string, body io.Reader, hdr map[string]string) (*http.Response, string) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.b.base+path, body)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -51,8 +61,14 @@ func (p *portalClient) do(method, path string, hdr map[string]string) (*http.Res
 		p.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// postForm posts a form as the portal's pages do.
+func (p *portalClient) postForm(path string, form url.Values) (*http.Response, string) {
+	p.t.Helper()
+	return p.send("POST", path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
 }
 
 // signIn signs in with the client's certificate and keeps the cookie.
@@ -347,19 +363,7 @@ func testPortalWrite(t *testing.T, b *bundle, holder *portalClient, org *party) 
 	if resp, body := holder.do("GET", "/write", nil); resp.StatusCode != 200 || !strings.Contains(body, `name="key"`) {
 		t.Fatalf("GET /write: %d", resp.StatusCode)
 	}
-	send := func(form url.Values) (*http.Response, string) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", b.base+"/write", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Cookie", "__Host-npes="+holder.cookie)
-		resp, err := holder.c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp, string(data)
-	}
+	send := func(form url.Values) (*http.Response, string) { t.Helper(); return holder.postForm("/write", form) }
 	form := url.Values{"key": {"AAAAAAAAAAAAAAAAAAAAAA"}, "name": {orgReq.Name}, "address": {orgAddress},
 		"subject": {"Обращение"}, "body": {"Прошу пересчитать плату."}, "registered": {"on"}}
 	resp, body := send(form)
@@ -402,15 +406,8 @@ func testPortalVerify(t *testing.T, b *bundle, bundleJSON []byte) {
 		fw, _ := mw.CreateFormFile("bundle", "bundle.json")
 		fw.Write(data)
 		mw.Close()
-		req, _ := http.NewRequest("POST", b.base+"/verify", &buf)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := anon.c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		resp, body := anon.send("POST", "/verify", &buf, mw.FormDataContentType())
+		return resp.StatusCode, body
 	}
 	if resp, body := anon.do("GET", "/verify", nil); resp.StatusCode != 200 || !strings.Contains(body, `name="bundle"`) {
 		t.Fatalf("GET /verify: %d", resp.StatusCode)
@@ -467,16 +464,8 @@ func TestPortalMailbox(t *testing.T) {
 		t.Fatalf("mailbox page of a pending mailbox: %d %s", resp.StatusCode, body)
 	}
 	activate := func(code string) (*http.Response, string) {
-		req, _ := http.NewRequest("POST", b.base+"/mailbox/"+m.ID+"/activate", strings.NewReader(url.Values{"code": {code}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Cookie", "__Host-npes="+holder.cookie)
-		resp, err := holder.c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp, string(data)
+		t.Helper()
+		return holder.postForm("/mailbox/"+m.ID+"/activate", url.Values{"code": {code}})
 	}
 	if resp, body := activate("WRONG-CODE"); resp.StatusCode/100 != 4 || !strings.Contains(body, `id="activate-error"`) {
 		t.Fatalf("wrong code: %d %s", resp.StatusCode, body)
