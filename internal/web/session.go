@@ -91,6 +91,11 @@ func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, id certs.I
 	now := p.now()
 	ctx := r.Context()
 	err := p.Service.Store().InTx(ctx, func(tx mailbox.Tx) error {
+		// Sessions nobody comes back to are removed here, at each sign-in,
+		// so the table holds little more than the live sessions.
+		if _, err := tx.DeleteStaleSessions(ctx, now.Add(-p.SessionIdle), now.Add(-p.SessionAbsolute)); err != nil {
+			return err
+		}
 		return tx.CreateSession(ctx, mailbox.WebSession{TokenHash: hash[:], Identity: id, CertSerial: id.Serial,
 			Method: method, Lang: lang, CreatedAt: now, LastSeen: now})
 	})
