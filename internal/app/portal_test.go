@@ -197,6 +197,27 @@ func testPortalTimeouts(t *testing.T, b *bundle) {
 	if alive() {
 		t.Fatal("session alive after 16 idle minutes")
 	}
+	// A certificate that expires ends its session, however active: one
+	// issued 20 hours ago for a day has 4 hours left.
+	short := b.issue(t, certs.Request{Role: certs.RolePerson, Name: citizenReq.Name, PersonalID: citizenReq.PersonalID, Days: 1},
+		b.clock.Now().Add(-20*time.Hour))
+	brief := b.portal(t, &short)
+	brief.signIn()
+	browser := b.portal(t, nil)
+	browser.cookie = brief.cookie
+	for {
+		b.clock.Advance(10 * time.Minute)
+		if resp, _ := browser.do("GET", "/inbox", nil); resp.StatusCode != 200 {
+			break
+		}
+		if b.clock.Now().After(short.Cert.NotAfter) {
+			t.Fatalf("session alive after its certificate expired at %s", short.Cert.NotAfter)
+		}
+	}
+	if b.clock.Now().Before(short.Cert.NotAfter) {
+		t.Fatalf("session ended at %s, before its certificate expired at %s", b.clock.Now(), short.Cert.NotAfter)
+	}
+
 	// Absolute: however active, 12 hours end it.
 	holder.signIn()
 	for range 11 * 6 {

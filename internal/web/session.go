@@ -25,8 +25,8 @@ const touchEvery = 30 * time.Second
 type ctxSession struct{}
 
 // session returns the request's live session, or nil. A session past its
-// idle or absolute limit, or resting on a revoked certificate, is deleted
-// and treated as absent.
+// idle or absolute limit, or resting on a revoked or expired certificate,
+// is deleted and treated as absent.
 func (p *Portal) session(r *http.Request) (*mailbox.WebSession, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
@@ -51,7 +51,9 @@ func (p *Portal) session(r *http.Request) (*mailbox.WebSession, error) {
 		return nil, err
 	}
 	now := p.now()
-	end := now.Sub(s.LastSeen) > p.SessionIdle || now.Sub(s.CreatedAt) > p.SessionAbsolute
+	// A session lives no longer than the certificate it rests on.
+	end := now.Sub(s.LastSeen) > p.SessionIdle || now.Sub(s.CreatedAt) > p.SessionAbsolute ||
+		!s.Identity.NotAfter.IsZero() && now.After(s.Identity.NotAfter)
 	if !end && p.Revocations != nil {
 		revoked, err := p.Revocations.IsRevoked(ctx, s.CertSerial)
 		if err != nil {

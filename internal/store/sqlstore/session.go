@@ -26,10 +26,10 @@ func (t *Tx) CreateSession(ctx context.Context, s mailbox.WebSession) error {
 // GetSession implements mailbox.SessionTx.
 func (t *Tx) GetSession(ctx context.Context, tokenHash []byte) (mailbox.WebSession, error) {
 	var (
-		s              mailbox.WebSession
-		identityID     string
-		id             []byte
-		created, seen   int64
+		s             mailbox.WebSession
+		identityID    string
+		id            []byte
+		created, seen int64
 	)
 	err := t.Q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM web_sessions WHERE token_hash = $1`, tokenHash).
 		Scan(&s.TokenHash, &identityID, &id, &s.CertSerial, &s.Method, &s.Lang, &created, &seen)
