@@ -28,6 +28,7 @@ type Observer interface {
 const (
 	ChannelAPI  = "api"
 	ChannelSMTP = "smtp"
+	ChannelWeb  = "web"
 )
 
 // nopObserver is the default: nothing is observed.
@@ -99,7 +100,7 @@ func (s *Service) SubmissionRefused(err error) {
 // channelLabel bounds the channel label to the known channels.
 func channelLabel(c string) string {
 	switch c {
-	case ChannelAPI, ChannelSMTP:
+	case ChannelAPI, ChannelSMTP, ChannelWeb:
 		return c
 	}
 	return "other"

@@ -50,6 +50,7 @@ type Tx interface {
 	PrintTx
 	OutboxTx
 	BatchTx
+	SessionTx
 }
 
 // StateTx is a small key-value store for server state (for example the

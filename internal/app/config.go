@@ -83,6 +83,12 @@ type Config struct {
 	// (NPES_CONVERT_MEMORY, bytes or with a MiB/GiB suffix; 0 means
 	// convert.DefaultMemoryBytes, 1 GiB).
 	ConvertMemory int64
+	// WebSessionIdle and WebSessionMax bound a web portal session: idle
+	// time and total age (NPES_WEB_SESSION_IDLE, NPES_WEB_SESSION_MAX, Go
+	// durations; zero means web.DefaultSessionIdle, 15m, and
+	// web.DefaultSessionAbsolute, 12h).
+	WebSessionIdle time.Duration
+	WebSessionMax  time.Duration
 	// DevActivationCodes logs activation codes (development without a
 	// print centre). Never in production.
 	DevActivationCodes bool
@@ -100,6 +106,8 @@ type Config struct {
 	envErr error
 	// convertEnvErr is an unparsable NPES_CONVERT_* value.
 	convertEnvErr error
+	// webEnvErr is an unparsable NPES_WEB_SESSION_* value.
+	webEnvErr error
 }
 
 // SetConnMaxLifetime sets ConnMaxLifetime from a flag, which wins over
@@ -111,6 +119,9 @@ func (c *Config) SetConnMaxLifetime(d time.Duration) {
 // checkServe validates what only the server uses, so that a bad serve
 // setting does not stop `npes ca revoke` or `npes init`.
 func (c *Config) checkServe() error {
+	if c.webEnvErr != nil {
+		return c.webEnvErr
+	}
 	if c.envErr != nil {
 		return c.envErr
 	}
@@ -216,6 +227,18 @@ func FromEnv(getenv func(string) string) Config {
 		c.ConvertMemory = n
 	}
 	c.convertEnvErr = errors.Join(convertErrs...)
+	for _, e := range []struct {
+		key string
+		dst *time.Duration
+	}{{"NPES_WEB_SESSION_IDLE", &c.WebSessionIdle}, {"NPES_WEB_SESSION_MAX", &c.WebSessionMax}} {
+		if v := getenv(e.key); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				c.webEnvErr = errors.Join(c.webEnvErr, fmt.Errorf("%s: %q is not a positive duration such as 15m", e.key, v))
+			}
+			*e.dst = d
+		}
+	}
 	if v := getenv("NPES_CONN_MAX_LIFETIME"); v != "" {
 		d, err := ParseLifetime(v)
 		if err != nil {

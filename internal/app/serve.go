@@ -19,6 +19,7 @@ import (
 	"github.com/npes/npes/hybrid/convert"
 	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/internal/tlsalert"
+	"github.com/npes/npes/internal/web"
 	"github.com/npes/npes/mailbox"
 )
 
@@ -49,6 +50,9 @@ type Server struct {
 	// alerts wraps every listener so that a revoked certificate hears
 	// the TLS alert certificate_revoked.
 	alerts *tlsalert.Rewriter
+
+	// portal is the citizen web portal at / on the HTTPS listener.
+	portal *web.Portal
 
 	httpSrv *http.Server
 	// tlsConfig is the listeners' mTLS configuration (shared by SMTP).
@@ -151,7 +155,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.cfg.Logger.Warn("mailboxes set pending: their addresses fail the address rules", "count", n, "rules", mailbox.AddressRules)
 	}
 
-	handler := httpapi.NewHandler(httpapi.Deps{
+	api := httpapi.NewHandler(httpapi.Deps{
 		Logger:     s.cfg.Logger,
 		CAPEM:      caPEM,
 		CRL:        (&crlPublisher{ca: ca, store: s.Store, now: s.cfg.Now, log: s.cfg.Logger}).CRL,
@@ -170,6 +174,15 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		// only the headers.
 		BodyTimeouts: s.cfg.BodyTimeouts,
 	})
+	// The citizen portal shares the listener: /v1/… and /metrics stay the
+	// API's, where cookies authenticate nothing.
+	portal, err := web.New(web.Deps{Service: svc, Revocations: s.rev, Now: s.cfg.Now, Logger: s.cfg.Logger, CAPEM: caPEM,
+		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax})
+	if err != nil {
+		return err
+	}
+	s.portal = portal
+	handler := web.Mount(api, portal)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.HTTPAddr, err)
@@ -251,6 +264,12 @@ func (s *Server) logRefusal(err error) {
 // that must not depend on that timing.
 func (s *Server) RefreshRevocations(ctx context.Context) error { return s.rev.Refresh(ctx) }
 
+// EndWebSessions ends every web portal session of an identity (credential
+// recovery: a lost device's session must stop with it).
+func (s *Server) EndWebSessions(ctx context.Context, identityID string) (int64, error) {
+	return s.portal.EndSessions(ctx, identityID)
+}
+
 // RevocationSetAge is how old the revoked set in use is, by the server's
 // clock (for a gauge such as npes_revocation_set_age_seconds).
 func (s *Server) RevocationSetAge() time.Duration { return s.rev.Age() }
@@ -292,7 +311,7 @@ func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (
 	cfg := mailbox.Config{
 		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
 		Renderer: renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
-		Observer: s.metrics,
+		Observer: s.metrics, Sessions: webSessionEnder{s.Store},
 	}
 	if s.cfg.Soffice != "off" {
 		conv, err := convert.New(convert.Options{Soffice: s.cfg.Soffice, Workers: s.cfg.ConvertWorkers,
@@ -343,4 +362,19 @@ func (s *Server) stopBackground() {
 		s.bgCancel()
 		<-s.bgDone
 	}
+}
+
+// webSessionEnder ends the portal's sessions of the credentials a mailbox
+// recovery unbound (mailbox.SessionEnder).
+type webSessionEnder struct{ st mailbox.Store }
+
+func (e webSessionEnder) EndSessions(ctx context.Context, _ string, identityIDs []string) error {
+	return e.st.InTx(ctx, func(tx mailbox.Tx) error {
+		for _, id := range identityIDs {
+			if _, err := tx.DeleteSessionsOf(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -149,7 +149,7 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "\nEnvironment (server): NPES_DATA, NPES_DATABASE_URL, NPES_HTTP_ADDR, NPES_HOSTNAMES,")
 	fmt.Fprintln(w, "NPES_MASTER_KEY_FILE, NPES_SMTP_ADDR, NPES_SMTPS_ADDR, NPES_SMTP_RELAY, NPES_MAIL_DOMAIN,")
 	fmt.Fprintln(w, "NPES_CONN_MAX_LIFETIME, NPES_LOG_LEVEL, NPES_DEV_ACTIVATION_CODES, NPES_MAX_PENDING_MAILBOXES, NPES_MAX_ACTIVATION_LETTERS,")
-	fmt.Fprintln(w, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY. Client commands: NPES_SERVER, NPES_ID.")
+	fmt.Fprintln(w, "NPES_MAX_ACTIVATION_LETTERS_PER_DAY, NPES_WEB_SESSION_IDLE, NPES_WEB_SESSION_MAX. Client commands: NPES_SERVER, NPES_ID.")
 }
 
 // newFlags returns a flag set that reports errors instead of exiting. What
