@@ -80,6 +80,8 @@ func init() {
 	methodGroup("LettersSetBased", testLettersSetBased, "GetLetters", "UpdateLetters", "AddNotifications")
 	methodGroup("PrintJobsSetBased", testPrintJobsSetBased, "GetPrintJobs", "UpdatePrintJobs")
 	methodGroup("Threads", testThreads, "ThreadLetters")
+	methodGroup("Sessions", testSessions, "CreateSession", "GetSession", "TouchSession", "DeleteSession",
+		"DeleteSessionsOf", "DeleteSessionsOfSerial", "DeleteStaleSessions")
 }
 
 // view runs fn read-only and fails the test on error.

@@ -10,8 +10,6 @@ import (
 	"github.com/npes/npes/mailbox"
 )
 
-func init() { register("Sessions", testSessions) }
-
 func testSessions(t *testing.T, newStore Factory) {
 	s := newStore(t)
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
