@@ -666,16 +666,23 @@ func runDecide(decision string) func(context.Context, *Env, []string) error {
 		if err != nil {
 			return err
 		}
-		raw, err := c.JSON(ctx, "POST", "/v1/letters/"+id+"/"+decision, map[string]string{"jws": jws}, &v)
-		if err != nil {
-			return err
-		}
-		if o.json {
-			return printRaw(e, raw)
-		}
-		fmt.Fprintf(e.Stdout, "letter %s: %s\n", v.ID, v.State)
-		return nil
+		return postLetterAction(ctx, e, &o, c, id, decision, map[string]string{"jws": jws})
 	}
+}
+
+// postLetterAction posts an action on a letter (accept, refuse, recall) and
+// prints the letter's new state, or the reply with --json.
+func postLetterAction(ctx context.Context, e *Env, o *clientOpts, c *client.Client, id, action string, body any) error {
+	var v mailbox.LetterView
+	raw, err := c.JSON(ctx, "POST", "/v1/letters/"+id+"/"+action, body, &v)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printRaw(e, raw)
+	}
+	fmt.Fprintf(e.Stdout, "letter %s: %s\n", v.ID, v.State)
+	return nil
 }
 
 func runRecall(ctx context.Context, e *Env, args []string) error {
@@ -686,16 +693,7 @@ func runRecall(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var v mailbox.LetterView
-	raw, err := c.JSON(ctx, "POST", "/v1/letters/"+id+"/recall", nil, &v)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return printRaw(e, raw)
-	}
-	fmt.Fprintf(e.Stdout, "letter %s: %s\n", v.ID, v.State)
-	return nil
+	return postLetterAction(ctx, e, &o, c, id, "recall", nil)
 }
 
 func runThread(ctx context.Context, e *Env, args []string) error {
