@@ -18,8 +18,30 @@ var (
 	langEN    = language.English
 	languages = []language.Tag{langEN, langBE, langRU}
 	matcher   = language.NewMatcher(languages)
-	texts     = newCatalog()
+	texts     = newCatalog(allTexts)
 )
+
+// catalogues are the portal's message maps (key → English, Belarusian,
+// Russian): translations.go for the citizen pages, and one file per page
+// group that keeps its own (translations_*.go). Add a group's map here.
+var catalogues = []map[string][3]string{translations}
+
+// allTexts is every catalogue merged; a key defined twice with different
+// texts is a programming error.
+var allTexts = mergeCatalogues(catalogues)
+
+func mergeCatalogues(maps []map[string][3]string) map[string][3]string {
+	all := make(map[string][3]string)
+	for _, m := range maps {
+		for k, v := range m {
+			if old, ok := all[k]; ok && old != v {
+				panic("web: message " + k + " translated twice differently")
+			}
+			all[k] = v
+		}
+	}
+	return all
+}
 
 // langCookie remembers a ?lang= choice on the sign-in page too, where there
 // is no session yet (RFC 6265bis §4.1.3.2: __Host- requires Secure, Path=/
@@ -98,14 +120,14 @@ var minsk = time.FixedZone("Europe/Minsk", 3*60*60)
 var monthKeys = [12]string{"month.1", "month.2", "month.3", "month.4", "month.5", "month.6",
 	"month.7", "month.8", "month.9", "month.10", "month.11", "month.12"}
 
-func newCatalog() catalog.Catalog {
+func newCatalog(all map[string][3]string) catalog.Catalog {
 	b := catalog.NewBuilder(catalog.Fallback(langEN))
 	set := func(tag language.Tag, key, msg string) {
 		if err := b.SetString(tag, key, msg); err != nil {
 			panic(err)
 		}
 	}
-	for key, tr := range translations {
+	for key, tr := range all {
 		set(langEN, key, tr[0])
 		set(langBE, key, tr[1])
 		set(langRU, key, tr[2])

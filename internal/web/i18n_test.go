@@ -58,7 +58,7 @@ func TestLocalizedDates(t *testing.T) {
 // TestCatalogueComplete: every key has all three texts, and each
 // translation keeps the key's verbs (%s, %d) in the same order.
 func TestCatalogueComplete(t *testing.T) {
-	for key, tr := range translations {
+	for key, tr := range allTexts {
 		for i, text := range tr {
 			if text == "" {
 				t.Errorf("%q: empty text for language %d", key, i)
@@ -95,13 +95,13 @@ func TestTemplateKeysTranslated(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
-			if _, ok := translations[m[1]]; !ok {
+			if _, ok := allTexts[m[1]]; !ok {
 				t.Errorf("%s: %q is not in the catalogue", f, m[1])
 			}
 		}
 	}
 	for _, key := range monthKeys {
-		if _, ok := translations[key]; !ok {
+		if _, ok := allTexts[key]; !ok {
 			t.Errorf("%s is not in the catalogue", key)
 		}
 	}
@@ -114,7 +114,7 @@ func TestStatesAndEventsTranslated(t *testing.T) {
 		mailbox.StateAccepted, mailbox.StateRefused, mailbox.StateExpired, mailbox.StatePrintQueued,
 		mailbox.StatePrinted, mailbox.StatePosted, mailbox.StatePhysicallyDelivered, mailbox.StateDeliveryFailed,
 		mailbox.StateReturned, mailbox.StatePrintDead} {
-		if _, ok := translations["state."+st]; !ok {
+		if _, ok := allTexts["state."+st]; !ok {
 			t.Errorf("state %s is not in the catalogue", st)
 		}
 	}
@@ -123,7 +123,7 @@ func TestStatesAndEventsTranslated(t *testing.T) {
 		signing.EventConsignmentRejection, signing.EventAcceptanceRejectionExpiry, signing.EventContentHandover,
 		signing.EventContentAccessTracking, signing.EventRelayToNonERDS, signing.EventPrinted, signing.EventPosted,
 		signing.EventDelivered, signing.EventDeliveryFailed, signing.EventReturnedToSender} {
-		if _, ok := translations["event."+string(ev)]; !ok {
+		if _, ok := allTexts["event."+string(ev)]; !ok {
 			t.Errorf("event %s is not in the catalogue", ev)
 		}
 	}
