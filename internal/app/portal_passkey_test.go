@@ -333,6 +333,46 @@ func testPortalPasskeys(t *testing.T, b *bundle) {
 	if resp, body, _ := signIn(auth, nil, box); resp.StatusCode != 401 {
 		t.Errorf("sign-in with a removed passkey: %d %s", resp.StatusCode, body)
 	}
+
+	// A passkey stands for the certificate that endorsed it: once that is
+	// revoked, the passkey's sessions end and it signs in no more.
+	auth2 := webauthntest.New("post.example", testOrigin)
+	holder.postJSON("/mailbox/"+box+"/passkeys/options", nil, &o)
+	cd, att = auth2.Create(challengeOf(t, o), nil)
+	holder.postJSON("/mailbox/"+box+"/passkeys", map[string]any{"ceremony": o.Ceremony, "credential": createJSON(auth2, cd, att)}, &done)
+	pid = strings.TrimPrefix(strings.SplitN(done.Redirect, "#", 2)[0], "/mailbox?pending=")
+	_, reqFile = holder.do("GET", "/mailbox/"+box+"/pending-passkeys/"+pid, nil)
+	if err := os.WriteFile(reqPath, []byte(reqFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := cli.Main(ctx, []string{"mailbox", "endorse-passkey", "--request", reqPath, "--id", filepath.Join(dir, "holder")},
+		&cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errs, Getenv: func(string) string { return "" }}); code != 0 {
+		t.Fatalf("endorse-passkey --request: exit %d %s", code, errs.String())
+	}
+	if resp, body := holder.postForm("/mailbox/"+box+"/pending-passkeys/"+pid, url.Values{"endorsement": {strings.TrimSpace(out.String())}}); resp.StatusCode != 303 {
+		t.Fatalf("endorse the second passkey: %d %s", resp.StatusCode, body)
+	}
+	resp, _, _ = signIn(auth2, nil, box)
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign-in with the second passkey: %d", resp.StatusCode)
+	}
+	pass2 := b.portal(t, nil)
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-npes" {
+			pass2.cookie = c.Value
+		}
+	}
+	b.revoke(t, citizen.cred)
+	if err := b.srv.RefreshRevocations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := pass2.do("GET", "/inbox", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?ended=1" {
+		t.Errorf("a passkey session after its certificate's revocation: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body, _ := signIn(auth2, nil, box); resp.StatusCode != 401 || !strings.Contains(body, "revoked") {
+		t.Errorf("sign-in with a passkey of a revoked certificate: %d %s", resp.StatusCode, body)
+	}
 }
 
 // TestPortalPasskeysDisabled: without NPES_WEB_ORIGIN there are no passkey

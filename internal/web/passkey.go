@@ -311,6 +311,19 @@ func (p *Portal) signInPasskey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// A passkey stands for its certificate, and lives no longer.
+	if na := holder.Endorser.NotAfter; !na.IsZero() && p.now().After(na) {
+		p.jsonError(w, r, http.StatusUnauthorized, "The certificate that added this passkey has expired. Sign in with your new certificate and add the passkey again.")
+		return
+	}
+	// A new session replaces the browser's old one (no session fixation,
+	// no orphan row).
+	if old, err := p.session(r); err == nil && old != nil {
+		if err := p.deleteSession(r.Context(), old.TokenHash); err != nil {
+			p.jsonServiceError(w, r, err)
+			return
+		}
+	}
 	if err := p.startSession(w, r, holder.Endorser, "passkey", negotiate(r, "")); err != nil {
 		p.jsonServiceError(w, r, err)
 		return

@@ -19,6 +19,10 @@ var passkeyTranslations = map[string][3]string{
 		"Этот ключ доступа не привязан к почтовому ящику на этом сервисе, или проверка не прошла."},
 	"The certificate that added this passkey has been revoked.": {"The certificate that added this passkey has been revoked.",
 		"Сертыфікат, якім дададзены гэты ключ доступу, адкліканы.", "Сертификат, которым добавлен этот ключ доступа, отозван."},
+	"The certificate that added this passkey has expired. Sign in with your new certificate and add the passkey again.": {
+		"The certificate that added this passkey has expired. Sign in with your new certificate and add the passkey again.",
+		"Тэрмін дзеяння сертыфіката, якім дададзены гэты ключ доступу, скончыўся. Увайдзіце з новым сертыфікатам і дадайце ключ доступу зноў.",
+		"Срок действия сертификата, которым добавлен этот ключ доступа, истёк. Войдите с новым сертификатом и добавьте ключ доступа заново."},
 	"Too many attempts from your address. Please wait a minute and try again.": {"Too many attempts from your address. Please wait a minute and try again.",
 		"Занадта шмат спроб з вашага адраса. Пачакайце хвіліну і паспрабуйце зноў.", "Слишком много попыток с вашего адреса. Подождите минуту и попробуйте снова."},
 	"The passkey check was cancelled or timed out.": {"The passkey check was cancelled or timed out.",
