@@ -120,6 +120,15 @@ func testPortalPasskeys(t *testing.T, b *bundle) {
 	holder := b.portal(t, &citizen.cred)
 	holder.signIn()
 	auth := webauthntest.New("post.example", testOrigin)
+	// A certificate-only holder is offered to add a passkey first.
+	status, early, data := org.send(map[string]any{"recipient": map[string]string{"name": "Иванову Ивану Ивановичу", "address": citizenAddress},
+		"registered": true, "subject": "Предварительное", "body": "Текст"}, "")
+	if status != 201 {
+		t.Fatalf("send: %d %s", status, data)
+	}
+	if _, page := holder.do("GET", "/letters/"+early.ID, nil); !strings.Contains(page, "add a passkey to your mailbox first") || strings.Contains(page, "passkey-decide") {
+		t.Errorf("letter page of a holder without passkeys:\n%s", page)
+	}
 
 	// The browser makes a passkey: discoverable, user-verified, ES256 or
 	// EdDSA, no attestation asked; the user handle is the mailbox.
