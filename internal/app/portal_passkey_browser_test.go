@@ -188,6 +188,10 @@ func TestPortalPasskeyBrowser(t *testing.T) {
 	if err != nil || req.Mailbox != box || req.RPID != "localhost" {
 		t.Fatalf("the downloaded endorsement request: %v %s", err, raw)
 	}
+	step("endorsement step ru", chromedp.Navigate(origin+"/mailbox?lang=ru"), chromedp.WaitVisible(chromedp.CSS("section[id^=pending-]")))
+	shoot("mailbox-endorse-ru")
+	checkA11y(t, ctx, string(axeJS), "mailbox endorsement step (ru)")
+	step("back to English", chromedp.Navigate(origin+"/mailbox?lang=en"), chromedp.WaitVisible(chromedp.CSS("textarea[name=endorsement]")))
 	// The holder runs the one command the page shows.
 	dir := t.TempDir()
 	if err := certs.WriteCredentialDir(filepath.Join(dir, "id"), citizen.cred); err != nil {
