@@ -757,7 +757,7 @@ func signWithCredential(o *clientOpts, payload []byte) (string, error) {
 // flags.
 func runEndorsePasskey(_ context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "mailbox endorse-passkey", "mailbox endorse-passkey (--request FILE | --mailbox ID --credential-id B64URL --jwk FILE --rp-id HOST) (--id DIR | --pkcs11 ...)")
+	fs := newFlags(e, "mailbox endorse-passkey", "mailbox endorse-passkey (--request FILE | --mailbox ID --credential-id B64URL --jwk FILE --rp-id HOST) --id DIR [--pkcs11 URI]")
 	clientFlags(fs, e, &o)
 	reqFile := fs.String("request", "", "the endorsement request the web portal offers for a passkey made in the browser (it names the mailbox, credential id, key and RP ID)")
 	box := fs.String("mailbox", "", "the mailbox the passkey is for")
