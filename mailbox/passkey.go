@@ -3,6 +3,7 @@ package mailbox
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"time"
 
 	"github.com/npes/npes/certs"
@@ -29,6 +30,9 @@ type PasskeyBinding struct {
 	CredentialID []byte
 	PublicKey    signing.JWK
 	Endorsement  string
+	// Label names the passkey in listings ("phone", "laptop"); it is the
+	// portal's, not the log's.
+	Label string
 }
 
 // BindPasskey binds a passkey to one of the caller's mailboxes, logging a
@@ -47,6 +51,9 @@ func (s *Service) BindPasskey(ctx context.Context, c Caller, mailboxID string, p
 		return Errorf(ErrInvalid, "unsupported_passkey_algorithm", "only ES256 (P-256) and EdDSA (Ed25519) passkeys are accepted")
 	case len(p.Endorsement) > 64<<10:
 		return Errorf(ErrInvalid, "bad_endorsement", "the endorsement is too large")
+	}
+	if err := checkText("label", p.Label, maxPasskeyLabel, false); err != nil {
+		return err
 	}
 	jwk := p.PublicKey
 	if _, err := jwk.PublicKey(); err != nil {
@@ -109,12 +116,96 @@ func (s *Service) BindPasskey(ctx context.Context, c Caller, mailboxID string, p
 		if !endorserBound {
 			return Errorf(ErrForbidden, "endorser_not_bound", "the endorsing certificate is not bound to the mailbox")
 		}
-		if err := tx.BindCredential(ctx, Credential{MailboxID: mailboxID, IdentityID: id, SPKISHA256: spki, BoundAt: now}); err != nil {
+		if err := tx.BindCredential(ctx, Credential{MailboxID: mailboxID, IdentityID: id, SPKISHA256: spki, BoundAt: now, Label: p.Label}); err != nil {
 			return err
 		}
 		_, err = s.appendLog(ctx, tx, []*logChain{s.mailboxChain(mailboxID, now, entry)})
 		return err
 	})
+}
+
+// maxPasskeyLabel bounds a passkey's label (runes).
+const maxPasskeyLabel = 100
+
+// WebAuthn is the relying party passkeys are made for (nil: passkeys are
+// disabled).
+func (s *Service) WebAuthn() *signing.WebAuthnTrust { return s.cfg.WebAuthn }
+
+// LabelPasskey renames a passkey bound to one of the caller's mailboxes.
+func (s *Service) LabelPasskey(ctx context.Context, c Caller, mailboxID string, credentialID []byte, label string) error {
+	if err := checkText("label", label, maxPasskeyLabel, false); err != nil {
+		return err
+	}
+	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
+		if _, err := s.ownMailbox(ctx, tx, c, mailboxID); err != nil {
+			return err
+		}
+		err := tx.SetCredentialLabel(ctx, mailboxID, PasskeyIdentity(credentialID), label)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ErrNotFound, "credential_not_found", "no such bound passkey")
+		}
+		return err
+	})
+}
+
+// A PasskeyHolder is whom a bound passkey stands for: the mailbox it is
+// bound to, its public key, and the certificate that endorsed it, which
+// must still be bound to that mailbox. A passkey signs in as that
+// certificate's holder and no further than that certificate reaches.
+type PasskeyHolder struct {
+	Mailbox  string
+	Key      signing.JWK
+	Endorser certs.Identity
+}
+
+// PasskeyHolder finds the holder of a bound passkey for a sign-in.
+// Anything but a passkey in force, endorsed by a certificate still bound to
+// its mailbox, is ErrNotFound (passkey_not_found). Revocation of the
+// endorsing certificate is the caller's to check (the portal's session
+// rests on that certificate's serial).
+func (s *Service) PasskeyHolder(ctx context.Context, credentialID []byte) (PasskeyHolder, error) {
+	notFound := Errorf(ErrNotFound, "passkey_not_found", "no passkey with this credential id is bound to a mailbox")
+	if s.cfg.WebAuthn == nil {
+		return PasskeyHolder{}, Errorf(ErrConflict, "passkeys_disabled", "this server has no WebAuthn relying party configured")
+	}
+	if len(credentialID) == 0 || len(credentialID) > maxCredentialID {
+		return PasskeyHolder{}, notFound
+	}
+	id := PasskeyIdentity(credentialID)
+	var h PasskeyHolder
+	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		boxes, err := tx.MailboxesOfIdentity(ctx, id)
+		if err != nil {
+			return err
+		}
+		if len(boxes) != 1 {
+			return notFound
+		}
+		entry, err := s.bindingEntry(ctx, tx, boxes[0].ID, id)
+		if err != nil {
+			return err
+		}
+		endorser, _, err := signing.VerifyEndorsement(entry, s.cfg.Trust)
+		if err != nil {
+			return err
+		}
+		eid, err := certs.IdentityFromCert(endorser)
+		if err != nil {
+			return err
+		}
+		creds, err := tx.Credentials(ctx, boxes[0].ID)
+		if err != nil {
+			return err
+		}
+		for _, cr := range creds {
+			if cr.UnboundAt.IsZero() && cr.IdentityID == eid.ID && cr.SPKISHA256 == eid.SPKISHA256 {
+				h = PasskeyHolder{Mailbox: boxes[0].ID, Key: *entry.JWK, Endorser: eid}
+				return nil
+			}
+		}
+		return notFound
+	})
+	return h, err
 }
 
 // UnbindPasskey removes a passkey from one of the caller's mailboxes,

@@ -51,6 +51,7 @@ type Tx interface {
 	OutboxTx
 	BatchTx
 	SessionTx
+	CeremonyTx
 }
 
 // StateTx is a small key-value store for server state (for example the
@@ -136,6 +137,9 @@ type MailboxTx interface {
 	BindCredential(ctx context.Context, c Credential) error
 	// UnbindCredential ends a binding; ErrNotFound if it is not bound.
 	UnbindCredential(ctx context.Context, mailboxID, identityID string, at time.Time) error
+	// SetCredentialLabel changes the label of a binding in force;
+	// ErrNotFound if it is not bound.
+	SetCredentialLabel(ctx context.Context, mailboxID, identityID, label string) error
 	// MailboxesOfIdentity lists the mailboxes the identity is bound to now,
 	// oldest first.
 	MailboxesOfIdentity(ctx context.Context, identityID string) ([]Mailbox, error)

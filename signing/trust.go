@@ -68,6 +68,10 @@ func (t *Trust) Check() error {
 	return nil
 }
 
+// Check checks a relying party on its own (a server's NPES_WEB_ORIGIN) as
+// a trust file's "webauthn" member is checked.
+func (w *WebAuthnTrust) Check() error { return w.check() }
+
 // check requires an RP ID and origins that WebAuthn allows for it
 // (WebAuthn L2 §5.1.3 step 8: the RP ID is the origin's host or a domain
 // suffix of it), each an https origin serialized as browsers put it in

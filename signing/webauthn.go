@@ -226,3 +226,47 @@ func VerifyEndorsement(m *MailboxEntry, roots *x509.CertPool) (*x509.Certificate
 	}
 	return leaf, &p, nil
 }
+
+// PasskeyEndorsementRequestType names the file the web portal offers for
+// a passkey made in the browser, which `npes mailbox endorse-passkey
+// --request FILE` signs.
+const PasskeyEndorsementRequestType = "npes-passkey-endorsement-request"
+
+// A PasskeyEndorsementRequest is what the holder is asked to endorse: a
+// passkey the browser made for a mailbox of the relying party RPID. It is
+// not signed; the endorsement is (PasskeyEndorsement).
+type PasskeyEndorsementRequest struct {
+	Type         string `json:"type"`
+	V            int    `json:"v"`
+	Mailbox      string `json:"mailbox"`
+	CredentialID string `json:"credential_id"`
+	JWK          JWK    `json:"jwk"`
+	RPID         string `json:"rp_id"`
+}
+
+// ParsePasskeyEndorsementRequest reads a request file strictly.
+func ParsePasskeyEndorsementRequest(data []byte) (*PasskeyEndorsementRequest, error) {
+	var r PasskeyEndorsementRequest
+	if err := unmarshalStrict(data, &r); err != nil {
+		return nil, fmt.Errorf("passkey endorsement request: %w", err)
+	}
+	switch {
+	case r.Type != PasskeyEndorsementRequestType || r.V != PasskeyEndorsementVersion:
+		return nil, fmt.Errorf("passkey endorsement request: type %q version %d, want %q version %d", r.Type, r.V, PasskeyEndorsementRequestType, PasskeyEndorsementVersion)
+	case r.Mailbox == "" || r.RPID == "":
+		return nil, errors.New("passkey endorsement request: mailbox and rp_id are required")
+	}
+	if id, err := decodeB64URL(r.CredentialID); err != nil || len(id) == 0 {
+		return nil, errors.New("passkey endorsement request: credential_id is not base64url without padding")
+	}
+	if _, err := r.JWK.PublicKey(); err != nil {
+		return nil, fmt.Errorf("passkey endorsement request: jwk: %w", err)
+	}
+	return &r, nil
+}
+
+// Endorsement is the endorsement of the requested passkey at t.
+func (r *PasskeyEndorsementRequest) Endorsement(t time.Time) PasskeyEndorsement {
+	return PasskeyEndorsement{V: PasskeyEndorsementVersion, Mailbox: r.Mailbox, Passkey: r.CredentialID,
+		JWKThumbprint: r.JWK.Thumbprint(), RPID: r.RPID, Time: t.UTC().Truncate(time.Second)}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/npes/npes/internal/httpapi"
 	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
 )
 
 // Config is the server's configuration. Every field has a flag in the CLI and
@@ -89,6 +92,12 @@ type Config struct {
 	// web.DefaultSessionAbsolute, 12h).
 	WebSessionIdle time.Duration
 	WebSessionMax  time.Duration
+	// WebOrigin is the portal's origin as browsers see it, such as
+	// https://post.example or https://localhost:8443 (NPES_WEB_ORIGIN). Its
+	// host is the WebAuthn RP ID: passkeys are made for it and the
+	// assertions they sign name it, so changing it invalidates every bound
+	// passkey. Empty disables passkeys.
+	WebOrigin string
 	// DevActivationCodes logs activation codes (development without a
 	// print centre). Never in production.
 	DevActivationCodes bool
@@ -125,6 +134,9 @@ func (c *Config) checkServe() error {
 	if c.envErr != nil {
 		return c.envErr
 	}
+	if _, err := ParseWebOrigin(c.WebOrigin); err != nil {
+		return err
+	}
 	if c.ConnMaxLifetime < time.Second {
 		return fmt.Errorf("connection lifetime %s is shorter than the minimum of 1s", c.ConnMaxLifetime)
 	}
@@ -140,6 +152,45 @@ func (c *Config) checkServe() error {
 		return fmt.Errorf("convert memory %d bytes is below the minimum of %d (LibreOffice cannot start)", c.ConvertMemory, MinConvertMemory)
 	}
 	return nil
+}
+
+// ParseWebOrigin reads NPES_WEB_ORIGIN: an https origin with a host name
+// (scheme, host, optional port; nothing else). WebAuthn refuses IP
+// addresses as RP IDs (WebAuthn L2 §5.1.3 step 8 requires a registrable
+// domain or "localhost"), and browsers offer it only in secure contexts.
+// Empty means no passkeys (nil, nil).
+func ParseWebOrigin(s string) (*signing.WebAuthnTrust, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("NPES_WEB_ORIGIN %q: %s", s, fmt.Sprintf(format, args...))
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, bad("%v", err)
+	case u.Scheme != "https":
+		return nil, bad("must be an https origin such as https://post.example (WebAuthn works only on secure origins)")
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return nil, bad("must be an origin: https://host[:port], without path, query or user")
+	}
+	host := u.Hostname()
+	if net.ParseIP(host) != nil {
+		return nil, bad("WebAuthn needs a host name, not an IP address (use https://localhost:PORT for a local test)")
+	}
+	if host != strings.ToLower(host) || strings.HasSuffix(host, ".") {
+		return nil, bad("write the host name in lower case, without a trailing dot, as browsers serialize origins")
+	}
+	origin := "https://" + u.Host
+	if p := u.Port(); p == "443" {
+		origin = "https://" + host // browsers omit the default port
+	}
+	t := &signing.WebAuthnTrust{RPID: host, Origins: []string{origin}}
+	if err := t.Check(); err != nil {
+		return nil, bad("%v", err)
+	}
+	return t, nil
 }
 
 // MinConvertMemory is the smallest converter memory limit accepted:
@@ -197,6 +248,7 @@ func FromEnv(getenv func(string) string) Config {
 		SMTPSAddr:          or("NPES_SMTPS_ADDR", DefaultSMTPSAddr),
 		SMTPRelay:          getenv("NPES_SMTP_RELAY"),
 		MailDomain:         or("NPES_MAIL_DOMAIN", DefaultMailDomain),
+		WebOrigin:          getenv("NPES_WEB_ORIGIN"),
 		DevActivationCodes: getenv("NPES_DEV_ACTIVATION_CODES") != "",
 		ShutdownTimeout:    30 * time.Second,
 		Limits: mailbox.Limits{

@@ -177,7 +177,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	// The citizen portal shares the listener: /v1/… and /metrics stay the
 	// API's, where cookies authenticate nothing.
 	portal, err := web.New(web.Deps{Service: svc, Revocations: s.rev, Now: s.cfg.Now, Logger: s.cfg.Logger, CAPEM: caPEM,
-		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax})
+		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax, WebAuthn: svc.WebAuthn()})
 	if err != nil {
 		return err
 	}
@@ -312,6 +312,10 @@ func (s *Server) newService(trust *x509.CertPool, rev certs.RevocationChecker) (
 		Store: s.Store, Sealer: sealer, Keys: keys, Trust: trust, Revocations: rev,
 		Renderer: renderer, Limits: s.cfg.Limits, Now: s.cfg.Now, Logger: s.cfg.Logger, TempDir: tmp,
 		Observer: s.metrics, Sessions: webSessionEnder{s.Store},
+	}
+	// checkServe has refused a bad origin already.
+	if cfg.WebAuthn, err = ParseWebOrigin(s.cfg.WebOrigin); err != nil {
+		return nil, err
 	}
 	if s.cfg.Soffice != "off" {
 		conv, err := convert.New(convert.Options{Soffice: s.cfg.Soffice, Workers: s.cfg.ConvertWorkers,

@@ -753,10 +753,13 @@ func signWithCredential(o *clientOpts, payload []byte) (string, error) {
 // runEndorsePasskey prints the endorsement a passkey binding needs
 // (mailbox.PasskeyBinding): a browser cannot sign with the certificate's
 // key, so the holder signs it here, offline, and pastes it into the portal.
+// The passkey is named by the portal's request file (--request) or by
+// flags.
 func runEndorsePasskey(_ context.Context, e *Env, args []string) error {
 	var o clientOpts
-	fs := newFlags(e, "mailbox endorse-passkey", "mailbox endorse-passkey --mailbox ID --credential-id B64URL --jwk FILE --rp-id HOST --id DIR")
+	fs := newFlags(e, "mailbox endorse-passkey", "mailbox endorse-passkey (--request FILE | --mailbox ID --credential-id B64URL --jwk FILE --rp-id HOST) --id DIR [--pkcs11 URI]")
 	clientFlags(fs, e, &o)
+	reqFile := fs.String("request", "", "the endorsement request the web portal offers for a passkey made in the browser (it names the mailbox, credential id, key and RP ID)")
 	box := fs.String("mailbox", "", "the mailbox the passkey is for")
 	credID := fs.String("credential-id", "", "the passkey's credential id, base64url without padding")
 	jwkFile := fs.String("jwk", "", "file with the passkey's public key as a JWK (ES256 P-256 or EdDSA Ed25519)")
@@ -764,22 +767,42 @@ func runEndorsePasskey(_ context.Context, e *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *box == "" || *credID == "" || *jwkFile == "" || *rpID == "" || o.id == "" {
-		return usagef("--mailbox, --credential-id, --jwk, --rp-id and --id are required")
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if _, err := base64.RawURLEncoding.Strict().DecodeString(*credID); err != nil {
-		return usagef("--credential-id is not base64url without padding")
+	if o.id == "" {
+		return usagef("--id is required")
 	}
-	raw, err := os.ReadFile(*jwkFile)
-	if err != nil {
-		return err
+	var req *signing.PasskeyEndorsementRequest
+	if *reqFile != "" {
+		if *box != "" || *credID != "" || *jwkFile != "" || *rpID != "" {
+			return usagef("--request names the passkey: give no --mailbox, --credential-id, --jwk or --rp-id with it")
+		}
+		raw, err := readBounded(*reqFile, 64<<10)
+		if err != nil {
+			return err
+		}
+		if req, err = signing.ParsePasskeyEndorsementRequest(raw); err != nil {
+			return fmt.Errorf("%s: %w", *reqFile, err)
+		}
+	} else {
+		if *box == "" || *credID == "" || *jwkFile == "" || *rpID == "" {
+			return usagef("give --request FILE, or --mailbox, --credential-id, --jwk and --rp-id")
+		}
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(*credID); err != nil {
+			return usagef("--credential-id is not base64url without padding")
+		}
+		raw, err := readBounded(*jwkFile, 64<<10)
+		if err != nil {
+			return err
+		}
+		var jwk signing.JWK
+		if err := json.Unmarshal(raw, &jwk); err != nil {
+			return fmt.Errorf("%s: %w", *jwkFile, err)
+		}
+		req = &signing.PasskeyEndorsementRequest{Mailbox: *box, CredentialID: *credID, JWK: jwk, RPID: *rpID}
 	}
-	var jwk signing.JWK
-	if err := json.Unmarshal(raw, &jwk); err != nil {
-		return fmt.Errorf("%s: %w", *jwkFile, err)
-	}
-	payload, err := json.Marshal(signing.PasskeyEndorsement{V: signing.PasskeyEndorsementVersion, Mailbox: *box,
-		Passkey: *credID, JWKThumbprint: jwk.Thumbprint(), RPID: *rpID, Time: time.Now().UTC().Truncate(time.Second)})
+	payload, err := json.Marshal(req.Endorsement(time.Now()))
 	if err != nil {
 		return err
 	}
@@ -789,6 +812,23 @@ func runEndorsePasskey(_ context.Context, e *Env, args []string) error {
 	}
 	fmt.Fprintln(e.Stdout, jws)
 	return nil
+}
+
+// readBounded reads a small input file, refusing one larger than limit.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
+	}
+	return raw, nil
 }
 
 func runEvidence(ctx context.Context, e *Env, args []string) error {

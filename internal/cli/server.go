@@ -119,6 +119,7 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	})
 	fs.DurationVar(&cfg.WebSessionIdle, "web-session-idle", cfg.WebSessionIdle, "end a web portal session after this much inactivity (NPES_WEB_SESSION_IDLE; default 15m)")
 	fs.DurationVar(&cfg.WebSessionMax, "web-session-max", cfg.WebSessionMax, "end a web portal session this long after sign-in, however active (NPES_WEB_SESSION_MAX; default 12h)")
+	fs.StringVar(&cfg.WebOrigin, "web-origin", cfg.WebOrigin, "the portal's https origin as browsers reach it, such as https://post.example or https://localhost:8443; its host name (not an IP address) is the WebAuthn RP ID, so changing it invalidates every passkey; empty disables passkeys (NPES_WEB_ORIGIN)")
 	fs.StringVar(&cfg.Soffice, "soffice", cfg.Soffice, `LibreOffice's soffice, which converts DOCX, DOC, ODT, RTF, XLSX, XLS and ODS attachments for print; empty looks it up in PATH, "off" refuses office documents on letters that may be printed (NPES_SOFFICE)`)
 	fs.IntVar(&cfg.ConvertWorkers, "convert-workers", cfg.ConvertWorkers, "office conversions that run at once; more wait, then get 503 conversion_busy (NPES_CONVERT_WORKERS; default 2)")
 	fs.DurationVar(&cfg.ConvertTimeout, "convert-timeout", cfg.ConvertTimeout, "time one office conversion may take before it is killed and the document refused (NPES_CONVERT_TIMEOUT; default 60s)")

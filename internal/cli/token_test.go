@@ -4,7 +4,9 @@ package cli_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -17,6 +19,7 @@ import (
 	"github.com/ThalesGroup/crypto11"
 
 	"github.com/npes/npes/internal/cli"
+	"github.com/npes/npes/signing"
 )
 
 // softHSMModule is where Debian's softhsm2 package (installed by .ci/run)
@@ -184,6 +187,41 @@ func TestTokenCredential(t *testing.T) {
 	verified := must(nil, "verify", bundle, "--trust", trustFile)
 	if !strings.Contains(verified, "key bound to the mailbox") {
 		t.Fatalf("verify does not prove the token key's binding:\n%s", verified)
+	}
+
+	// The web portal's endorsement request for a passkey, signed on the
+	// token: the JWS carries the token key's certificate and names the
+	// request's mailbox, passkey, key and RP ID.
+	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := signing.NewJWK(&pk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request, _ := json.Marshal(signing.PasskeyEndorsementRequest{Type: signing.PasskeyEndorsementRequestType, V: 1,
+		Mailbox: "mb-1", CredentialID: "AAECAwQ", JWK: jwk, RPID: "post.example"})
+	requestFile := filepath.Join(dir, "npes-passkey-request.json")
+	if err := os.WriteFile(requestFile, request, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cj, err := signing.ParseCompact(strings.TrimSpace(must(holder, "mailbox", "endorse-passkey", "--request", requestFile, "--pkcs11", uri)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, leaf, err := cj.Verify()
+	if err != nil || !leaf.Equal(cert) {
+		t.Fatalf("endorsement on the token: %v, signed by %v", err, leaf.Subject)
+	}
+	var e signing.PasskeyEndorsement
+	if err := json.Unmarshal(payload, &e); err != nil || e.Mailbox != "mb-1" || e.Passkey != "AAECAwQ" ||
+		e.JWKThumbprint != jwk.Thumbprint() || e.RPID != "post.example" || e.Time.IsZero() {
+		t.Fatalf("endorsement payload: %v %s", err, payload)
+	}
+	// --request names the passkey alone.
+	if code, _, errs := npes(t, holder, "mailbox", "endorse-passkey", "--request", requestFile, "--rp-id", "x", "--pkcs11", uri); code == 0 || !strings.Contains(errs, "--request") {
+		t.Errorf("--request with --rp-id: exit %d %s", code, errs)
 	}
 }
 

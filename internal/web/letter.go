@@ -14,6 +14,12 @@ type letterPage struct {
 	L        mailbox.LetterView
 	Awaiting bool
 	Content  *mailbox.Content
+	// PasskeysOn and Passkeys offer signing with a passkey of the
+	// recipient's mailbox.
+	PasskeysOn bool
+	Passkeys   []passkeyView
+	// Decided is a catalogue key after a decision.
+	Decided string
 }
 
 // letter shows one letter: its metadata, deadline, evidence timeline and,
@@ -28,7 +34,26 @@ func (p *Portal) letter(w http.ResponseWriter, r *http.Request) {
 		p.serviceError(w, r, err)
 		return
 	}
-	page := letterPage{L: v, Awaiting: awaitingMe(v)}
+	page := letterPage{L: v, Awaiting: awaitingMe(v), PasskeysOn: p.rp != nil}
+	switch r.URL.Query().Get("decided") {
+	case mailbox.DecisionAccept:
+		page.Decided = "You accepted the letter with your passkey signature."
+	case mailbox.DecisionRefuse:
+		page.Decided = "You refused the letter with your passkey signature."
+	}
+	if page.Awaiting && page.PasskeysOn {
+		creds, err := p.Service.Credentials(r.Context(), c, v.Recipient.Mailbox)
+		if err != nil {
+			p.serviceError(w, r, err)
+			return
+		}
+		for _, cr := range creds {
+			if raw, ok := passkeyOf(cr); ok && cr.UnboundAt.IsZero() {
+				id := b64(raw)
+				page.Passkeys = append(page.Passkeys, passkeyView{ID: id, Label: cr.Label, Short: id[:min(8, len(id))]})
+			}
+		}
+	}
 	if v.ContentVisible {
 		content, err := p.Service.Content(r.Context(), c, id)
 		if err != nil {

@@ -127,6 +127,23 @@ func (p *Portal) requireSession(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// requireSessionJSON answers a script's request without a live session
+// with 401 and a message, not a redirect it cannot follow.
+func (p *Portal) requireSessionJSON(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := p.session(r)
+		if err != nil {
+			p.jsonServiceError(w, r, err)
+			return
+		}
+		if s == nil {
+			p.jsonError(w, r, http.StatusUnauthorized, "Your session has ended. Please sign in again.")
+			return
+		}
+		next(w, r.WithContext(withSession(r.Context(), s)))
+	}
+}
+
 func withSession(ctx context.Context, s *mailbox.WebSession) context.Context {
 	return context.WithValue(ctx, ctxSession{}, s)
 }

@@ -25,6 +25,7 @@ type signInPage struct {
 	NotHolder   bool
 	Ended       bool
 	Error       string
+	PasskeysOn  bool
 }
 
 // home is GET /: the inbox for a signed-in browser, the sign-in page (200)
@@ -43,7 +44,7 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) signInPage(w http.ResponseWriter, r *http.Request, status int, errKey string) {
-	page := signInPage{Ended: r.URL.Query().Get("ended") == "1", Error: errKey}
+	page := signInPage{Ended: r.URL.Query().Get("ended") == "1", Error: errKey, PasskeysOn: p.rp != nil}
 	if cert := presented(r); cert != nil {
 		if id, err := certs.IdentityFromCert(cert); err == nil {
 			page.Certificate = id.Name

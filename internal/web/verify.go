@@ -80,7 +80,14 @@ func (p *Portal) verifyUpload(w http.ResponseWriter, r *http.Request) {
 // trust is what a verifier pins for this operator: the keys GET /v1/keys
 // publishes and the identity CA.
 func (p *Portal) trust() (*signing.Trust, error) {
-	return signing.NewTrust(p.Service.JWKS(), p.CAPEM)
+	t, err := signing.NewTrust(p.Service.JWKS(), p.CAPEM)
+	if err == nil && p.rp != nil {
+		// Decisions signed with a passkey are checked against this
+		// server's relying party, as a trust file's "webauthn" pins it.
+		rp := *p.rp
+		t.WebAuthn = &rp
+	}
+	return t, err
 }
 
 // withSession runs a public page with the session, if any, in the
@@ -106,7 +113,10 @@ func clientIP(r *http.Request) string {
 }
 
 // limiter keeps one token bucket per client address, forgetting idle ones.
+// The zero value rations as the verify page does (verifyRate, verifyBurst).
 type limiter struct {
+	every   rate.Limit
+	burst   int
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	swept   time.Time
@@ -133,7 +143,11 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	}
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{l: rate.NewLimiter(verifyRate, verifyBurst)}
+		every, burst := l.every, l.burst
+		if every == 0 {
+			every, burst = verifyRate, verifyBurst
+		}
+		b = &bucket{l: rate.NewLimiter(every, burst)}
 		l.buckets[key] = b
 	}
 	b.seen = now

@@ -12,14 +12,18 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
 )
 
 // Default session lifetimes (OWASP Session Management: idle timeouts of
@@ -44,6 +48,9 @@ type Deps struct {
 	// CAPEM is the identity CA that verifiers pin with the operator keys
 	// (the public verify page).
 	CAPEM []byte
+	// WebAuthn is the relying party passkeys are made for (NPES_WEB_ORIGIN);
+	// nil hides passkeys.
+	WebAuthn *signing.WebAuthnTrust
 }
 
 // Portal is the portal's http.Handler.
@@ -53,6 +60,11 @@ type Portal struct {
 	tmpl map[string]*template.Template
 	// verifyLimiter rations the public verify page per client address.
 	verifyLimiter limiter
+	// rp and wa run passkey ceremonies (nil without NPES_WEB_ORIGIN).
+	rp *signing.WebAuthnTrust
+	wa *webauthn.WebAuthn
+	// signInLimiter rations passkey sign-in challenges per client address.
+	signInLimiter limiter
 }
 
 //go:embed templates/*.html
@@ -78,7 +90,14 @@ func New(d Deps) (*Portal, error) {
 	if d.SessionAbsolute <= 0 {
 		d.SessionAbsolute = DefaultSessionAbsolute
 	}
-	p := &Portal{Deps: d, mux: http.NewServeMux()}
+	p := &Portal{Deps: d, mux: http.NewServeMux(), signInLimiter: limiter{every: signInRate, burst: signInBurst}}
+	if d.WebAuthn != nil {
+		wa, err := newRelyingParty(d.WebAuthn)
+		if err != nil {
+			return nil, fmt.Errorf("web: WebAuthn relying party: %w", err)
+		}
+		p.rp, p.wa = d.WebAuthn, wa
+	}
 	if err := p.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -106,6 +125,18 @@ func New(d Deps) (*Portal, error) {
 	post("/write", p.requireSession(p.writeSend))
 	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
 	post("/mailbox/{id}/activate", p.requireSession(p.activate))
+	// Passkeys: the JSON steps are a script's (passkey.js); the rest are
+	// forms.
+	post("/signin/passkey/options", p.passkeysOn(p.signInPasskeyOptions))
+	post("/signin/passkey", p.passkeysOn(p.signInPasskey))
+	post("/mailbox/{id}/passkeys/options", p.passkeysOn(p.requireSessionJSON(p.certificateSession(p.registerOptions))))
+	post("/mailbox/{id}/passkeys", p.passkeysOn(p.requireSessionJSON(p.certificateSession(p.register))))
+	p.mux.HandleFunc("GET /mailbox/{id}/pending-passkeys/{pid}", p.requireSession(p.pendingRequest))
+	post("/mailbox/{id}/pending-passkeys/{pid}", p.requireSession(p.endorse))
+	post("/mailbox/{id}/passkeys/{cred}/label", p.requireSession(p.labelPasskey))
+	post("/mailbox/{id}/passkeys/{cred}/remove", p.requireSession(p.removePasskey))
+	post("/letters/{id}/passkey/options", p.passkeysOn(p.requireSessionJSON(p.decideOptions)))
+	post("/letters/{id}/passkey", p.passkeysOn(p.requireSessionJSON(p.decide)))
 	p.mux.HandleFunc("GET /verify", p.verifyForm)
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.

@@ -169,6 +169,16 @@ func (t *Tx) UnbindCredential(ctx context.Context, mailboxID, identityID string,
 	return err
 }
 
+// SetCredentialLabel implements mailbox.MailboxTx.
+func (t *Tx) SetCredentialLabel(ctx context.Context, mailboxID, identityID, label string) error {
+	n, err := t.Q.Exec(ctx, `UPDATE mailbox_credentials SET label = $3
+		WHERE mailbox_id = $1 AND identity_id = $2 AND unbound_at = 0`, mailboxID, identityID, label)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("credential %s of mailbox %s: %w", identityID, mailboxID, mailbox.ErrNotFound)
+	}
+	return err
+}
+
 // Credentials implements mailbox.MailboxTx.
 func (t *Tx) Credentials(ctx context.Context, mailboxID string) ([]mailbox.Credential, error) {
 	rows, err := t.Q.Query(ctx, `SELECT mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at, not_after, label

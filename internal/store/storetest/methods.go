@@ -80,6 +80,7 @@ func init() {
 	methodGroup("LettersSetBased", testLettersSetBased, "GetLetters", "UpdateLetters", "AddNotifications")
 	methodGroup("PrintJobsSetBased", testPrintJobsSetBased, "GetPrintJobs", "UpdatePrintJobs")
 	methodGroup("Threads", testThreads, "ThreadLetters")
+	methodGroup("Ceremonies", testCeremonies, "CreateCeremony", "TakeCeremony", "CeremoniesOf", "DeleteExpiredCeremonies")
 	methodGroup("Sessions", testSessions, "CreateSession", "GetSession", "TouchSession", "DeleteSession",
 		"DeleteSessionsOf", "DeleteSessionsOfSerial", "DeleteStaleSessions")
 }
@@ -402,6 +403,21 @@ func init() {
 			}
 			return nil
 		})
+	})
+	method("SetCredentialLabel", func(t *testing.T, s mailbox.Store) {
+		a, _ := seedMailboxes(t, s)
+		wantErr(t, s, mailbox.ErrNotFound, func(tx mailbox.Tx) error { return tx.SetCredentialLabel(ctx(t), a.ID, "id-x", "phone") })
+		mustTx(t, s, func(tx mailbox.Tx) error { return tx.SetCredentialLabel(ctx(t), a.ID, "id-a", "телефон") })
+		view(t, s, func(tx mailbox.Tx) error {
+			cs, err := tx.Credentials(ctx(t), a.ID)
+			if err != nil || len(cs) != 1 || cs[0].Label != "телефон" {
+				return fmt.Errorf("after SetCredentialLabel: %+v, %v", cs, err)
+			}
+			return nil
+		})
+		// An ended binding keeps its last label.
+		mustTx(t, s, func(tx mailbox.Tx) error { return tx.UnbindCredential(ctx(t), a.ID, "id-a", t0.Add(time.Hour)) })
+		wantErr(t, s, mailbox.ErrNotFound, func(tx mailbox.Tx) error { return tx.SetCredentialLabel(ctx(t), a.ID, "id-a", "x") })
 	})
 	method("MailboxesOfIdentity", func(t *testing.T, s mailbox.Store) {
 		_, b := seedMailboxes(t, s)
