@@ -31,3 +31,6 @@ func (s *Service) Precheck(ctx context.Context, c Caller, sub Submission, d *Dra
 		Registered: sub.Registered, Subject: sub.Subject, Attachments: d.attachments()}
 	return addr, s.checkPrintable(ctx, &l, addr, d)
 }
+
+// Attachments describes the attachments staged so far.
+func (d *Draft) Attachments() []AttachmentMeta { return d.attachments() }
