@@ -69,7 +69,7 @@ func TestOrgConsole(t *testing.T) {
 
 func testOrgConsole(t *testing.T, b *bundle) {
 	org := b.party(t, orgReq)
-	org.registerActive(orgAddress)
+	orgBox := org.registerActive(orgAddress)
 	citizen := b.party(t, citizenReq)
 	citizen.registerActive(citizenAddress)
 	person := b.portal(t, &citizen.cred)
@@ -264,6 +264,21 @@ func testOrgConsole(t *testing.T, b *bundle) {
 	})
 
 	t.Run("SentLetters", func(t *testing.T) {
+		// An employee's certificate shares the organization's mailbox: the
+		// list names who sent each letter.
+		employeeReq := orgReq
+		employeeReq.Name = "ОАО «Белтелеком», Петрова Анна"
+		employee := b.party(t, employeeReq)
+		org.mustJSON("POST", "/v1/mailboxes/"+orgBox+"/credentials", map[string]string{"certificate": string(employee.cred.CertPEM)}, nil, 201)
+		if status, _, data := employee.send(map[string]any{"recipient": map[string]string{"name": "Орлова Мария", "address": "220030, г. Минск, ул. Энгельса, 14"},
+			"subject": "Письмо сотрудника", "body": "Текст."}, ""); status != 201 {
+			t.Fatalf("the employee sends: %d %s", status, data)
+		}
+		_, page := console.do("GET", "/org/letters", nil)
+		if !strings.Contains(page, "Sent by ОАО «Белтелеком», Петрова Анна") || !strings.Contains(page, "Sent by ОАО «Белтелеком»</span>") {
+			t.Errorf("the list does not name each letter's employee:\n%s", page)
+		}
+
 		resp, page := console.do("GET", "/org/letters?registered=yes&route=electronic", nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("sent letters: %d", resp.StatusCode)
@@ -282,7 +297,7 @@ func testOrgConsole(t *testing.T, b *bundle) {
 		}
 		resp, data := console.do("GET", "/org/letters.csv?route=print&from="+today+"&to="+today, nil)
 		rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(data, "\ufeff"))).ReadAll()
-		if resp.StatusCode != 200 || err != nil || len(rows) != 4 {
+		if resp.StatusCode != 200 || err != nil || len(rows) != 5 { // 3 merged, 1 employee letter, header
 			t.Fatalf("letters.csv: %d, %d rows, %v\n%s", resp.StatusCode, len(rows), err, data)
 		}
 		for _, r := range rows[1:] {

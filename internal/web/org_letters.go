@@ -153,14 +153,14 @@ func (o *orgConsole) lettersCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cw := startCSV(w, "npes-sent-letters.csv")
-	_ = cw.Write([]string{"id", "created_at", "tracking", "registered", "route", "state", "recipient_name", "recipient_address", "subject"})
+	_ = cw.Write([]string{"id", "created_at", "tracking", "registered", "route", "state", "recipient_name", "recipient_address", "subject", "sent_by"})
 	for _, l := range ls {
 		reg := "no"
 		if l.Registered {
 			reg = "yes"
 		}
 		_ = cw.Write(csvSafe(l.ID, l.CreatedAt.UTC().Format(time.RFC3339), l.Tracking, reg, l.Route, l.State,
-			l.Recipient.Name, l.Recipient.Address, l.Subject))
+			l.Recipient.Name, l.Recipient.Address, l.Subject, l.SentBy))
 	}
 	cw.Flush()
 }

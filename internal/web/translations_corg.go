@@ -5,7 +5,7 @@ package web
 var corgTranslations = map[string][3]string{
 	// Navigation and titles.
 	"Organization":        {"Organization", "Арганізацыя", "Организация"},
-	"Compose a letter":    {"Compose a letter", "Напісаць ліст", "Написать письмо"},
+	"Compose a letter":    {"Compose a letter", "Новы ліст", "Новое письмо"},
 	"Mail merge":          {"Mail merge", "Масавая рассылка", "Массовая рассылка"},
 	"Mail merge: preview": {"Mail merge: preview", "Масавая рассылка: праверка", "Массовая рассылка: просмотр"},
 	"Mail merge: sending": {"Mail merge: sending", "Масавая рассылка: адпраўка", "Массовая рассылка: отправка"},
@@ -105,6 +105,7 @@ var corgTranslations = map[string][3]string{
 	"Electronically":            {"Electronically", "Электронна", "Электронно"},
 	"On paper":                  {"On paper", "На паперы", "На бумаге"},
 	"Refused":                   {"Refused", "Адхілена", "Отклонено"},
+	"report.sent":               {"Sent", "Адпраўлена", "Отправлено"},
 	"Refused rows and why":      {"Refused rows and why", "Адхіленыя радкі і прычыны", "Отклонённые строки и причины"},
 	"Reason":                    {"Reason", "Прычына", "Причина"},
 	"Download the report (CSV)": {"Download the report (CSV)", "Спампаваць справаздачу (CSV)", "Скачать отчёт (CSV)"},
@@ -130,6 +131,7 @@ var corgTranslations = map[string][3]string{
 	"Download this list (CSV)": {"Download this list (CSV)", "Спампаваць гэты спіс (CSV)", "Скачать этот список (CSV)"},
 	"Timeline and recall":      {"Timeline and recall", "Гісторыя і адкліканне", "История и отзыв"},
 	"Evidence bundle":          {"Evidence bundle", "Пакет доказаў", "Пакет доказательств"},
+	"Sent by %s":               {"Sent by %s", "Адправіў(ла): %s", "Отправил(а): %s"},
 	"Receipt (PDF)":            {"Receipt (PDF)", "Квітанцыя (PDF)", "Квитанция (PDF)"},
 
 	// Regions (ISO 3166-2:BY).
