@@ -105,7 +105,7 @@ func ReadCSV(data []byte, maxRows int) (*Table, error) {
 	if bytes.Count(header, []byte(";")) > bytes.Count(header, []byte(",")) {
 		r.Comma = ';'
 	}
-	r.FieldsPerRecord = 0
+	r.FieldsPerRecord = -1 // a short or long row is that row's error (Merge)
 	names, err := r.Read()
 	if err != nil {
 		return nil, formatf("reading the CSV header: %v", err)
