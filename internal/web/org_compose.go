@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/mailbox"
@@ -31,10 +32,50 @@ type composePage struct {
 	ErrorKey    string // or a message of the catalogue
 }
 
-// heldDraft is a checked compose draft.
+// heldDraft is a checked compose draft. One request at a time uses it (a
+// draft's staged files are read sequentially), and dropping it from the
+// store while a request uses it closes it when that request is done.
 type heldDraft struct {
 	d    *mailbox.Draft
 	atts []mailbox.AttachmentMeta
+	use  sync.Mutex // held by the request using d
+
+	mu      sync.Mutex
+	users   int
+	dropped bool
+}
+
+// acquire takes the draft for one request; false if it was dropped.
+func (h *heldDraft) acquire() bool {
+	h.mu.Lock()
+	if h.dropped {
+		h.mu.Unlock()
+		return false
+	}
+	h.users++
+	h.mu.Unlock()
+	h.use.Lock()
+	return true
+}
+
+func (h *heldDraft) release() {
+	h.use.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.users--
+	if h.users == 0 && h.dropped {
+		h.d.Close()
+	}
+}
+
+// drop is the store's close: now, or when the last request is done.
+func (h *heldDraft) drop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropped = true
+	if h.users == 0 {
+		h.d.Close()
+	}
 }
 
 func (o *orgConsole) composeForm(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +157,8 @@ func (o *orgConsole) composePost(w http.ResponseWriter, r *http.Request) {
 	draft := d
 	if files == 0 && page.Draft != "" {
 		// No new files: the attachments checked before.
-		if h, ok := o.held.get(s.Identity.ID, page.Draft).(*heldDraft); ok {
+		if h, ok := o.held.get(s.Identity.ID, page.Draft).(*heldDraft); ok && h.acquire() {
+			defer h.release()
 			draft, page.Attachments = h.d, h.atts
 		} else {
 			page.Draft = ""
@@ -145,7 +187,9 @@ func (o *orgConsole) composePost(w http.ResponseWriter, r *http.Request) {
 			size += a.Size
 		}
 		held := &heldDraft{d: d, atts: page.Attachments}
-		page.Draft = o.held.put(s.Identity.ID, size, held, func() { held.d.Close() })
+		held.acquire()
+		defer held.release()
+		page.Draft = o.held.put(s.Identity.ID, size, held, held.drop)
 		keep = true
 	}
 	if fields["action"] == "check" {

@@ -111,8 +111,9 @@ var corgTranslations = map[string][3]string{
 	"Download the report (CSV)": {"Download the report (CSV)", "Спампаваць справаздачу (CSV)", "Скачать отчёт (CSV)"},
 	"batch.running":             {"sending", "адпраўляецца", "отправляется"},
 	"batch.done":                {"finished", "завершана", "завершена"},
-	"batch.interrupted": {"interrupted; send the same files again to finish it", "перапынена; адпраўце тыя ж файлы яшчэ раз, каб завяршыць",
-		"прервана; отправьте те же файлы ещё раз, чтобы завершить"},
+	"batch.interrupted": {"interrupted: the letters handled so far are kept; go back to the preview and press Send again to send the rest",
+		"перапынена: ужо апрацаваныя лісты захаваны; вярніцеся да прагляду і зноў націсніце «Адправіць», каб адправіць астатнія",
+		"прервана: уже обработанные письма сохранены; вернитесь к просмотру и снова нажмите «Отправить», чтобы отправить остальные"},
 
 	// Sent letters.
 	"Filter":              {"Filter", "Фільтр", "Фильтр"},
