@@ -20,6 +20,8 @@ import (
 type orgBrowser struct {
 	t   *testing.T
 	ctx context.Context
+	// close ends the browser (also at the test's end).
+	close func()
 }
 
 func startBrowser(t *testing.T, chromium, home string) *orgBrowser {
@@ -33,13 +35,13 @@ func startBrowser(t *testing.T, chromium, home string) *orgBrowser {
 		chromedp.Flag("lang", "en-US"),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
+	end := func() { cancel(); cancelAlloc() }
+	t.Cleanup(end)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting %s: %v", chromium, err)
 	}
-	return &orgBrowser{t: t, ctx: ctx}
+	return &orgBrowser{t: t, ctx: ctx, close: end}
 }
 
 func (b *orgBrowser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
@@ -280,7 +282,10 @@ func TestOrgConsoleBrowser(t *testing.T) {
 		orgShots(t, ctx, shots, page.name)
 	}
 
-	// A person's browser: no console entry, and 404 on every route.
+	// A person's browser: no console entry, and 404 on every route. The
+	// organization's browser ends first: one Chromium at a time on a
+	// loaded machine.
+	br.close()
 	pb := startBrowser(t, chromium, browserHome(t, b, citizen.cred))
 	pb.step("person signs in", chromedp.Navigate(origin+"/?lang=en"), chromedp.WaitVisible(chromedp.CSS("#signin-cert")),
 		chromedp.Click(chromedp.CSS("#signin-cert")), chromedp.WaitVisible(chromedp.CSS(".signout")))
