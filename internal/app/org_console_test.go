@@ -197,7 +197,8 @@ func testOrgConsole(t *testing.T, b *bundle) {
 		body, ct := multipartForm(t, nil, formFile{"csv", "list.csv", "text/csv", []byte(csvData)},
 			formFile{"template", "letter.txt", "text/plain", []byte(tmpl)})
 		resp, page := console.send("POST", "/org/merge", body, ct)
-		if resp.StatusCode != 200 || !strings.Contains(page, "Счёт на 12,50 руб.") || !strings.Contains(page, "К оплате 8,00 руб.") {
+		if resp.StatusCode != 200 || !strings.Contains(page, "Счёт на 12,50 руб.") || !strings.Contains(page, "К оплате 8,00 руб.") ||
+			!strings.Contains(page, "5 rows: 4 letters ready, 1 rows with problems.") || !strings.Contains(page, "CSV line 4: bad address") {
 			t.Fatalf("preview: %d\n%s", resp.StatusCode, page)
 		}
 		m := regexp.MustCompile(`name="merge" value="([^"]+)"`).FindStringSubmatch(page)

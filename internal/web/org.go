@@ -3,14 +3,12 @@ package web
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/npes/npes/certs"
-	"github.com/npes/npes/mailbox"
 )
 
 // The organization console: pages under /org/… for sessions whose
@@ -31,7 +29,7 @@ var orgPages = []string{"org_compose", "org_merge", "org_preview", "org_batch", 
 // own templates are parsed.
 func (p *Portal) orgRoutes(post func(pattern string, h http.HandlerFunc)) error {
 	for _, name := range orgPages {
-		t, err := template.New(name).Funcs(funcs).Funcs(orgFuncs).ParseFS(templateFS, "templates/layout.html", "templates/org_common.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/org_common.html", "templates/"+name+".html")
 		if err != nil {
 			return err
 		}
@@ -71,16 +69,6 @@ func (o *orgConsole) only(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-var orgFuncs = template.FuncMap{
-	// reason is a refusal's message without its code.
-	"reason": func(err error) string {
-		var de *mailbox.Error
-		if errors.As(err, &de) {
-			return de.Message
-		}
-		return err.Error()
-	},
-}
 
 // heldLimit bounds how many checked drafts and previewed merges the
 // console keeps at once; heldTTL how long one waits to be sent.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/internal/mailmerge"
 	"github.com/npes/npes/mailbox"
 )
@@ -37,8 +38,14 @@ type previewPage struct {
 	Total    int
 	Ready    int
 	Preview  []mailmerge.Letter
-	Problems []mailmerge.Letter
+	Problems []problem
 	Files    []mailbox.BatchFile
+}
+
+// problem is a row the service will refuse, and why.
+type problem struct {
+	Line   int
+	Reason string
 }
 
 func (o *orgConsole) mergeForm(w http.ResponseWriter, r *http.Request) {
@@ -141,7 +148,19 @@ func (o *orgConsole) mergePreview(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, l := range letters {
 		if l.Err != nil {
-			page.Problems = append(page.Problems, l)
+			var de *mailbox.Error
+			reason := l.Err.Error()
+			if errors.As(l.Err, &de) {
+				reason = de.Message
+			}
+			page.Problems = append(page.Problems, problem{l.Line, reason})
+			continue
+		}
+		// An address the parser cannot read is refused by Submit (the
+		// same parser): said here already. Everything else is checked as
+		// each letter is sent.
+		if _, err := addressing.Parse(l.Address); err != nil {
+			page.Problems = append(page.Problems, problem{l.Line, err.Error()})
 			continue
 		}
 		page.Ready++
