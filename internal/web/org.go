@@ -69,7 +69,6 @@ func (o *orgConsole) only(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-
 // heldLimit bounds how many checked drafts and previewed merges the
 // console keeps at once; heldTTL how long one waits to be sent.
 const (
