@@ -39,6 +39,9 @@ type LetterView struct {
 	Evidence       []EvidenceBrief `json:"evidence"`
 	// InReplyTo is the letter this one answers.
 	InReplyTo string `json:"in_reply_to,omitempty"`
+	// SentBy is the certificate name of the employee (identity) who sent
+	// the letter, in the sender's view only; "" when not recorded.
+	SentBy string `json:"sent_by,omitempty"`
 	// Envelopes, when Submit fills it, holds the signed evidence of the
 	// submission; not part of the JSON view.
 	Envelopes []json.RawMessage `json:"-"`
@@ -140,6 +143,7 @@ func (s *Service) viewOf(l Letter, folder string, evs []EvidenceRecord) LetterVi
 		// nothing of pending mailboxes (letters stored before senderReason
 		// applied at submission included).
 		v.RouteReason = senderReason(v.RouteReason)
+		v.SentBy = l.SentByName
 		if l.RecipientByMailbox {
 			v.Recipient.Name, v.Recipient.Address = "", ""
 		}

@@ -144,6 +144,11 @@ type Letter struct {
 	// first letter of its thread ("" for a letter that starts one).
 	InReplyTo string
 	ThreadID  string
+	// SentByID and SentByName are the identity that submitted the letter
+	// and its certificate's name: several employees' certificates may
+	// share an organization's mailbox. Shown to the sender's side only.
+	SentByID   string
+	SentByName string
 }
 
 // AttachmentMeta describes one attachment. Part numbers start at 1; part 0

@@ -93,6 +93,7 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		RecipientJSON: addrJSON, RecipientKey: addr.MatchKey(), RecipientPostcode: addr.Postcode,
 		Registered: sub.Registered, Subject: sub.Subject, Language: sub.Language, PrintIfUnsigned: sub.PrintIfUnsignedAfter,
 		ContentKey: d.wrapped, Attachments: d.attachments(), CreatedAt: now,
+		SentByID: c.Identity.ID, SentByName: c.Identity.Name,
 	}
 
 	// Routing is decided outside the commit (read-only, concurrently for

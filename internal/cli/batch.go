@@ -4,162 +4,42 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/npes/npes/internal/mailmerge"
 	"github.com/npes/npes/mailbox"
 )
 
-// placeholder is {{column}} in a template.
-var placeholder = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
-
-// batchTemplate is a letter template: "Subject: …", a blank line, the body.
-type batchTemplate struct{ subject, body string }
-
-func parseTemplate(data []byte) (batchTemplate, error) {
-	if !utf8.Valid(data) {
-		return batchTemplate{}, usagef("the template is not UTF-8")
-	}
-	s := strings.ReplaceAll(strings.TrimPrefix(string(data), "\ufeff"), "\r\n", "\n")
-	first, rest, _ := strings.Cut(s, "\n")
-	subject, ok := strings.CutPrefix(first, "Subject:")
-	if !ok {
-		return batchTemplate{}, usagef("the template's first line must be \"Subject: …\"")
-	}
-	body, ok := strings.CutPrefix(rest, "\n")
-	if !ok {
-		return batchTemplate{}, usagef("the template's subject line must be followed by a blank line, then the body")
-	}
-	return batchTemplate{subject: strings.TrimSpace(subject), body: body}, nil
-}
-
-// fill replaces every {{column}} with the row's value.
-func (t batchTemplate) fill(col map[string]int, row []string) (subject, body string) {
-	f := func(s string) string {
-		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
-			return row[col[strings.TrimSpace(placeholder.FindStringSubmatch(m)[1])]]
-		})
-	}
-	return f(t.subject), f(t.body)
-}
-
-// missingColumns lists the template's placeholders without a column.
-func (t batchTemplate) missingColumns(col map[string]int) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, m := range placeholder.FindAllStringSubmatch(t.subject+"\n"+t.body, -1) {
-		if _, ok := col[m[1]]; !ok && !seen[m[1]] {
-			seen[m[1]] = true
-			out = append(out, "{{"+m[1]+"}}")
-		}
-	}
-	return out
-}
-
-// readBatchCSV reads the recipients: UTF-8 with an optional BOM, the
-// separator (',' or ';', as spreadsheets export by locale) taken from the
-// header row, which must name the columns name and address.
-func readBatchCSV(data []byte) (col map[string]int, rows [][]string, lines []int, err error) {
-	data = bytes.TrimPrefix(data, []byte("\ufeff"))
-	if !utf8.Valid(data) {
-		return nil, nil, nil, usagef("the CSV file is not UTF-8")
-	}
-	header, _, _ := bytes.Cut(data, []byte("\n"))
-	r := csv.NewReader(bytes.NewReader(data))
-	if bytes.Count(header, []byte(";")) > bytes.Count(header, []byte(",")) {
-		r.Comma = ';'
-	}
-	r.FieldsPerRecord = 0
-	names, err := r.Read()
+// batchLetters builds the NDJSON of the batch from the merge
+// (internal/mailmerge, shared with the organization console); every error
+// is found here, before anything is sent.
+func batchLetters(t mailmerge.Template, tb *mailmerge.Table, files []string) ([]byte, error) {
+	letters, err := mailmerge.Merge(t, tb)
 	if err != nil {
-		return nil, nil, nil, usagef("reading the CSV header: %v", err)
-	}
-	col = map[string]int{}
-	for i, n := range names {
-		n = strings.TrimSpace(n)
-		if _, dup := col[n]; dup {
-			return nil, nil, nil, usagef("the CSV header names column %q twice", n)
-		}
-		col[n] = i
-	}
-	for _, req := range []string{"name", "address"} {
-		if _, ok := col[req]; !ok {
-			return nil, nil, nil, usagef("the CSV header has no column %q (it has: %s)", req, strings.Join(names, ", "))
-		}
-	}
-	for {
-		row, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, nil, usagef("CSV: %v", err)
-		}
-		line, _ := r.FieldPos(0)
-		rows, lines = append(rows, row), append(lines, line)
-	}
-	if len(rows) == 0 {
-		return nil, nil, nil, usagef("the CSV file has no recipient rows")
-	}
-	return col, rows, lines, nil
-}
-
-func parseYes(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "0", "false", "no", "n":
-		return false, nil
-	case "1", "true", "yes", "y", "x":
-		return true, nil
-	}
-	return false, fmt.Errorf("%q is not yes or no", s)
-}
-
-// batchLetters builds the NDJSON of the batch; every error is found here,
-// before anything is sent.
-func batchLetters(t batchTemplate, col map[string]int, rows [][]string, lines []int, files []string) ([]byte, error) {
-	if missing := t.missingColumns(col); len(missing) > 0 {
-		return nil, usagef("the template uses %s, which the CSV header does not name", strings.Join(missing, ", "))
+		return nil, usageOf(err)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	for i, row := range rows {
-		get := func(name string) string {
-			if c, ok := col[name]; ok && c < len(row) {
-				return row[c]
-			}
-			return ""
+	for _, l := range letters {
+		var de *mailbox.Error
+		if errors.As(l.Err, &de) {
+			return nil, usagef("CSV line %d: %s", l.Line, de.Message)
 		}
-		if len(row) != len(col) {
-			return nil, usagef("CSV line %d has %d fields, the header %d", lines[i], len(row), len(col))
-		}
-		registered, err := parseYes(get("registered"))
-		if err != nil {
-			return nil, usagef("CSV line %d, registered: %v", lines[i], err)
-		}
-		subject, body := t.fill(col, row)
 		letter := map[string]any{
-			"recipient":  map[string]string{"name": get("name"), "address": get("address")},
-			"registered": registered, "subject": subject, "body": body,
+			"recipient":  map[string]string{"name": l.Name, "address": l.Address},
+			"registered": l.Registered, "subject": l.Subject, "body": l.Body,
 		}
-		if p := strings.TrimSpace(get("print_if_unsigned")); p != "" {
-			if _, err := mailbox.ParsePeriod(p); err != nil {
-				return nil, usagef("CSV line %d, print_if_unsigned: %v", lines[i], err)
-			}
-			if !registered {
-				return nil, usagef("CSV line %d: print_if_unsigned needs registered", lines[i])
-			}
-			letter["print_if_unsigned_after"] = p
+		if l.PrintIfUnsigned != "" {
+			letter["print_if_unsigned_after"] = l.PrintIfUnsigned
 		}
 		if len(files) > 0 {
 			letter["attachments"] = files
@@ -169,6 +49,14 @@ func batchLetters(t batchTemplate, col map[string]int, rows [][]string, lines []
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// usageOf makes a mail merge's format error a usage error (exit status 2).
+func usageOf(err error) error {
+	if errors.Is(err, mailmerge.ErrFormat) {
+		return usagef("%s", strings.TrimPrefix(err.Error(), mailmerge.ErrFormat.Error()+": "))
+	}
+	return err
 }
 
 type batchReply struct {
@@ -209,19 +97,19 @@ func runSendBatch(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := parseTemplate(tmplData)
+	t, err := mailmerge.ParseTemplate(tmplData)
 	if err != nil {
-		return err
+		return usageOf(err)
 	}
-	col, rows, lines, err := readBatchCSV(csvData)
+	tb, err := mailmerge.ReadCSV(csvData, 0)
 	if err != nil {
-		return err
+		return usageOf(err)
 	}
 	var parts []string
 	for i := range attach {
 		parts = append(parts, "file"+strconv.Itoa(i+1))
 	}
-	ndjson, err := batchLetters(t, col, rows, lines, parts)
+	ndjson, err := batchLetters(t, tb, parts)
 	if err != nil {
 		return err
 	}
@@ -299,7 +187,7 @@ func runSendBatch(ctx context.Context, e *Env, args []string) error {
 			return err
 		}
 	} else {
-		printBatchSummary(e, st, lines)
+		printBatchSummary(e, st, tb.Lines())
 	}
 	switch {
 	case st.State == mailbox.BatchInterrupted:

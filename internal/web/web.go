@@ -141,6 +141,10 @@ func New(d Deps) (*Portal, error) {
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.
 	post("/verify", p.verifyUpload)
+	// The organization console (org sessions only; 404 for anyone else).
+	if err := p.orgRoutes(post); err != nil {
+		return nil, err
+	}
 	p.mux.HandleFunc("/", p.notFound)
 	return p, nil
 }

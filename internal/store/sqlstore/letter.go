@@ -14,7 +14,7 @@ const letterColumns = `id, tracking, sender_mailbox, sender_name, sender_address
 	recipient_address, recipient_json, recipient_key, recipient_postcode, recipient_mailbox, registered,
 	subject, route, route_reason, state, deadline, print_if_unsigned, content_json, content_digest,
 	content_key, attachments_json, created_at, read_at, last_evidence, evidence_count, notification_id,
-	recipient_by_mailbox, language, in_reply_to, thread_id`
+	recipient_by_mailbox, language, in_reply_to, thread_id, sent_by_id, sent_by_name`
 
 func scanLetter(r interface{ Scan(...any) error }) (mailbox.Letter, error) {
 	var l mailbox.Letter
@@ -25,7 +25,7 @@ func scanLetter(r interface{ Scan(...any) error }) (mailbox.Letter, error) {
 		&l.RecipientAddress, &l.RecipientJSON, &l.RecipientKey, &l.RecipientPostcode, &l.RecipientMailbox, &registered,
 		&l.Subject, &l.Route, &l.RouteReason, &l.State, &deadline, &piu, &l.ContentJSON, &l.ContentDigest,
 		&l.ContentKey, &atts, &created, &read, &l.LastEvidence, &l.EvidenceCount, &l.NotificationID,
-		&byMailbox, &l.Language, &l.InReplyTo, &l.ThreadID)
+		&byMailbox, &l.Language, &l.InReplyTo, &l.ThreadID, &l.SentByID, &l.SentByName)
 	if err != nil {
 		return l, err
 	}
@@ -54,7 +54,7 @@ func (t *Tx) CreateLetter(ctx context.Context, l mailbox.Letter) error {
 
 // CreateLetters implements mailbox.LetterTx with multi-row INSERTs.
 func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
-	const ncols = 31
+	const ncols = 33
 	args := make([]any, 0, ncols*len(ls))
 	for _, l := range ls {
 		atts, err := json.Marshal(l.Attachments)
@@ -65,7 +65,7 @@ func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
 			l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
 			l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
 			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID,
-			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID)
+			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID, l.SentByID, l.SentByName)
 	}
 	return t.insertRows(ctx, "letters", letterColumns, ncols, args)
 }

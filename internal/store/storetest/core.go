@@ -105,7 +105,7 @@ func newLetter(id, sender, recipient string, created time.Time) mailbox.Letter {
 		State: mailbox.StateAwaitingAcceptance, Deadline: created.Add(240 * time.Hour), PrintIfUnsigned: 48 * time.Hour,
 		ContentJSON: []byte(`{"body_sha256":"x"}`), ContentDigest: "d", ContentKey: []byte{9},
 		Attachments: []mailbox.AttachmentMeta{{Name: "a.pdf", ContentType: "application/pdf", Size: 3, SHA256: "s", Chunks: 1}},
-		Language:    mailbox.LanguageBelarusian, CreatedAt: created}
+		Language:    mailbox.LanguageBelarusian, CreatedAt: created, SentByID: "employee-1", SentByName: "Петрова Анна"}
 }
 
 func testLetters(t *testing.T, newStore Factory) {
@@ -158,7 +158,7 @@ func testLetters(t *testing.T, newStore Factory) {
 			return err
 		}
 		if !l.Registered || l.PrintIfUnsigned != 48*time.Hour || len(l.Attachments) != 1 || l.Attachments[0].Name != "a.pdf" || !l.Deadline.Equal(t0.Add(240*time.Hour)) ||
-			l.Language != mailbox.LanguageBelarusian {
+			l.Language != mailbox.LanguageBelarusian || l.SentByID != "employee-1" || l.SentByName != "Петрова Анна" {
 			return fmt.Errorf("letter round trip: %+v", l)
 		}
 		l.State, l.ReadAt, l.LastEvidence, l.EvidenceCount, l.NotificationID, l.Tracking = mailbox.StateAccepted, t0, "h", 3, "n", "RR123456785BY"
