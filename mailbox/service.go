@@ -202,6 +202,10 @@ type Service struct {
 	committer     *committer
 	serials       serials
 
+	routerOnce  sync.Once
+	routerClose sync.Once
+	router      *router
+
 	batchOnce sync.Once
 	batches   *batches
 }
