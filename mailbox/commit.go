@@ -18,6 +18,10 @@ import (
 // MaxBatch bounds how many submissions one commit carries.
 const MaxBatch = 128
 
+// committers is how many group commits may be in flight at once on an
+// engine with row locks.
+const committers = 2
+
 // batchItem is a validated, routed, rendered submission ready to commit.
 type batchItem struct {
 	ctx       context.Context
@@ -52,8 +56,20 @@ type committer struct {
 func (s *Service) startCommitter() {
 	s.committerOnce.Do(func() {
 		c := &committer{s: s, in: make(chan *batchItem, MaxBatch), stop: make(chan struct{})}
-		c.wg.Add(1)
-		go c.run()
+		// On PostgreSQL a second committer writes its group's letters
+		// while the first holds the log head (appending and waiting for
+		// its fsync): both take their locks in one order (recipient
+		// mailboxes by id, idempotency keys, the log head last), so they
+		// only ever wait for each other, never in a cycle. SQLite has one
+		// writer at a time anyway.
+		n := 1
+		if s.cfg.Store.Engine() == "postgres" {
+			n = committers
+		}
+		for range n {
+			c.wg.Add(1)
+			go c.run()
+		}
 		s.committer = c
 	})
 }

@@ -137,8 +137,10 @@ type MailboxTx interface {
 	// orders it; a key without mailboxes is absent).
 	MailboxesByMatchKeys(ctx context.Context, matchKeys []string) (map[string][]Mailbox, error)
 	// GetMailboxes reads the mailboxes with these ids in one statement
-	// (missing ones are left out), in id order; with lock they are locked
-	// until commit, in that order.
+	// (missing ones are left out), in id order; with lock they are
+	// read-locked until commit, in that order: no other transaction
+	// changes them or locks them (LockMailbox) meanwhile, while others
+	// may read-lock them too.
 	GetMailboxes(ctx context.Context, ids []string, lock bool) ([]Mailbox, error)
 	// BindCredential binds (or re-binds) an identity to a mailbox.
 	BindCredential(ctx context.Context, c Credential) error

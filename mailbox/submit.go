@@ -518,8 +518,10 @@ func recheckRecipient(_ context.Context, _ Tx, it *batchItem, seen map[string]re
 // recipientsOf reads and locks the recipient mailboxes of a group's
 // electronic letters with their credentials: two statements for the
 // group (a batch often carries many letters to one mailbox). The rows are
-// locked (in id order, so that two committers never wait for each other
-// in a cycle) so that the answer holds until the letters commit.
+// read-locked (in id order) so that the answer holds until the letters
+// commit: whoever changes a mailbox locks its row for update first
+// (LockMailbox), and waits. Two committers share the read locks, so
+// letters to one mailbox do not serialize their groups.
 func recipientsOf(ctx context.Context, tx Tx, items []*batchItem) (map[string]recipientFacts, error) {
 	seen := map[string]recipientFacts{}
 	var ids []string

@@ -62,7 +62,7 @@ func (t *Tx) GetMailboxes(ctx context.Context, ids []string, lock bool) ([]mailb
 	err := eachChunk(distinct(ids), func(chunk []string, args []any) error {
 		q := `SELECT ` + mailboxColumns + ` FROM mailboxes WHERE id IN (` + placeholders(1, len(chunk)) + `) ORDER BY id`
 		if lock {
-			q += t.D.ForUpdate
+			q += t.D.ForShare
 		}
 		ms, err := t.listMailboxes(ctx, q, args...)
 		out = append(out, ms...)
@@ -198,8 +198,17 @@ func (t *Tx) IdempotencyKeys(ctx context.Context, ks []mailbox.IdempotencyKey) (
 
 // TryPutIdempotencyKeys implements mailbox.LetterTx: a multi-row INSERT …
 // ON CONFLICT DO NOTHING RETURNING (PostgreSQL, and SQLite since 3.35).
+//
+// The keys are inserted in (sender, key) order, so that two transactions
+// inserting some of the same keys wait for each other's in one order.
 func (t *Tx) TryPutIdempotencyKeys(ctx context.Context, ks []mailbox.IdempotencyKey) ([]mailbox.IdempotencyKey, error) {
 	ks = keyPairs(ks)
+	slices.SortStableFunc(ks, func(a, b mailbox.IdempotencyKey) int {
+		if c := strings.Compare(a.Sender, b.Sender); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
 	var out []mailbox.IdempotencyKey
 	const per = inChunk / 5
 	for start := 0; start < len(ks); start += per {
