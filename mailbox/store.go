@@ -320,6 +320,8 @@ type PrintTx interface {
 	// PutBlob and GetBlob keep rendered PDFs (encrypted by the caller).
 	PutBlob(ctx context.Context, key string, data []byte) error
 	GetBlob(ctx context.Context, key string) ([]byte, error)
+	// DeleteBlob removes a blob; a missing one is not an error.
+	DeleteBlob(ctx context.Context, key string) error
 }
 
 // BatchTx stores bulk submissions and the outcome of each of their lines.
@@ -337,4 +339,7 @@ type BatchTx interface {
 	PutBatchResults(ctx context.Context, batchID string, rs []BatchResult) error
 	// BatchResults lists a batch's line outcomes in line order.
 	BatchResults(ctx context.Context, batchID string) ([]BatchResult, error)
+	// UnfinishedBatches lists up to limit batches that are running or
+	// interrupted, oldest first.
+	UnfinishedBatches(ctx context.Context, limit int) ([]LetterBatch, error)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,5 +124,44 @@ func testRoutingSetBased(t *testing.T, newStore Factory) {
 			}
 		}
 		return nil
+	})
+}
+
+func init() {
+	method("DeleteBlob", func(t *testing.T, s mailbox.Store) {
+		mustTx(t, s, func(tx mailbox.Tx) error {
+			return errors.Join(tx.PutBlob(ctx(t), "batch/a", []byte("x")), tx.PutBlob(ctx(t), "batch/b", []byte("y")))
+		})
+		mustTx(t, s, func(tx mailbox.Tx) error {
+			return errors.Join(tx.DeleteBlob(ctx(t), "batch/a"), tx.DeleteBlob(ctx(t), "batch/missing"))
+		})
+		wantErr(t, s, mailbox.ErrNotFound, func(tx mailbox.Tx) error { _, err := tx.GetBlob(ctx(t), "batch/a"); return err })
+		view(t, s, func(tx mailbox.Tx) error {
+			if d, err := tx.GetBlob(ctx(t), "batch/b"); err != nil || string(d) != "y" {
+				return fmt.Errorf("the other blob: %q, %v", d, err)
+			}
+			return nil
+		})
+	})
+	method("UnfinishedBatches", func(t *testing.T, s mailbox.Store) {
+		at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+		mustTx(t, s, func(tx mailbox.Tx) error {
+			for i, state := range []string{mailbox.BatchInterrupted, mailbox.BatchDone, mailbox.BatchRunning, mailbox.BatchRunning} {
+				b := mailbox.LetterBatch{ID: fmt.Sprint("b", i), Sender: "org-1", State: state, Total: 1, CreatedAt: at.Add(-time.Duration(i) * time.Minute)}
+				if err := tx.CreateBatch(ctx(t), b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		view(t, s, func(tx mailbox.Tx) error {
+			all, err1 := tx.UnfinishedBatches(ctx(t), 10)
+			two, err2 := tx.UnfinishedBatches(ctx(t), 2)
+			id := func(b mailbox.LetterBatch) string { return b.ID }
+			if err := errors.Join(err1, err2); err != nil || !slices.Equal(ids(all, id), []string{"b3", "b2", "b0"}) || !slices.Equal(ids(two, id), []string{"b3", "b2"}) {
+				return fmt.Errorf("UnfinishedBatches = %v, %v, %v; want oldest first, not the done one", ids(all, id), ids(two, id), err)
+			}
+			return nil
+		})
 	})
 }
