@@ -72,9 +72,17 @@ func (s *Service) closeRouter() {
 // concurrent submissions. It waits for fn even if ctx ends meanwhile (fn
 // writes into the caller's submission).
 func (s *Service) routed(ctx context.Context, c Caller, sub Submission, addr addressing.Address, fn func(ctx context.Context, tx Tx) error) error {
+	return s.groupRead(ctx, &routeReq{identity: c.Identity.ID, from: sub.FromMailbox, key: sub.IdempotencyKey,
+		matchKey: addr.MatchKey(), recipient: sub.RecipientMailbox, fn: fn})
+}
+
+// groupRead runs a read of the kind routing does (an identity's
+// mailboxes, a mailbox by id and its credentials) in the routers'
+// shared transaction: the SMTP gateway's per-message checks (MAIL, RCPT)
+// cost no transaction of their own either.
+func (s *Service) groupRead(ctx context.Context, req *routeReq) error {
 	r := s.startRouter()
-	req := &routeReq{identity: c.Identity.ID, from: sub.FromMailbox, key: sub.IdempotencyKey, matchKey: addr.MatchKey(),
-		recipient: sub.RecipientMailbox, fn: fn, done: make(chan struct{})}
+	req.done = make(chan struct{})
 	select {
 	case r.in <- req:
 	case <-r.stop:
@@ -122,7 +130,7 @@ func (s *Service) runRouter(r *router) {
 
 // routeBatch reads for a group of submissions and routes each. A
 // submission whose routing failed for another reason than its own (a
-// domain error) is routed again alone: one failed statement aborts a
+// domain error, or something not found) is routed again alone: one failed statement aborts a
 // PostgreSQL transaction for every submission after it.
 func (s *Service) routeBatch(batch []*routeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -142,7 +150,7 @@ func (s *Service) routeBatch(batch []*routeReq) {
 	for i, req := range batch {
 		var de *Error
 		switch {
-		case i >= ran, err != nil && req.err == nil, req.err != nil && !errors.As(req.err, &de):
+		case i >= ran, err != nil && req.err == nil, req.err != nil && !errors.As(req.err, &de) && !errors.Is(req.err, ErrNotFound):
 			if len(batch) == 1 {
 				if req.err == nil {
 					req.err = err

@@ -760,7 +760,7 @@ func (s *Service) writeJob(ctx context.Context, tx Tx, job PrintJob, pdf []byte)
 // Submit applies the same rule again when the letter is routed.
 func (s *Service) MailboxByID(ctx context.Context, id string) (Mailbox, error) {
 	var m Mailbox
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+	err := s.groupRead(ctx, &routeReq{recipient: id, fn: func(ctx context.Context, tx Tx) error {
 		var err error
 		if m, err = tx.GetMailbox(ctx, id); err != nil {
 			return err
@@ -774,7 +774,7 @@ func (s *Service) MailboxByID(ctx context.Context, id string) (Mailbox, error) {
 			err = ErrNotFound
 		}
 		return err
-	})
+	}})
 	if err != nil {
 		return Mailbox{}, err
 	}
