@@ -3,7 +3,9 @@ package mailbox
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -141,6 +143,13 @@ func (s *Service) SubmitBatch(ctx context.Context, c Caller, in BatchInput) (b L
 	now := s.now().Truncate(time.Microsecond)
 	b = LetterBatch{ID: uuid.NewString(), Sender: c.Identity.ID, IdempotencyKey: in.IdempotencyKey,
 		RequestHash: in.RequestHash, State: BatchRunning, Total: len(in.Letters), CreatedAt: now}
+	// The request is stored with the batch (encrypted, as letter content
+	// is), so that a batch a crash leaves unfinished is finished at the
+	// next start (ResumeBatches) from what was accepted.
+	stored, err := s.sealBatchInput(b.ID, c, in)
+	if err != nil {
+		return LetterBatch{}, false, err
+	}
 	for {
 		var earlier LetterBatch
 		found := false
@@ -159,6 +168,10 @@ func (s *Service) SubmitBatch(ctx context.Context, c Caller, in BatchInput) (b L
 				return Errorf(ErrRateLimited, "too_many_batches", "this server is working on %d batches; retry later", lim.MaxActiveBatches)
 			}
 			if err := tx.CreateBatch(ctx, b); err != nil {
+				st.release(b.ID)
+				return err
+			}
+			if err := tx.PutBlob(ctx, batchInputKey(b.ID), stored); err != nil {
 				st.release(b.ID)
 				return err
 			}
@@ -289,6 +302,7 @@ func (s *Service) runBatch(ctx context.Context, c Caller, b LetterBatch, in Batc
 		}
 		pending = pending[:0]
 	}
+	recorded := 0
 	for r := range results {
 		pending = append(pending, r)
 	drain:
@@ -303,11 +317,23 @@ func (s *Service) runBatch(ctx context.Context, c Caller, b LetterBatch, in Batc
 				break drain
 			}
 		}
+		if s.batchCrash != nil && s.batchCrash(recorded) {
+			// A test's crash: the worker dies here, the outcomes in
+			// hand and the lines in flight unrecorded, the batch left
+			// running.
+			stop(errBatchCrash)
+			for range results {
+			}
+			return
+		}
+		recorded += len(pending)
 		flush()
 	}
 	flush()
 	s.finishBatch(wctx, record, b, context.Cause(ctx))
 }
+
+var errBatchCrash = errors.New("batch worker crashed (test hook)")
 
 // finishBatch records the final state: done, or interrupted by cause.
 func (s *Service) finishBatch(ctx context.Context, record func(func(Tx) error) error, b LetterBatch, cause error) {
@@ -316,7 +342,15 @@ func (s *Service) finishBatch(ctx context.Context, record func(func(Tx) error) e
 		state = BatchInterrupted
 		s.log.Warn("letter batch interrupted", "batch", b.ID, "err", cause)
 	}
-	if err := record(func(tx Tx) error { return tx.SetBatchState(ctx, b.ID, state, s.now()) }); err != nil {
+	if err := record(func(tx Tx) error {
+		if state == BatchDone {
+			// Every line has its outcome: the request is not needed again.
+			if err := tx.DeleteBlob(ctx, batchInputKey(b.ID)); err != nil {
+				return err
+			}
+		}
+		return tx.SetBatchState(ctx, b.ID, state, s.now())
+	}); err != nil {
 		s.log.Error("recording a letter batch's state failed", "batch", b.ID, "state", state, "err", err)
 	}
 }
@@ -411,4 +445,116 @@ func (s *Service) Batch(ctx context.Context, c Caller, id string) (BatchStatus, 
 		}
 	}
 	return st, nil
+}
+
+// batchInputKey names the stored request of a batch among the blobs.
+func batchInputKey(batchID string) string { return "batch/" + batchID }
+
+// storedBatch is what is kept of a batch's request until it is done: the
+// sender's role (the Caller is rebuilt from it and the batch's Sender),
+// the lines and the shared files.
+type storedBatch struct {
+	Role  certs.Role
+	Lines []storedLine
+	Files map[string]BatchFile
+}
+
+type storedLine struct {
+	Line        int
+	Submission  Submission
+	Attachments []string
+	// A line that could not be read: its refusal.
+	ErrCode, ErrMessage string
+}
+
+func (s *Service) sealBatchInput(id string, c Caller, in BatchInput) ([]byte, error) {
+	sb := storedBatch{Role: c.Identity.Role, Files: in.Files, Lines: make([]storedLine, len(in.Letters))}
+	for i, l := range in.Letters {
+		sl := storedLine{Line: l.Line, Submission: l.Submission, Attachments: l.Attachments}
+		if l.Err != nil {
+			sl.ErrCode, sl.ErrMessage = "bad_line", l.Err.Error()
+			var de *Error
+			if errors.As(l.Err, &de) {
+				sl.ErrCode, sl.ErrMessage = de.Code, de.Message
+			}
+		}
+		sb.Lines[i] = sl
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(sb); err != nil {
+		return nil, fmt.Errorf("storing batch %s: %w", id, err)
+	}
+	return s.sealBlob(id, buf.Bytes())
+}
+
+func (s *Service) openBatchInput(id string, blob []byte) (Caller, BatchInput, error) {
+	data, err := s.openBlob(id, blob)
+	if err != nil {
+		return Caller{}, BatchInput{}, err
+	}
+	var sb storedBatch
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&sb); err != nil {
+		return Caller{}, BatchInput{}, fmt.Errorf("batch %s's stored request: %w", id, err)
+	}
+	in := BatchInput{Files: sb.Files, Letters: make([]BatchLetter, len(sb.Lines))}
+	for i, l := range sb.Lines {
+		in.Letters[i] = BatchLetter{Line: l.Line, Submission: l.Submission, Attachments: l.Attachments}
+		if l.ErrCode != "" {
+			in.Letters[i].Err = Errorf(ErrInvalid, l.ErrCode, "%s", l.ErrMessage)
+		}
+	}
+	return Caller{Identity: certs.Identity{Role: sb.Role}}, in, nil
+}
+
+// ResumeBatches finishes, from their stored requests, the batches a
+// stopped or crashed server left running or interrupted: call it once at
+// start. Lines already handled keep their outcome; a line whose letter
+// was committed but whose outcome was not recorded finds its letter again
+// by its idempotency key (batch/<id>/<line>), so no letter is sent twice.
+// Batches without a stored request (accepted before requests were stored)
+// wait for the sender's retry, as before. It returns how many batches it
+// resumed; at most Limits.MaxActiveBatches run at once, the others at the
+// next start or on a retry.
+//
+// Several processes on one database may each resume a batch another one
+// is still working on: the lines' idempotency keys make that waste, not
+// duplicates.
+func (s *Service) ResumeBatches(ctx context.Context) (int, error) {
+	var bs []LetterBatch
+	if err := s.cfg.Store.View(ctx, func(tx Tx) error {
+		var err error
+		bs, err = tx.UnfinishedBatches(ctx, s.cfg.Limits.MaxActiveBatches)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	st := s.batchState()
+	n := 0
+	for _, b := range bs {
+		var blob []byte
+		err := s.cfg.Store.View(ctx, func(tx Tx) error {
+			var err error
+			blob, err = tx.GetBlob(ctx, batchInputKey(b.ID))
+			return err
+		})
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		c, in, err := s.openBatchInput(b.ID, blob)
+		if err != nil {
+			s.log.Error("a stored letter batch cannot be read; it waits for the sender's retry", "batch", b.ID, "err", err)
+			continue
+		}
+		c.Identity.ID = b.Sender
+		if !st.reserve(b.ID, s.cfg.Limits.MaxActiveBatches) {
+			continue
+		}
+		s.log.Info("resuming a letter batch left unfinished", "batch", b.ID, "state", b.State, "total", b.Total)
+		s.startBatch(c, b, in)
+		n++
+	}
+	return n, nil
 }

@@ -3,6 +3,7 @@ package mailbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -193,4 +194,98 @@ func TestBatchLineOutcomes(t *testing.T) {
 	stranger.Identity.ID = "someone-else"
 	_, err = svc.Batch(ctx, stranger, b.ID)
 	wantCode(t, err, "batch_not_found")
+}
+
+// TestBatchCrashResumesAtStart: a batch worker dies mid-batch (the crash
+// hook: outcomes in hand and lines in flight unrecorded, the batch left
+// running); a new service on the same database finishes the batch from
+// its stored request at start, and every line ends with exactly one
+// letter.
+func TestBatchCrashResumesAtStart(t *testing.T) {
+	var cfg mailbox.Config
+	svc, sender := newHygieneServiceWith(t, func(c *mailbox.Config) { cfg = *c })
+	ctx := context.Background()
+	var calls atomic.Int32
+	crashed := make(chan struct{})
+	// The first group of outcomes is recorded, the worker dies before the
+	// second: more lines than one group commit carries make a second.
+	mailbox.SetBatchCrash(svc, func(recorded int) bool {
+		if calls.Add(1) < 2 {
+			return false
+		}
+		close(crashed)
+		return true
+	})
+	const lines = 200
+	in := batchOf(lines)
+	in.Files = map[string]mailbox.BatchFile{"terms": {FileName: "terms.txt", ContentType: "text/plain", Data: []byte("условия")}}
+	for i := lines - 10; i < lines; i++ {
+		in.Letters[i].Attachments = []string{"terms"}
+	}
+	in.Letters[lines-1].Err = mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "line 200 is not JSON")
+	b, _, err := svc.SubmitBatch(ctx, sender, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-crashed:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the batch worker never reached its second group of outcomes")
+	}
+	svc.Close() // the dead process
+	st, err := svc.Batch(ctx, sender, b.ID)
+	if err != nil || st.State != mailbox.BatchRunning || st.Done+st.Failed >= lines {
+		t.Fatalf("after the crash: %+v, %v; want running, lines left", st, err)
+	}
+	t.Logf("crashed with %d of %d outcomes recorded", st.Done+st.Failed, lines)
+
+	svc2, err := mailbox.NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc2.Close)
+	n, err := svc2.ResumeBatches(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("ResumeBatches = %d, %v; want 1", n, err)
+	}
+	st = waitBatch(t, svc2, sender, b.ID)
+	if st.State != mailbox.BatchDone || st.Total != lines || st.Done != lines-1 || st.Failed != 1 || len(st.Results) != lines {
+		t.Fatalf("resumed: state %s total %d done %d failed %d results %d", st.State, st.Total, st.Done, st.Failed, len(st.Results))
+	}
+	if r := st.Results[lines-1]; r.ErrorCode != "bad_json" {
+		t.Errorf("line %d: %+v, want its stored refusal bad_json", lines, r)
+	}
+	perLetter := map[string]int{}
+	for _, r := range st.Results {
+		if r.LetterID != "" {
+			perLetter[r.LetterID]++
+		}
+	}
+	var stored []string
+	if err := cfg.Store.View(ctx, func(tx mailbox.Tx) error {
+		var err error
+		stored, err = tx.LetterIDs(ctx, "", 10*lines)
+		if err != nil {
+			return err
+		}
+		_, err = tx.GetBlob(ctx, "batch/"+b.ID)
+		if !errors.Is(err, mailbox.ErrNotFound) {
+			return fmt.Errorf("the stored request of a finished batch: %v, want deleted", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != lines-1 || len(perLetter) != lines-1 {
+		t.Fatalf("%d letters stored, %d distinct in the results, for %d good lines", len(stored), len(perLetter), lines-1)
+	}
+	for _, id := range stored {
+		if perLetter[id] != 1 {
+			t.Errorf("letter %s is the result of %d lines", id, perLetter[id])
+		}
+	}
+	// Nothing is left to resume.
+	if n, err := svc2.ResumeBatches(ctx); err != nil || n != 0 {
+		t.Fatalf("ResumeBatches after done = %d, %v", n, err)
+	}
 }

@@ -2,8 +2,6 @@ package mailbox
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -19,6 +17,10 @@ import (
 
 // MaxBatch bounds how many submissions one commit carries.
 const MaxBatch = 128
+
+// committers is how many group commits may be in flight at once on an
+// engine with row locks.
+const committers = 2
 
 // batchItem is a validated, routed, rendered submission ready to commit.
 type batchItem struct {
@@ -54,8 +56,20 @@ type committer struct {
 func (s *Service) startCommitter() {
 	s.committerOnce.Do(func() {
 		c := &committer{s: s, in: make(chan *batchItem, MaxBatch), stop: make(chan struct{})}
-		c.wg.Add(1)
-		go c.run()
+		// On PostgreSQL a second committer writes its group's letters
+		// while the first holds the log head (appending and waiting for
+		// its fsync): both take their locks in one order (recipient
+		// mailboxes by id, idempotency keys, the log head last), so they
+		// only ever wait for each other, never in a cycle. SQLite has one
+		// writer at a time anyway.
+		n := 1
+		if s.cfg.Store.Engine() == "postgres" {
+			n = committers
+		}
+		for range n {
+			c.wg.Add(1)
+			go c.run()
+		}
 		s.committer = c
 	})
 }
@@ -64,6 +78,7 @@ func (s *Service) startCommitter() {
 // Close fail with ErrUnavailable.
 func (s *Service) Close() {
 	s.closeBatches()
+	s.closeRouter()
 	s.startCommitter()
 	s.closeOnce.Do(func() {
 		close(s.committer.stop)
@@ -137,32 +152,42 @@ func (c *committer) write(items []*batchItem) error {
 	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		now := s.now()
 		live := make([]*batchItem, 0, len(items))
-		// Recipients are locked in id order, so that two committers
-		// (processes) never wait for each other's locks in a cycle.
-		order := append([]*batchItem(nil), items...)
-		slices.SortFunc(order, func(a, b *batchItem) int { return strings.Compare(a.l.RecipientMailbox, b.l.RecipientMailbox) })
-		seen := map[string]recipientFacts{}
-		for _, it := range order {
+		seen, err := recipientsOf(ctx, tx, items)
+		if err != nil {
+			return err
+		}
+		var keys []IdempotencyKey
+		for _, it := range items {
+			it.replayed = false
 			ok, err := recheckRecipient(ctx, tx, it, seen)
 			if err != nil {
 				return err
 			}
 			it.rerouted = !ok
+			if !it.rerouted && it.key != "" {
+				keys = append(keys, IdempotencyKey{Sender: it.sender, Key: it.key, RequestHash: it.reqHash, LetterID: it.l.ID, CreatedAt: now})
+			}
+		}
+		// The keys of the whole group in one statement; an item whose key
+		// exists (or an earlier item of this group took) is a retry of a
+		// committed submission: nothing of it is written.
+		stored := map[string]bool{}
+		if len(keys) > 0 {
+			put, err := tx.TryPutIdempotencyKeys(ctx, keys)
+			if err != nil {
+				return err
+			}
+			for _, k := range put {
+				stored[k.LetterID] = true
+			}
 		}
 		for _, it := range items {
-			it.replayed = false
 			if it.rerouted {
 				continue // before its idempotency key: nothing of it is written
 			}
-			if it.key != "" {
-				ok, err := tx.TryPutIdempotencyKey(ctx, it.sender, it.key, it.reqHash, it.l.ID, now)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					it.replayed = true // an earlier submission with this key committed
-					continue
-				}
+			if it.key != "" && !stored[it.l.ID] {
+				it.replayed = true
+				continue
 			}
 			live = append(live, it)
 		}

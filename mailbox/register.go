@@ -306,11 +306,11 @@ func (s *Service) MyMailboxes(ctx context.Context, c Caller) ([]Mailbox, error) 
 		return nil, err
 	}
 	var out []Mailbox
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+	err := s.groupRead(ctx, &routeReq{identity: c.Identity.ID, fn: func(ctx context.Context, tx Tx) error {
 		var err error
 		out, err = tx.MailboxesOfIdentity(ctx, c.Identity.ID)
 		return err
-	})
+	}})
 	return out, err
 }
 

@@ -202,8 +202,16 @@ type Service struct {
 	committer     *committer
 	serials       serials
 
+	routerOnce  sync.Once
+	routerClose sync.Once
+	router      *router
+
 	batchOnce sync.Once
 	batches   *batches
+	// batchCrash, set by tests only, is asked before a batch worker
+	// records outcomes (with how many it recorded so far); true makes
+	// the worker stop there as a crashed process would.
+	batchCrash func(recorded int) bool
 }
 
 // NewService checks the configuration.

@@ -133,6 +133,16 @@ type MailboxTx interface {
 	HolderActivationLetters(ctx context.Context, kind, holderKey string, since time.Time) (int, error)
 	// MailboxesByMatchKey lists every mailbox at a delivery point.
 	MailboxesByMatchKey(ctx context.Context, matchKey string) ([]Mailbox, error)
+	// MailboxesByMatchKeys lists every mailbox at several delivery points
+	// in one statement, by match key (each list as MailboxesByMatchKey
+	// orders it; a key without mailboxes is absent).
+	MailboxesByMatchKeys(ctx context.Context, matchKeys []string) (map[string][]Mailbox, error)
+	// GetMailboxes reads the mailboxes with these ids in one statement
+	// (missing ones are left out), in id order; with lock they are
+	// read-locked until commit, in that order: no other transaction
+	// changes them or locks them (LockMailbox) meanwhile, while others
+	// may read-lock them too.
+	GetMailboxes(ctx context.Context, ids []string, lock bool) ([]Mailbox, error)
 	// BindCredential binds (or re-binds) an identity to a mailbox.
 	BindCredential(ctx context.Context, c Credential) error
 	// UnbindCredential ends a binding; ErrNotFound if it is not bound.
@@ -145,6 +155,13 @@ type MailboxTx interface {
 	MailboxesOfIdentity(ctx context.Context, identityID string) ([]Mailbox, error)
 	// Credentials lists a mailbox's bindings, current and ended.
 	Credentials(ctx context.Context, mailboxID string) ([]Credential, error)
+	// CredentialsOf lists the bindings of several mailboxes in one
+	// statement, by mailbox (each list as Credentials orders it).
+	CredentialsOf(ctx context.Context, mailboxIDs []string) (map[string][]Credential, error)
+	// MailboxesOfIdentities lists, in one statement, the mailboxes each
+	// identity is bound to now, by identity (each list as
+	// MailboxesOfIdentity orders it; an identity without one is absent).
+	MailboxesOfIdentities(ctx context.Context, identityIDs []string) (map[string][]Mailbox, error)
 	// Mailboxes lists up to limit mailboxes with ids greater than afterID,
 	// in id order (for audits and the log backfill).
 	Mailboxes(ctx context.Context, afterID string, limit int) ([]Mailbox, error)
@@ -219,6 +236,19 @@ type LetterTx interface {
 	// transaction is not aborted by one retried submission).
 	TryPutIdempotencyKey(ctx context.Context, sender, key, requestHash, letterID string, at time.Time) (bool, error)
 	GetIdempotencyKey(ctx context.Context, sender, key string) (requestHash, letterID string, err error)
+	// IdempotencyKeys reads several keys in one statement: the stored ones
+	// among ks (by Sender and Key), each once.
+	IdempotencyKeys(ctx context.Context, ks []IdempotencyKey) ([]IdempotencyKey, error)
+	// TryPutIdempotencyKeys stores, in one statement, those of ks that do
+	// not exist yet and returns them; of two equal keys (Sender, Key) in
+	// ks only the first is stored. An existing key is not an error.
+	TryPutIdempotencyKeys(ctx context.Context, ks []IdempotencyKey) ([]IdempotencyKey, error)
+}
+
+// IdempotencyKey is a sender's idempotency key and the letter it names.
+type IdempotencyKey struct {
+	Sender, Key, RequestHash, LetterID string
+	CreatedAt                          time.Time
 }
 
 // EvidenceTx stores evidence envelopes and the evidence log.
@@ -294,6 +324,8 @@ type PrintTx interface {
 	// PutBlob and GetBlob keep rendered PDFs (encrypted by the caller).
 	PutBlob(ctx context.Context, key string, data []byte) error
 	GetBlob(ctx context.Context, key string) ([]byte, error)
+	// DeleteBlob removes a blob; a missing one is not an error.
+	DeleteBlob(ctx context.Context, key string) error
 }
 
 // BatchTx stores bulk submissions and the outcome of each of their lines.
@@ -311,4 +343,7 @@ type BatchTx interface {
 	PutBatchResults(ctx context.Context, batchID string, rs []BatchResult) error
 	// BatchResults lists a batch's line outcomes in line order.
 	BatchResults(ctx context.Context, batchID string) ([]BatchResult, error)
+	// UnfinishedBatches lists up to limit batches that are running or
+	// interrupted, oldest first.
+	UnfinishedBatches(ctx context.Context, limit int) ([]LetterBatch, error)
 }

@@ -152,7 +152,8 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 // recipient's mailbox changed between routing and commit.
 const maxRoutings = 3
 
-// prepare routes a submission (in a read-only transaction), checks that it
+// prepare routes a submission (in a read-only transaction shared with
+// concurrent submissions: routed), checks that it
 // can be printed if it may have to be, takes its serial, renders it if it
 // is printed and builds its events: everything of it but the write. It
 // returns the letter an idempotency key already names instead, if any.
@@ -161,7 +162,7 @@ const maxRoutings = 3
 func (s *Service) prepare(ctx context.Context, c Caller, sub Submission, d *Draft, addr addressing.Address, it *batchItem, now time.Time, printChecked *bool) (earlier, decision string, err error) {
 	l := &it.l
 	var senderEmail, recipientEmail string
-	err = s.cfg.Store.View(ctx, func(tx Tx) error {
+	err = s.routed(ctx, c, sub, addr, func(ctx context.Context, tx Tx) error {
 		sender, err := s.senderMailbox(ctx, tx, c, sub.FromMailbox)
 		if err != nil {
 			return err
@@ -489,41 +490,22 @@ func bound(ctx context.Context, tx Tx, mailboxID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for _, c := range creds {
-		if c.UnboundAt.IsZero() {
-			return true, nil
-		}
-	}
-	return false, nil
+	return anyBound(creds), nil
 }
 
 // recheckRecipient applies deliverable again, inside the commit
 // transaction, to the mailbox an electronic letter was routed to outside
 // it: between the two the mailbox may have been unbound, readdressed or
-// recovered by another holder. The row is locked (LockMailbox) so that the
-// answer holds until the letter commits; seen keeps what was read of each
-// mailbox for the rest of the batch (a batch often carries many letters to
-// one mailbox). A printed letter is not checked: a mailbox activated
-// meanwhile loses nothing by a paper copy, and nobody else can read it.
-func recheckRecipient(ctx context.Context, tx Tx, it *batchItem, seen map[string]recipientFacts) (bool, error) {
+// recovered by another holder. seen holds what recipientsOf read (and
+// locked) of every recipient of the group. A printed letter is not
+// checked: a mailbox activated meanwhile loses nothing by a paper copy,
+// and nobody else can read it.
+func recheckRecipient(_ context.Context, _ Tx, it *batchItem, seen map[string]recipientFacts) (bool, error) {
 	l := it.l
 	if l.Route != RouteElectronic {
 		return true, nil
 	}
-	f, ok := seen[l.RecipientMailbox]
-	if !ok {
-		m, err := tx.LockMailbox(ctx, l.RecipientMailbox)
-		switch {
-		case err == nil:
-			f.m, f.found = m, true
-			if f.bound, err = bound(ctx, tx, m.ID); err != nil {
-				return false, err
-			}
-		case !errors.Is(err, ErrNotFound):
-			return false, err
-		}
-		seen[l.RecipientMailbox] = f
-	}
+	f := seen[l.RecipientMailbox]
 	if !f.found || !f.bound {
 		return false, nil
 	}
@@ -532,6 +514,52 @@ func recheckRecipient(ctx context.Context, tx Tx, it *batchItem, seen map[string
 		return false, err
 	}
 	return matches(f.m, addr, l.RecipientName, it.byMailbox), nil
+}
+
+// recipientsOf reads and locks the recipient mailboxes of a group's
+// electronic letters with their credentials: two statements for the
+// group (a batch often carries many letters to one mailbox). The rows are
+// read-locked (in id order) so that the answer holds until the letters
+// commit: whoever changes a mailbox locks its row for update first
+// (LockMailbox), and waits. Two committers share the read locks, so
+// letters to one mailbox do not serialize their groups.
+func recipientsOf(ctx context.Context, tx Tx, items []*batchItem) (map[string]recipientFacts, error) {
+	seen := map[string]recipientFacts{}
+	var ids []string
+	for _, it := range items {
+		if it.l.Route == RouteElectronic {
+			ids = append(ids, it.l.RecipientMailbox)
+		}
+	}
+	if len(ids) == 0 {
+		return seen, nil
+	}
+	ms, err := tx.GetMailboxes(ctx, ids, true)
+	if err != nil {
+		return nil, err
+	}
+	found := make([]string, len(ms))
+	for i, m := range ms {
+		found[i] = m.ID
+	}
+	creds, err := tx.CredentialsOf(ctx, found)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		seen[m.ID] = recipientFacts{m: m, found: true, bound: anyBound(creds[m.ID])}
+	}
+	return seen, nil
+}
+
+// anyBound reports whether one of the bindings is current.
+func anyBound(creds []Credential) bool {
+	for _, c := range creds {
+		if c.UnboundAt.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // recipientFacts is what the commit read of one recipient mailbox.
@@ -733,7 +761,7 @@ func (s *Service) writeJob(ctx context.Context, tx Tx, job PrintJob, pdf []byte)
 // Submit applies the same rule again when the letter is routed.
 func (s *Service) MailboxByID(ctx context.Context, id string) (Mailbox, error) {
 	var m Mailbox
-	err := s.cfg.Store.View(ctx, func(tx Tx) error {
+	err := s.groupRead(ctx, &routeReq{recipient: id, fn: func(ctx context.Context, tx Tx) error {
 		var err error
 		if m, err = tx.GetMailbox(ctx, id); err != nil {
 			return err
@@ -747,7 +775,7 @@ func (s *Service) MailboxByID(ctx context.Context, id string) (Mailbox, error) {
 			err = ErrNotFound
 		}
 		return err
-	})
+	}})
 	if err != nil {
 		return Mailbox{}, err
 	}

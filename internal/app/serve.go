@@ -154,6 +154,13 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	} else if n > 0 {
 		s.cfg.Logger.Warn("mailboxes set pending: their addresses fail the address rules", "count", n, "rules", mailbox.AddressRules)
 	}
+	// Letter batches a crash or a stop left unfinished go on from their
+	// stored requests (no letter twice: each line has its idempotency key).
+	if n, err := svc.ResumeBatches(ctx); err != nil {
+		return fmt.Errorf("resuming letter batches: %w", err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("letter batches resumed", "count", n)
+	}
 
 	api := httpapi.NewHandler(httpapi.Deps{
 		Logger:     s.cfg.Logger,

@@ -30,7 +30,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var dialect = sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", SkipLocked: " FOR UPDATE SKIP LOCKED", ReturningFrom: true}
+var dialect = sqlstore.Dialect{Name: "postgres", ForUpdate: " FOR UPDATE", ForShare: " FOR SHARE", SkipLocked: " FOR UPDATE SKIP LOCKED", ReturningFrom: true}
 
 // migrationLockID is the advisory lock key taken while migrating
 // ("npes" in ASCII).

@@ -31,6 +31,25 @@ func (t *Tx) GetBatch(ctx context.Context, id string) (mailbox.LetterBatch, erro
 	return scanBatch(t.Q.QueryRow(ctx, `SELECT `+batchColumns+` FROM letter_batches WHERE id = $1`, id))
 }
 
+// UnfinishedBatches implements mailbox.BatchTx.
+func (t *Tx) UnfinishedBatches(ctx context.Context, limit int) ([]mailbox.LetterBatch, error) {
+	rows, err := t.Q.Query(ctx, `SELECT `+batchColumns+` FROM letter_batches WHERE state IN ($1, $2)
+		ORDER BY created_at, id LIMIT $3`, mailbox.BatchRunning, mailbox.BatchInterrupted, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailbox.LetterBatch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
 // BatchByKey implements mailbox.BatchTx.
 func (t *Tx) BatchByKey(ctx context.Context, sender, key string) (mailbox.LetterBatch, error) {
 	return scanBatch(t.Q.QueryRow(ctx, `SELECT `+batchColumns+` FROM letter_batches

@@ -224,6 +224,12 @@ func (t *Tx) PutBlob(ctx context.Context, key string, data []byte) error {
 	return err
 }
 
+// DeleteBlob implements mailbox.PrintTx.
+func (t *Tx) DeleteBlob(ctx context.Context, key string) error {
+	_, err := t.Q.Exec(ctx, `DELETE FROM blobs WHERE key = $1`, key)
+	return err
+}
+
 // GetBlob implements mailbox.PrintTx.
 func (t *Tx) GetBlob(ctx context.Context, key string) ([]byte, error) {
 	var d []byte

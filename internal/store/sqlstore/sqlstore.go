@@ -52,6 +52,10 @@ type Dialect struct {
 	// (" FOR UPDATE" on PostgreSQL; empty on SQLite, whose write
 	// transactions are already exclusive).
 	ForUpdate string
+	// ForShare is appended to SELECTs that read-lock the rows they read
+	// (" FOR SHARE" on PostgreSQL: nobody updates or locks them for update
+	// until commit, others may read-lock them too; empty on SQLite).
+	ForShare string
 	// SkipLocked is appended to queue claims (" FOR UPDATE SKIP LOCKED" on
 	// PostgreSQL; empty on SQLite).
 	SkipLocked string
