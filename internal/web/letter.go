@@ -14,6 +14,7 @@ type letterPage struct {
 	L        mailbox.LetterView
 	Awaiting bool
 	Content  *mailbox.Content
+	letterMore
 }
 
 // letter shows one letter: its metadata, deadline, evidence timeline and,
@@ -21,6 +22,12 @@ type letterPage struct {
 // reading it: the service records ContentAccessTracking on the first read,
 // as for the API.
 func (p *Portal) letter(w http.ResponseWriter, r *http.Request) {
+	p.showLetter(w, r, http.StatusOK, "", r.URL.Query().Get("done"))
+}
+
+// showLetter renders the letter page with an error (a catalogue key) or a
+// notice of what was just done.
+func (p *Portal) showLetter(w http.ResponseWriter, r *http.Request, status int, errKey, done string) {
 	id := r.PathValue("id")
 	c := caller(r)
 	v, err := p.Service.GetLetter(r.Context(), c, id)
@@ -43,7 +50,11 @@ func (p *Portal) letter(w http.ResponseWriter, r *http.Request) {
 		}
 		page.L = v
 	}
-	p.render(w, r, http.StatusOK, "letter", v.Subject, page)
+	if err := p.letterMore(r, &page, errKey, done); err != nil {
+		p.serviceError(w, r, err)
+		return
+	}
+	p.render(w, r, status, "letter", v.Subject, page)
 }
 
 // bundle downloads the letter's evidence bundle, the same bytes as

@@ -102,6 +102,8 @@ func New(d Deps) (*Portal, error) {
 	p.mux.HandleFunc("GET /letters/{id}", p.requireSession(p.letter))
 	p.mux.HandleFunc("GET /letters/{id}/bundle", p.requireSession(p.bundle))
 	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.requireSession(p.attachment))
+	p.mux.HandleFunc("GET /letters/{id}/receipt.pdf", p.requireSession(p.receiptPDF))
+	post("/letters/{id}/recall", p.requireSession(p.recall))
 	p.mux.HandleFunc("GET /write", p.requireSession(p.writeForm))
 	post("/write", p.requireSession(p.writeSend))
 	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
