@@ -108,6 +108,10 @@ func New(d Deps) (*Portal, error) {
 	post("/write", p.requireSession(p.writeSend))
 	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
 	post("/mailbox/{id}/activate", p.requireSession(p.activate))
+	post("/mailbox/{id}/email", p.requireSession(p.setEmail))
+	post("/mailbox/{id}/unbind", p.requireSession(p.unbind))
+	post("/mailbox/recovery", p.requireSession(p.startRecovery))
+	post("/mailbox/recovery/{id}/complete", p.requireSession(p.completeRecovery))
 	p.mux.HandleFunc("GET /verify", p.verifyForm)
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.
