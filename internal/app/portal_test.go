@@ -300,7 +300,7 @@ func testPortalLetters(t *testing.T, b *bundle) {
 	if _, body := holder.do("GET", "/inbox?q="+url.QueryEscape("счёт"), nil); !strings.Contains(body, simple) || strings.Contains(body, newest) {
 		t.Errorf("search for счёт")
 	}
-	if _, body := holder.do("GET", "/inbox?show=awaiting", nil); !strings.Contains(body, registered) || strings.Contains(body, simple) {
+	if _, body := holder.do("GET", "/inbox?state=awaiting_acceptance", nil); !strings.Contains(body, registered) || strings.Contains(body, simple) {
 		t.Errorf("filter awaiting")
 	}
 
