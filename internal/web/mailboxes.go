@@ -157,7 +157,7 @@ func (p *Portal) startRecovery(w http.ResponseWriter, r *http.Request) {
 	if len(address) > 1000 {
 		address = address[:1000]
 	}
-	address = strings.Join(strings.FieldsFunc(address, func(r rune) bool { return r == '\n' || r == '\r' }), ", ")
+	address = oneLine(address)
 	if _, err := p.Service.StartRecovery(r.Context(), caller(r), address); err != nil {
 		p.formError(w, r, err, "recovery", "address", "The recovery could not be started.", mailboxPage{Address: address})
 		return

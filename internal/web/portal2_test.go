@@ -91,3 +91,15 @@ func TestRecallOf(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"220030, г. Минск,\r\nул. Энгельса, 6": "220030, г. Минск, ул. Энгельса, 6",
+		"220030\nМинск\n\n ул. Энгельса 6 ":    "220030, Минск, ул. Энгельса 6",
+		"одна строка":                          "одна строка",
+	} {
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

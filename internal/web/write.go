@@ -164,7 +164,7 @@ func (p *Portal) writeSend(w http.ResponseWriter, r *http.Request) {
 	}
 	// The address is one line as written on an envelope: line breaks of
 	// the text area become the commas the parser expects.
-	address := strings.Join(strings.FieldsFunc(page.Address, func(r rune) bool { return r == '\n' || r == '\r' }), ", ")
+	address := oneLine(page.Address)
 	v, _, err := p.Service.Submit(r.Context(), caller(r), mailbox.Submission{
 		RecipientName: strings.TrimSpace(page.Name), RecipientAddress: strings.TrimSpace(address), Registered: page.Registered,
 		Subject: strings.TrimSpace(page.Subject), Body: page.Body, IdempotencyKey: "web-" + page.Key, Channel: mailbox.ChannelWeb,
@@ -221,4 +221,16 @@ func newFormKey() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// oneLine joins the lines of an address typed in a text area with the
+// commas the address parser expects (a line may already end with one).
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimRight(strings.TrimSpace(l), ","); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
