@@ -148,6 +148,7 @@ var portal2Translations = map[string][3]string{
 		"Вы ўвайшлі з гэтым сертыфікатам: выдаліце яго, увайшоўшы з іншым.",
 		"Вы вошли с этим сертификатом: удалите его, войдя с другим."},
 	"This certificate is not bound to the mailbox.": {"This certificate is not bound to the mailbox.", "Гэты сертыфікат не прывязаны да паштовай скрыні.", "Этот сертификат не привязан к почтовому ящику."},
+	"Lost your certificate?":                        {"Lost your certificate?", "Страцілі сертыфікат?", "Потеряли сертификат?"},
 	"Recover a mailbox":                             {"Recover a mailbox", "Аднавіць паштовую скрыню", "Восстановить почтовый ящик"},
 	"Lost the certificate your mailbox is bound to? Sign in with your new certificate, give the mailbox's address, and the post brings a letter with a code to that address. The code works only together with this certificate.": {
 		"Lost the certificate your mailbox is bound to? Sign in with your new certificate, give the mailbox's address, and the post brings a letter with a code to that address. The code works only together with this certificate.",
