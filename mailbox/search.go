@@ -49,7 +49,7 @@ func NormalizeSearch(s string) string {
 			return r
 		case unicode.IsSpace(r):
 			return ' '
-		case unicode.IsControl(r):
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
 			return -1
 		}
 		return unicode.ToLower(r)
