@@ -39,10 +39,10 @@ func (p *Portal) receiptPDF(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var content *mailbox.Content
-	if v.ContentVisible && v.Attachments > 0 {
-		// Reading the attachment list is reading the letter: only when
-		// the page would show it anyway (a sender, or a recipient who has
-		// it). A recipient's first read is recorded as on the page.
+	if v.ContentVisible && v.Attachments > 0 && (v.Folder == "sent" || v.State != mailbox.StateDelivered) {
+		// Reading the attachment list is reading the letter: a receipt of
+		// a simple letter its recipient has not opened yet lists no
+		// attachment digests rather than record a read nobody made.
 		cn, err := p.Service.Content(ctx, c, id)
 		if err != nil {
 			p.serviceError(w, r, err)
