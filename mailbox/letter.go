@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,6 +204,12 @@ func (s *Service) GetLetter(ctx context.Context, c Caller, id string) (LetterVie
 // ListLetters returns a page of the caller's inbox or sent folder, newest
 // first, and the cursor of the next page ("" at the end).
 func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor string, limit int) ([]LetterView, string, error) {
+	return s.SearchLetters(ctx, c, folder, LetterFilter{}, cursor, limit)
+}
+
+// SearchLetters is ListLetters over the letters that pass f, searched in
+// the whole folder (not one page); the cursor pages through the matches.
+func (s *Service) SearchLetters(ctx context.Context, c Caller, folder string, f LetterFilter, cursor string, limit int) ([]LetterView, string, error) {
 	if err := mailboxHolder(c); err != nil {
 		return nil, "", err
 	}
@@ -215,7 +222,40 @@ func (s *Service) ListLetters(ctx context.Context, c Caller, folder, cursor stri
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	q := LetterQuery{Folder: folder, Limit: limit + 1}
+	q := LetterQuery{Folder: folder, Limit: limit + 1, Since: f.Since, Until: f.Until}
+	if search := []rune(NormalizeSearch(f.Search)); len(search) > MaxSearchLen {
+		q.Search = string(search[:MaxSearchLen])
+	} else {
+		q.Search = string(search)
+	}
+	switch f.Registered {
+	case "":
+	case "yes":
+		q.Registered = 1
+	case "no":
+		q.Registered = -1
+	default:
+		return nil, "", Errorf(ErrInvalid, "bad_filter", "registered must be yes or no")
+	}
+	if f.State != "" {
+		if !knownState(f.State) {
+			return nil, "", Errorf(ErrInvalid, "bad_filter", "unknown state %q", f.State)
+		}
+		q.States = []string{f.State}
+	}
+	if f.Unread {
+		if folder != "inbox" {
+			return nil, "", Errorf(ErrInvalid, "bad_filter", "only inbox letters are unread")
+		}
+		// The states in which the recipient has not had the content.
+		unread := []string{StateDelivered, StateAwaitingAcceptance}
+		if f.State != "" && !slices.Contains(unread, f.State) {
+			return nil, "", nil
+		}
+		if f.State == "" {
+			q.States = unread
+		}
+	}
 	if cursor != "" {
 		t, id, err := decodeCursor(cursor)
 		if err != nil {

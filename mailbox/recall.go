@@ -93,3 +93,8 @@ func (s *Service) cancelPrintJob(ctx context.Context, tx Tx, l Letter) (string, 
 	}
 	return "", Errorf(ErrConflict, "not_recallable", "the letter has no queued print job")
 }
+
+// RecallRefusal says why a letter in this state cannot be recalled (nil:
+// it can, unless its print job was leased meanwhile). The portal uses it
+// to offer the recall button or explain its absence; Recall decides.
+func RecallRefusal(state string) error { return recallable(Letter{State: state}) }

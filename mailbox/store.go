@@ -194,6 +194,16 @@ type LetterQuery struct {
 	BeforeTime time.Time
 	BeforeID   string
 	Limit      int
+	// Search is a NormalizeSearch'ed text matched as a substring of the
+	// letter's SearchText, or, upper-cased, of its tracking number.
+	Search string
+	// States keeps letters in one of these states (none: any).
+	States []string
+	// Registered: 1 registered only, -1 simple only, 0 both.
+	Registered int
+	// Since and Until bound created_at: Since <= created_at < Until (zero:
+	// unbounded).
+	Since, Until time.Time
 }
 
 // LetterTx stores letters and their encrypted content.

@@ -20,6 +20,7 @@ type letterPage struct {
 	Passkeys   []passkeyView
 	// Decided is a catalogue key after a decision.
 	Decided string
+	letterMore
 }
 
 // letter shows one letter: its metadata, deadline, evidence timeline and,
@@ -27,6 +28,12 @@ type letterPage struct {
 // reading it: the service records ContentAccessTracking on the first read,
 // as for the API.
 func (p *Portal) letter(w http.ResponseWriter, r *http.Request) {
+	p.showLetter(w, r, http.StatusOK, "", r.URL.Query().Get("done"))
+}
+
+// showLetter renders the letter page with an error (a catalogue key) or a
+// notice of what was just done.
+func (p *Portal) showLetter(w http.ResponseWriter, r *http.Request, status int, errKey, done string) {
 	id := r.PathValue("id")
 	c := caller(r)
 	v, err := p.Service.GetLetter(r.Context(), c, id)
@@ -68,7 +75,11 @@ func (p *Portal) letter(w http.ResponseWriter, r *http.Request) {
 		}
 		page.L = v
 	}
-	p.render(w, r, http.StatusOK, "letter", v.Subject, page)
+	if err := p.letterMore(r, &page, errKey, done); err != nil {
+		p.serviceError(w, r, err)
+		return
+	}
+	p.render(w, r, status, "letter", v.Subject, page)
 }
 
 // bundle downloads the letter's evidence bundle, the same bytes as

@@ -27,9 +27,20 @@ func (p *Portal) parseTemplates() error {
 
 var funcs = template.FuncMap{
 	"inc": func(i int) int { return i + 1 },
+	// fieldCtx hands a form page and one of its field names to a
+	// sub-template (the field's error message).
+	"fieldCtx": func(v view, name string) fieldCtx { return fieldCtx{L: v.L, Page: v.Page, Name: name} },
+	// boxCtx does the same for one form of one mailbox (or recovery).
+	"boxCtx": func(v view, box, name string) fieldCtx { return fieldCtx{L: v.L, Page: v.Page, Box: box, Name: name} },
 	"rowOf": func(l *locale, v mailbox.LetterView) row {
 		return row{L: l, V: v, Unread: unread(v), Awaiting: awaitingMe(v)}
 	},
+}
+
+type fieldCtx struct {
+	L         *locale
+	Page      any
+	Box, Name string
 }
 
 // row is one letter of a list.

@@ -121,6 +121,8 @@ func New(d Deps) (*Portal, error) {
 	p.mux.HandleFunc("GET /letters/{id}", p.requireSession(p.letter))
 	p.mux.HandleFunc("GET /letters/{id}/bundle", p.requireSession(p.bundle))
 	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.requireSession(p.attachment))
+	p.mux.HandleFunc("GET /letters/{id}/receipt.pdf", p.requireSession(p.receiptPDF))
+	post("/letters/{id}/recall", p.requireSession(p.recall))
 	p.mux.HandleFunc("GET /write", p.requireSession(p.writeForm))
 	post("/write", p.requireSession(p.writeSend))
 	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
@@ -137,6 +139,10 @@ func New(d Deps) (*Portal, error) {
 	post("/mailbox/{id}/passkeys/{cred}/remove", p.requireSession(p.removePasskey))
 	post("/letters/{id}/passkey/options", p.passkeysOn(p.requireSessionJSON(p.decideOptions)))
 	post("/letters/{id}/passkey", p.passkeysOn(p.requireSessionJSON(p.decide)))
+	post("/mailbox/{id}/email", p.requireSession(p.setEmail))
+	post("/mailbox/{id}/unbind", p.requireSession(p.unbind))
+	post("/mailbox/recovery", p.requireSession(p.startRecovery))
+	post("/mailbox/recovery/{id}/complete", p.requireSession(p.completeRecovery))
 	p.mux.HandleFunc("GET /verify", p.verifyForm)
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.

@@ -54,7 +54,7 @@ func (t *Tx) CreateLetter(ctx context.Context, l mailbox.Letter) error {
 
 // CreateLetters implements mailbox.LetterTx with multi-row INSERTs.
 func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
-	const ncols = 33
+	const ncols = 34
 	args := make([]any, 0, ncols*len(ls))
 	for _, l := range ls {
 		atts, err := json.Marshal(l.Attachments)
@@ -65,9 +65,9 @@ func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
 			l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
 			l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
 			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID,
-			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID, l.SentByID, l.SentByName)
+			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID, l.SentByID, l.SentByName, mailbox.SearchText(l))
 	}
-	return t.insertRows(ctx, "letters", letterColumns, ncols, args)
+	return t.insertRows(ctx, "letters", letterColumns+", search_text", ncols, args)
 }
 
 // GetLetter implements mailbox.LetterTx.
@@ -169,6 +169,35 @@ func (t *Tx) ListLetters(ctx context.Context, q mailbox.LetterQuery) ([]mailbox.
 		args = append(args, Micros(q.BeforeTime), q.BeforeID)
 		where += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", n+1, n+2)
 	}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if q.Search != "" {
+		// LIKE with an explicit escape character: SQLite has no default
+		// one, and a % or _ typed by the user is a literal.
+		where += " AND (search_text LIKE " + arg("%"+likeEscape(q.Search)+"%") + ` ESCAPE '\'` +
+			" OR tracking = " + arg(strings.ToUpper(q.Search)) + ")"
+	}
+	if len(q.States) > 0 {
+		ph := make([]string, len(q.States))
+		for i, st := range q.States {
+			ph[i] = arg(st)
+		}
+		where += " AND state IN (" + strings.Join(ph, ", ") + ")"
+	}
+	switch {
+	case q.Registered > 0:
+		where += " AND registered = 1"
+	case q.Registered < 0:
+		where += " AND registered = 0"
+	}
+	if !q.Since.IsZero() {
+		where += " AND created_at >= " + arg(Micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where += " AND created_at < " + arg(Micros(q.Until))
+	}
 	limit := q.Limit
 	if limit <= 0 || limit > 500 {
 		limit = 50
@@ -180,6 +209,11 @@ func (t *Tx) ListLetters(ctx context.Context, q mailbox.LetterQuery) ([]mailbox.
 		return nil, err
 	}
 	return collectLetters(rows)
+}
+
+// likeEscape escapes LIKE's wildcards and the escape character itself.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 func collectLetters(rows Rows) ([]mailbox.Letter, error) {

@@ -108,6 +108,48 @@ func init() {
 			}
 			return nil
 		})
+		t.Run("search and filters", func(t *testing.T) {
+			s := s
+			more := []mailbox.Letter{newLetter(letterID(10), "snd", "rcp", t0.Add(time.Hour)), newLetter(letterID(11), "snd", "rcp", t0.Add(2*time.Hour)),
+				newLetter(letterID(12), "snd", "rcp", t0.Add(3*time.Hour)), newLetter(letterID(13), "snd", "rcp", t0.Add(4*time.Hour))}
+			more[0].Subject, more[0].Tracking = "Ответ на ЖАЛОБУ 100%", "RR000000017BY"
+			more[1].SenderName, more[1].Registered, more[1].State = "Мінскі гарвыканкам", false, mailbox.StateDelivered
+			more[2].Subject, more[2].State = "Повестка", mailbox.StateAccepted
+			// Named by mailbox: the holder's name is not searchable.
+			more[3].RecipientName, more[3].RecipientByMailbox = "Тайный Получатель", true
+			mustTx(t, s, func(tx mailbox.Tx) error { return tx.CreateLetters(ctx(t), more) })
+			cases := []struct {
+				name string
+				q    mailbox.LetterQuery
+				want []string
+			}{
+				{"subject, Cyrillic case folded", mailbox.LetterQuery{Search: mailbox.NormalizeSearch("жалоб")}, []string{letterID(10)}},
+				{"a percent sign is literal", mailbox.LetterQuery{Search: "100%"}, []string{letterID(10)}},
+				{"an underscore is literal", mailbox.LetterQuery{Search: "_"}, nil},
+				{"tracking number", mailbox.LetterQuery{Search: "rr000000017by"}, []string{letterID(10)}},
+				{"sender, Belarusian", mailbox.LetterQuery{Search: mailbox.NormalizeSearch("ГАРВЫКАНКАМ")}, []string{letterID(11)}},
+				{"recipient name", mailbox.LetterQuery{Search: "иванов"}, []string{letterID(12), letterID(11), letterID(10), ls[2].ID, ls[1].ID, ls[0].ID}},
+				{"hidden recipient name", mailbox.LetterQuery{Search: mailbox.NormalizeSearch("Тайный")}, nil},
+				{"state", mailbox.LetterQuery{States: []string{mailbox.StateAccepted, mailbox.StateDelivered}}, []string{letterID(12), letterID(11)}},
+				{"simple only", mailbox.LetterQuery{Registered: -1}, []string{letterID(11)}},
+				{"registered, dates", mailbox.LetterQuery{Registered: 1, Since: t0.Add(time.Hour), Until: t0.Add(3 * time.Hour)}, []string{letterID(10)}},
+				{"search with a cursor and a limit", mailbox.LetterQuery{Search: "иванов", BeforeTime: t0.Add(2 * time.Hour), BeforeID: letterID(11), Limit: 2},
+					[]string{letterID(10), ls[2].ID}},
+			}
+			for _, c := range cases {
+				c.q.Mailboxes, c.q.Folder = []string{"rcp"}, "inbox"
+				if c.q.Limit == 0 {
+					c.q.Limit = 50
+				}
+				view(t, s, func(tx mailbox.Tx) error {
+					got, err := tx.ListLetters(ctx(t), c.q)
+					if ids := ids(got, letterIDOf); err != nil || !slices.Equal(ids, c.want) {
+						return fmt.Errorf("%s: %v, %v; want %v", c.name, ids, err, c.want)
+					}
+					return nil
+				})
+			}
+		})
 	})
 	method("LetterIDs", func(t *testing.T, s mailbox.Store) {
 		seedLetters(t, s, 3)
