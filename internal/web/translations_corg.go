@@ -57,8 +57,6 @@ var corgTranslations = map[string][3]string{
 		"The checked attachments are no longer kept: please attach the files again.",
 		"Правераныя ўкладанні больш не захоўваюцца: далучыце файлы яшчэ раз.",
 		"Проверенные вложения больше не хранятся: приложите файлы ещё раз."},
-	"The letter with its attachments is too large.": {"The letter with its attachments is too large.",
-		"Ліст з укладаннямі занадта вялікі.", "Письмо с вложениями слишком велико."},
 
 	// Mail merge.
 	"One letter for each row of a CSV file, written from a template. The formats are those of npes send-batch.": {
@@ -119,8 +117,6 @@ var corgTranslations = map[string][3]string{
 	"Filter":              {"Filter", "Фільтр", "Фильтр"},
 	"Any":                 {"Any", "Любы", "Любой"},
 	"Route":               {"Route", "Шлях", "Путь"},
-	"From date":           {"From date", "З даты", "С даты"},
-	"To date":             {"To date", "Па дату", "По дату"},
 	"Not a date: %s":      {"Not a date: %s", "Гэта не дата: %s", "Это не дата: %s"},
 	"%d matching letters": {"%d matching letters", "Знойдзена лістоў: %d", "Найдено писем: %d"},
 	"The newest %d matching letters are shown.": {"The newest %d matching letters are shown.",
