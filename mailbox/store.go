@@ -51,6 +51,7 @@ type Tx interface {
 	OutboxTx
 	BatchTx
 	SessionTx
+	ConsoleTx
 }
 
 // StateTx is a small key-value store for server state (for example the
