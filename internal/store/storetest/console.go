@@ -191,7 +191,9 @@ func testAuditRuns(t *testing.T, newStore Factory) {
 		}
 		return tx.StartAuditRun(ctx(t), second)
 	})
-	err = s.InTx(ctx(t), func(tx mailbox.Tx) error { return tx.FinishAuditRun(ctx(t), mailbox.AuditRun{ID: "nope", Status: mailbox.AuditFailed}) })
+	err = s.InTx(ctx(t), func(tx mailbox.Tx) error {
+		return tx.FinishAuditRun(ctx(t), mailbox.AuditRun{ID: "nope", Status: mailbox.AuditFailed})
+	})
 	if !errors.Is(err, mailbox.ErrNotFound) {
 		t.Fatalf("finishing a missing run: %v", err)
 	}
