@@ -22,7 +22,9 @@ type ConsoleJobQuery struct {
 	States  []string // required: the states to list
 	// PrintedBy, when set, keeps the jobs this identity printed.
 	PrintedBy string
-	Limit     int
+	// NewestFirst lists the newest jobs first (the oldest by default).
+	NewestFirst bool
+	Limit       int
 }
 
 // LetterDayCount counts the letters created on one day (in the zone the
@@ -58,7 +60,7 @@ const (
 // ConsoleTx is the stores' side of the consoles.
 type ConsoleTx interface {
 	// ConsoleJobs lists up to q.Limit jobs in q.States (of q.Regions when
-	// set, printed by q.PrintedBy when set), oldest first.
+	// set, printed by q.PrintedBy when set), oldest (or newest) first.
 	ConsoleJobs(ctx context.Context, q ConsoleJobQuery) ([]PrintJob, error)
 	// LetterDayCounts counts the letters created in [from, to) by day
 	// (days start at midnight of the zone offset east of UTC), route,

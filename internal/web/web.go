@@ -44,6 +44,9 @@ type Deps struct {
 	// CAPEM is the identity CA that verifiers pin with the operator keys
 	// (the public verify page).
 	CAPEM []byte
+	// Consoles serve the print centre's and the operator's consoles
+	// (console_roles.go); nil: those pages are 404.
+	Consoles *Consoles
 }
 
 // Portal is the portal's http.Handler.
@@ -97,15 +100,31 @@ func New(d Deps) (*Portal, error) {
 	p.mux.HandleFunc("GET /{$}", p.home)
 	post("/signin/certificate", p.signInCertificate)
 	post("/signout", p.signOut)
-	p.mux.HandleFunc("GET /inbox", p.requireSession(p.inbox("inbox")))
-	p.mux.HandleFunc("GET /sent", p.requireSession(p.inbox("sent")))
-	p.mux.HandleFunc("GET /letters/{id}", p.requireSession(p.letter))
-	p.mux.HandleFunc("GET /letters/{id}/bundle", p.requireSession(p.bundle))
-	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.requireSession(p.attachment))
-	p.mux.HandleFunc("GET /write", p.requireSession(p.writeForm))
-	post("/write", p.requireSession(p.writeSend))
-	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
-	post("/mailbox/{id}/activate", p.requireSession(p.activate))
+	// Each role sees its own console only: another role's pages are 404.
+	p.mux.HandleFunc("GET /inbox", p.holders(p.inbox("inbox")))
+	p.mux.HandleFunc("GET /sent", p.holders(p.inbox("sent")))
+	p.mux.HandleFunc("GET /letters/{id}", p.holders(p.letter))
+	p.mux.HandleFunc("GET /letters/{id}/bundle", p.holders(p.bundle))
+	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.holders(p.attachment))
+	p.mux.HandleFunc("GET /write", p.holders(p.writeForm))
+	post("/write", p.holders(p.writeSend))
+	p.mux.HandleFunc("GET /mailbox", p.holders(p.mailboxes))
+	post("/mailbox/{id}/activate", p.holders(p.activate))
+	// The print centre's console (print_console.go).
+	p.mux.HandleFunc("GET /print", p.printCentre(p.printHome))
+	p.mux.HandleFunc("GET /print/manifest.csv", p.printCentre(p.printManifestCSV))
+	p.mux.HandleFunc("GET /print/manifest.pdf", p.printCentre(p.printManifestPDF))
+	post("/print/jobs/{id}/retry", p.printCentre(p.printRetry))
+	post("/print/jobs/{id}/events", p.printCentre(p.printEvent))
+	// The operator's console (operator_*.go).
+	p.mux.HandleFunc("GET /operator", p.operator(p.operatorHome))
+	p.mux.HandleFunc("GET /operator/counter", p.operator(p.operatorCounter))
+	post("/operator/mailboxes/{id}/verify", p.operator(p.operatorVerifyMailbox))
+	post("/operator/recoveries/{id}/verify", p.operator(p.operatorVerifyRecovery))
+	p.mux.HandleFunc("GET /operator/credentials", p.operator(p.operatorCredentials))
+	post("/operator/certificates/{serial}/revoke", p.operator(p.operatorRevoke))
+	p.mux.HandleFunc("GET /operator/audits", p.operator(p.operatorAudits))
+	post("/operator/audits", p.operator(p.operatorStartAudit))
 	p.mux.HandleFunc("GET /verify", p.verifyForm)
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.

@@ -29,8 +29,12 @@ func (t *Tx) ConsoleJobs(ctx context.Context, q mailbox.ConsoleJobQuery) ([]mail
 		where += fmt.Sprintf(` AND printed_by = $%d`, len(args))
 	}
 	args = append(args, q.Limit)
+	order := `created_at, id`
+	if q.NewestFirst {
+		order = `created_at DESC, id DESC`
+	}
 	return collectJobs(t.Q.Query(ctx, `SELECT `+jobColumns+` FROM print_jobs WHERE `+where+
-		fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args)), args...))
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args...))
 }
 
 const microsPerDay = int64(24 * time.Hour / time.Microsecond)

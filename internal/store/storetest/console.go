@@ -92,6 +92,7 @@ func testConsoles(t *testing.T, newStore Factory) {
 			{mailbox.ConsoleJobQuery{Regions: []string{"220"}, States: []string{mailbox.JobDead, mailbox.JobQueued, mailbox.JobLeased}, Limit: 10}, []string{"c5", "c1", "c0"}},
 			{mailbox.ConsoleJobQuery{States: []string{mailbox.JobDead}, Limit: 10}, []string{"c2", "c1"}},
 			{mailbox.ConsoleJobQuery{States: []string{mailbox.JobDead}, Limit: 1}, []string{"c2"}},
+			{mailbox.ConsoleJobQuery{States: []string{mailbox.JobDead}, NewestFirst: true, Limit: 10}, []string{"c1", "c2"}},
 			{mailbox.ConsoleJobQuery{Regions: []string{"220"}, States: []string{mailbox.JobPosted}, PrintedBy: "pc-1", Limit: 10}, []string{"c3"}},
 			{mailbox.ConsoleJobQuery{Regions: []string{}, States: []string{mailbox.JobDead}, Limit: 10}, []string{}},
 			{mailbox.ConsoleJobQuery{Regions: []string{"230"}, States: []string{mailbox.JobDead}, Limit: 10}, []string{}},
