@@ -102,7 +102,10 @@ func (p *Portal) startAudit(ctx context.Context, c mailbox.Caller) (<-chan struc
 		}()
 		rep, err := p.Consoles.Audit(bg)
 		run.Report, run.Status = rep, mailbox.AuditPassed
-		if err != nil {
+		switch {
+		case err != nil && bg.Err() != nil:
+			run.Status, run.Error = mailbox.AuditAbandoned, "the server stopped before the audit finished"
+		case err != nil:
 			run.Status, run.Error = mailbox.AuditFailed, err.Error()
 			if !errors.Is(err, mailbox.ErrAudit) {
 				p.Logger.Error("audit could not run", "run", run.ID, "err", err)
@@ -116,4 +119,15 @@ func (p *Portal) startAudit(ctx context.Context, c mailbox.Caller) (<-chan struc
 		p.Logger.Info("audit finished", "run", run.ID, "status", run.Status)
 	}()
 	return done, nil
+}
+
+// Wait returns when no console audit of this process is running (the
+// server calls it after cancelling Background, before closing the store).
+func (c *Consoles) Wait() {
+	c.audits.mu.Lock()
+	done := c.audits.done
+	c.audits.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
