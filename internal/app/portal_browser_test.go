@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,9 +90,17 @@ func browserHome(t *testing.T, b *bundle, cred certs.Credential) string {
 	return home
 }
 
+// browserPolicy serializes the browser tests of this package: the policy
+// file is one per machine (Chromium does not merge a policy from several
+// files), so two tests with their own servers cannot hold it at once.
+var browserPolicy sync.Mutex
+
 // autoSelectPolicy makes Chromium present the client certificate to the
-// test server without asking (DESIGN §11); removed when the test ends.
+// test server without asking (DESIGN §11); removed when the test ends,
+// which also lets the next browser test of the package start.
 func autoSelectPolicy(t *testing.T, origin string) {
+	browserPolicy.Lock()
+	t.Cleanup(browserPolicy.Unlock)
 	dir := "/etc/chromium/policies/managed"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if os.Getenv("CI") != "" {

@@ -45,17 +45,16 @@ type Chart struct {
 
 // Geometry of the drawing (SVG user units; the SVG scales to its box).
 const (
-	width      = 640.0
-	height     = 280.0
+	width      = 480.0
+	height     = 260.0
 	padLeft    = 44.0
-	padRight   = 12.0
-	padTop     = 16.0
-	padBottom  = 54.0
-	legendRow  = 18.0
+	padRight   = 8.0
+	padTop     = 18.0
+	padBottom  = 56.0
+	legendRow  = 20.0
 	maxSeries  = 4
-	fontSize   = 11
-	labelSize  = 10
-	tickCount  = 4
+	fontSize   = 14
+	labelSize  = 12
 	barGapFrac = 0.2
 )
 
@@ -78,18 +77,26 @@ func Number(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-// niceMax rounds m up to 1, 2 or 5 times a power of ten.
-func niceMax(m float64) float64 {
+// scale returns the top of the axis and its tick step for values up to m:
+// the step is 1, 2 or 5 times a power of ten, giving at most 5 steps, and
+// never below 1 when the values are whole numbers (counts).
+func scale(m float64, whole bool) (top, step float64) {
 	if m <= 0 {
-		return 1
+		m = 1
 	}
-	p := math.Pow(10, math.Floor(math.Log10(m)))
-	for _, f := range []float64{1, 2, 5, 10} {
-		if m <= f*p {
-			return f * p
+	raw := m / 5
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step = 10 * p
+	for _, f := range []float64{1, 2, 5} {
+		if raw <= f*p {
+			step = f * p
+			break
 		}
 	}
-	return 10 * p
+	if whole && step < 1 {
+		step = 1
+	}
+	return math.Ceil(m/step-1e-9) * step, step
 }
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
@@ -117,19 +124,20 @@ func (c *Chart) SVG() template.HTML {
 	b.WriteString(`<rect x="0" y="0" width="100%" height="100%" fill="#ffffff"/>`)
 	plotW, plotH := width-padLeft-padRight, height-padTop-padBottom
 	bottom := padTop + plotH
-	top := c.Max
-	if top <= 0 {
-		for _, s := range series {
-			for _, v := range s.Values {
-				top = math.Max(top, v)
-			}
+	peak, whole := 0.0, true
+	for _, s := range series {
+		for _, v := range s.Values {
+			peak = math.Max(peak, v)
+			whole = whole && v == math.Trunc(v)
 		}
-		top = niceMax(top)
+	}
+	top, step := scale(peak, whole)
+	if c.Max > 0 {
+		top, step = scale(c.Max, whole)
 	}
 	// Grid and y ticks.
-	for i := 0; i <= tickCount; i++ {
-		v := top * float64(i) / tickCount
-		y := bottom - plotH*float64(i)/tickCount
+	for v := 0.0; v <= top+step/2; v += step {
+		y := bottom - plotH*v/top
 		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#767676" stroke-width="0.5"/>`, num(padLeft), num(y), num(width-padRight), num(y))
 		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" text-anchor="end" fill="#222222">%s</text>`, num(padLeft-4), num(y+4), labelSize, esc(c.format(v)))
 	}
@@ -154,13 +162,13 @@ func (c *Chart) SVG() template.HTML {
 					num(x+barW/2), num(bottom-bh-3), labelSize, esc(c.format(v)))
 			}
 			fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" text-anchor="middle" fill="#222222">%s</text>`,
-				num(gx+group*(1-barGapFrac)/2), num(bottom+16), labelSize, esc(label))
+				num(gx+group*(1-barGapFrac)/2), num(bottom+17), labelSize, esc(label))
 		}
 	}
 	fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#222222" stroke-width="1"/>`, num(padLeft), num(bottom), num(width-padRight), num(bottom))
 	// Legend: pattern swatch and name per series.
 	for i, s := range series {
-		y := height - 14 + legendRow*float64(i)
+		y := height - 12 + legendRow*float64(i)
 		fmt.Fprintf(&b, `<rect x="%s" y="%s" width="22" height="12" fill="url(#%s-p%d)" stroke="%s" stroke-width="1"/>`, num(padLeft), num(y-10), esc(id), i, colours[i])
 		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" fill="#222222">%s</text>`, num(padLeft+30), num(y), fontSize, esc(s.Name))
 	}

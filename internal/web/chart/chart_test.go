@@ -2,6 +2,7 @@ package chart
 
 import (
 	"encoding/xml"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,11 +79,11 @@ func TestSVG(t *testing.T) {
 	if len(bars) != 6 {
 		t.Fatalf("%d bars, want 6", len(bars))
 	}
-	// Heights are proportional: the scale tops at 10 (8 rounded up).
+	// Heights are proportional: the scale tops at 8 (steps of 2).
 	h := func(i int) float64 { v, _ := strconv.ParseFloat(bars[i].attr("height"), 64); return v }
 	plot := height - padTop - padBottom
 	for i, want := range []float64{4, 1, 8, 2, 0, 3} {
-		if got := h(i) / plot * 10; got < want-0.01 || got > want+0.01 {
+		if got := h(i) / plot * 8; got < want-0.01 || got > want+0.01 {
 			t.Errorf("bar %d: value %.2f, want %v", i, got, want)
 		}
 	}
@@ -91,7 +92,7 @@ func TestSVG(t *testing.T) {
 	if bars[0].attr("fill") == bars[1].attr("fill") {
 		t.Error("two series share a fill")
 	}
-	for _, want := range []string{"4", "8", "3", "1 нояб.", "<3>", "электронно", "печать & <b>", "10"} {
+	for _, want := range []string{"4", "8", "3", "1 нояб.", "<3>", "электронно", "печать & <b>", "6"} {
 		if !slices.Contains(texts, want) {
 			t.Errorf("no text %q in %q", want, texts)
 		}
@@ -116,10 +117,18 @@ func TestEmptyAndTable(t *testing.T) {
 	}
 }
 
-func TestNiceMax(t *testing.T) {
-	for in, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 7: 10, 11: 20, 180: 200, 501: 1000} {
-		if got := niceMax(in); got != want {
-			t.Errorf("niceMax(%v) = %v, want %v", in, got, want)
+func TestScale(t *testing.T) {
+	for _, tc := range []struct {
+		max       float64
+		whole     bool
+		top, step float64
+	}{
+		{0, true, 1, 1}, {1, true, 1, 1}, {3, true, 3, 1}, {7, true, 8, 2}, {8, true, 8, 2}, {11, true, 15, 5},
+		{28, true, 30, 10}, {180, true, 200, 50}, {100, false, 100, 20}, {0.3, false, 0.3, 0.1},
+	} {
+		top, step := scale(tc.max, tc.whole)
+		if math.Abs(top-tc.top) > 1e-9 || math.Abs(step-tc.step) > 1e-9 {
+			t.Errorf("scale(%v, %v) = %v, %v; want %v, %v", tc.max, tc.whole, top, step, tc.top, tc.step)
 		}
 	}
 }
