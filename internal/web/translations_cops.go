@@ -123,6 +123,7 @@ var copsTranslations = map[string][3]string{
 	"The server cannot reach its database: %s":     {"The server cannot reach its database: %s", "Сервер не можа звярнуцца да базы даных: %s", "Сервер не может обратиться к базе данных: %s"},
 	"Evidence log":       {"Evidence log", "Журнал доказаў", "Журнал доказательств"},
 	"Log size (entries)": {"Log size (entries)", "Памер журнала (запісы)", "Размер журнала (записи)"},
+	"Signed by: %s":      {"Signed by: %s", "Падпісалі: %s", "Подписали: %s"},
 	"Latest checkpoint":  {"Latest checkpoint", "Апошняя кантрольная кропка", "Последняя контрольная точка"},
 	"Key figures":        {"Key figures", "Асноўныя паказчыкі", "Основные показатели"},
 	"Read from the server's own metrics, the same figures /metrics exports.": {"Read from the server's own metrics, the same figures /metrics exports.",

@@ -15,6 +15,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Series is one named row of values, one per label.
@@ -145,6 +146,12 @@ func (c *Chart) SVG() template.HTML {
 		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" text-anchor="middle" fill="#222222">%s</text>`, num(width/2), num(padTop+plotH/2), fontSize+2, esc(c.Empty))
 	} else {
 		group := plotW / float64(len(c.Labels))
+		// Axis labels that would overlap are thinned to every n-th.
+		widest := 0
+		for _, l := range c.Labels {
+			widest = max(widest, utf8.RuneCountInString(l))
+		}
+		every := max(1, int(math.Ceil(float64(widest)*labelSize*0.62/group)))
 		barW := group * (1 - barGapFrac) / float64(len(series))
 		for li, label := range c.Labels {
 			gx := padLeft + group*float64(li) + group*barGapFrac/2
@@ -157,9 +164,16 @@ func (c *Chart) SVG() template.HTML {
 				x := gx + barW*float64(si)
 				fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="url(#%s-p%d)" stroke="%s" stroke-width="1"/>`,
 					num(x), num(bottom-bh), num(math.Max(barW-1, 1)), num(bh), esc(id), si, colours[si])
-				// Direct label: the value above its bar.
+				// Direct label: the value above its bar (none for zero,
+				// which has no bar; the table has every number).
+				if v == 0 {
+					continue
+				}
 				fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" text-anchor="middle" fill="#222222">%s</text>`,
 					num(x+barW/2), num(bottom-bh-3), labelSize, esc(c.format(v)))
+			}
+			if li%every != 0 {
+				continue
 			}
 			fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" text-anchor="middle" fill="#222222">%s</text>`,
 				num(gx+group*(1-barGapFrac)/2), num(bottom+17), labelSize, esc(label))

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"encoding/xml"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -130,5 +131,21 @@ func TestScale(t *testing.T) {
 		if math.Abs(top-tc.top) > 1e-9 || math.Abs(step-tc.step) > 1e-9 {
 			t.Errorf("scale(%v, %v) = %v, %v; want %v, %v", tc.max, tc.whole, top, step, tc.top, tc.step)
 		}
+	}
+}
+
+// TestThinLabels: fourteen day labels do not all fit a phone-sized chart:
+// every other one is drawn, and the table keeps all of them.
+func TestThinLabels(t *testing.T) {
+	c := Chart{ID: "d", Series: []Series{{Name: "a", Values: make([]float64, 14)}, {Name: "b", Values: make([]float64, 14)}}}
+	for i := range 14 {
+		c.Labels = append(c.Labels, fmt.Sprintf("%02d.11", i+1))
+	}
+	svg := string(c.SVG())
+	if !strings.Contains(svg, ">01.11<") || strings.Contains(svg, ">02.11<") || !strings.Contains(svg, ">03.11<") {
+		t.Errorf("labels not thinned to every other one")
+	}
+	if len(c.Table().Rows) != 14 {
+		t.Error("the table lost rows")
 	}
 }
