@@ -83,4 +83,3 @@ func TestAuditStartRefusedInConsole(t *testing.T) {
 		t.Fatalf("runs after a refused start: %d %v", len(runs), err)
 	}
 }
-
