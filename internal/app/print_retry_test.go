@@ -100,8 +100,23 @@ func TestPrintRetry(t *testing.T) {
 			if _, err := app.Audit(t.Context(), app.Config{DataDir: b.srv.Data.Root, DatabaseURL: url}, nil); err != nil {
 				t.Fatalf("audit after a retry: %v", err)
 			}
-			// Bundles with PrintRetried verify offline.
-			org.mustJSON("GET", "/v1/letters/"+letter+"/bundle", nil, nil, 200)
+			// The bundle with PrintRetried verifies offline against pinned
+			// trust (npes verify's check).
+			status, bundle := org.do("GET", "/v1/letters/"+letter+"/bundle", nil, "", nil, nil)
+			if status != 200 {
+				t.Fatalf("bundle: %d", status)
+			}
+			rep, err := signing.VerifyBundle(bundle, signing.VerifyOptions{Trust: org.trust()})
+			if err != nil {
+				t.Fatalf("a bundle with PrintRetried does not verify: %v", err)
+			}
+			found := false
+			for _, e := range rep.Evidence {
+				found = found || e.Event == signing.EventPrintRetried
+			}
+			if !found {
+				t.Errorf("the verified bundle has no PrintRetried: %+v", rep.Evidence)
+			}
 		})
 	}
 }
