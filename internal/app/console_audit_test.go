@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,53 @@ func TestAuditStartRefusedInConsole(t *testing.T) {
 	runs, err := b.srv.Service.AuditRuns(t.Context(), other, 10)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs after a refused start: %d %v", len(runs), err)
+	}
+}
+
+// TestOperatorCounterRecovery: a holder lost the credential; the operator
+// revokes it in the console, the holder's new certificate asks for a
+// recovery, and the operator verifies it at the counter.
+func TestOperatorCounterRecovery(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	citizen := b.party(t, citizenReq)
+	citizen.registerActive(citizenAddress)
+	op := b.operator(t)
+	c := b.portal(t, &op.cred)
+	c.signInAs("/operator")
+	post := func(path string, form url.Values) string {
+		t.Helper()
+		resp, body := c.send("POST", path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+		if resp.StatusCode != 303 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		return resp.Header.Get("Location")
+	}
+	if loc := post("/operator/certificates/"+citizen.serial(t)+"/revoke", url.Values{"reason": {"1"}, "q": {"Иванов"}}); !strings.Contains(loc, "done=revoked") {
+		t.Fatalf("revoke: %s", loc)
+	}
+	if status, _, err := get(t, b.client(t, &citizen.cred), b.base+"/v1/whoami"); err == nil && status == 200 {
+		t.Fatal("the revoked certificate still works")
+	}
+	renewed := b.party(t, citizenReq)
+	var rec struct{ ID, Status string }
+	renewed.mustJSON("POST", "/v1/mailboxes/recoveries", map[string]string{"address": citizenAddress}, &rec, 202)
+	_, body := c.do("GET", "/operator/counter?lang=en", nil)
+	if !strings.Contains(body, rec.ID) || !strings.Contains(body, citizenReq.Name) {
+		t.Fatalf("the pending recovery is not listed")
+	}
+	if loc := post("/operator/recoveries/"+rec.ID+"/verify", nil); loc != "/operator/counter?done=recovered" {
+		t.Fatalf("verify recovery: %s", loc)
+	}
+	var mine struct {
+		Mailboxes []struct{ ID, Status string } `json:"mailboxes"`
+	}
+	renewed.mustJSON("GET", "/v1/mailboxes/me", nil, &mine, 200)
+	if len(mine.Mailboxes) != 1 || mine.Mailboxes[0].Status != mailbox.StatusActive {
+		t.Fatalf("after the counter recovery: %+v", mine.Mailboxes)
+	}
+	// The operator cannot revoke the certificate the console session rests on.
+	if loc := post("/operator/certificates/"+op.serial(t)+"/revoke", url.Values{"reason": {"1"}}); !strings.Contains(loc, "err=self_revoke") {
+		t.Fatalf("self-revocation: %s", loc)
 	}
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"strings"
 	"testing"
@@ -139,7 +140,15 @@ func TestOperatorConsoleBrowser(t *testing.T) {
 // serial is the party's certificate serial as the registry writes it.
 func (p *party) serial(t *testing.T) string {
 	t.Helper()
-	id, err := certs.IdentityFromCert(p.cred.Cert)
+	cert := p.cred.Cert
+	if cert == nil {
+		block, _ := pem.Decode(p.cred.CertPEM)
+		var err error
+		if cert, err = x509.ParseCertificate(block.Bytes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := certs.IdentityFromCert(cert)
 	if err != nil {
 		t.Fatal(err)
 	}
