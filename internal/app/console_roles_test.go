@@ -72,6 +72,9 @@ func TestConsoleRoles(t *testing.T) {
 		{"GET", "/sent", holders, false},
 		{"GET", "/write", holders, false},
 		{"GET", "/mailbox", holders, false},
+		{"GET", "/letters/00000000-0000-4000-8000-000000000000", holders, true},
+		{"GET", "/letters/00000000-0000-4000-8000-000000000000/bundle", holders, true},
+		{"GET", "/letters/00000000-0000-4000-8000-000000000000/attachments/0", holders, true},
 		{"POST", "/mailbox/nope/activate", holders, true},
 		{"POST", "/write", holders, false},
 		{"GET", "/print", []string{"printcenter"}, false},
@@ -110,7 +113,7 @@ func TestConsoleRoles(t *testing.T) {
 					if resp.StatusCode != http.StatusNotFound {
 						t.Fatalf("%d, want 404", resp.StatusCode)
 					}
-				case rt.method == "GET":
+				case rt.method == "GET" && !rt.ownerNotFound:
 					if resp.StatusCode != http.StatusOK {
 						t.Fatalf("%d, want 200: %s", resp.StatusCode, body)
 					}

@@ -47,6 +47,7 @@ type printPage struct {
 	Failed  string
 	Queued  []jobRow
 	Leased  []jobRow
+	Printed []jobRow // printed, not yet posted
 	Dead    []jobRow
 	Posted  []jobRow
 	Charts  []chartView
@@ -115,6 +116,7 @@ func (p *Portal) printHome(w http.ResponseWriter, r *http.Request) {
 	}{
 		{&page.Queued, mailbox.ConsoleJobQuery{States: []string{mailbox.JobQueued}}},
 		{&page.Leased, mailbox.ConsoleJobQuery{States: []string{mailbox.JobLeased}}},
+		{&page.Printed, mailbox.ConsoleJobQuery{States: []string{mailbox.JobPrinted}}},
 		{&page.Dead, mailbox.ConsoleJobQuery{States: []string{mailbox.JobDead, mailbox.JobFailed}}},
 		{&page.Posted, mailbox.ConsoleJobQuery{States: []string{mailbox.JobPosted}, PrintedBy: c.Identity.ID, NewestFirst: true}},
 	} {

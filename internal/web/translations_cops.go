@@ -41,6 +41,8 @@ var copsTranslations = map[string][3]string{
 	// Print centre.
 	"Regions (postcode prefixes): %s": {"Regions (postcode prefixes): %s", "Рэгіёны (пачатак індэкса): %s", "Регионы (начало индекса): %s"},
 	"Queue":                           {"Queue", "Чарга", "Очередь"},
+	"Printed, not yet posted":         {"Printed, not yet posted", "Надрукаваныя, яшчэ не здадзеныя на пошту", "Напечатаны, ещё не сданы на почту"},
+	"Printed":                         {"Printed", "Надрукавана", "Напечатано"},
 	"Queued":                          {"Queued", "У чарзе", "В очереди"},
 	"Being printed (leased)":          {"Being printed (leased)", "Друкуюцца (узятыя)", "Печатаются (взяты)"},
 	"Job":                             {"Job", "Заданне", "Задание"},
