@@ -52,6 +52,7 @@ type Tx interface {
 	BatchTx
 	SessionTx
 	CeremonyTx
+	ConsoleTx
 }
 
 // StateTx is a small key-value store for server state (for example the

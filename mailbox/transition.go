@@ -62,6 +62,9 @@ var letterRules = map[signing.Event]letterRule{
 	// Recall: before the recipient accepted (registered) or read (simple),
 	// or while the print job is queued (Recall checks it is not leased).
 	signing.EventRecalled: {from: []string{StateAwaitingAcceptance, StateDelivered, StatePrintQueued}, to: StateRecalled},
+	// A print job that died is queued again (the same job, a new round of
+	// attempts) by its print centre or an operator.
+	signing.EventPrintRetried: {from: []string{StatePrintDead}, to: StatePrintQueued},
 }
 
 // printStageFailure is the DeliveryFailed of a print job that died before

@@ -24,7 +24,8 @@ func randomEvidence(r *mrand.Rand, recipients []string) signing.Evidence {
 		signing.EventContentConsignment, signing.EventNotificationForAcceptance, signing.EventConsignmentAcceptance,
 		signing.EventConsignmentRejection, signing.EventAcceptanceRejectionExpiry, signing.EventContentHandover,
 		signing.EventContentAccessTracking, signing.EventRelayToNonERDS, signing.EventPrinted, signing.EventPosted,
-		signing.EventDelivered, signing.EventDeliveryFailed, signing.EventReturnedToSender, signing.EventRecalled}
+		signing.EventDelivered, signing.EventDeliveryFailed, signing.EventReturnedToSender, signing.EventRecalled,
+		signing.EventPrintRetried}
 	ev := signing.Evidence{Event: events[r.IntN(len(events))]}
 	ev.Route = []string{"", RouteElectronic, RoutePrint, "bogus"}[r.IntN(4)]
 	ev.Recipient.Mailbox = recipients[r.IntN(len(recipients))]
@@ -56,7 +57,9 @@ func randomEvidence(r *mrand.Rand, recipients []string) signing.Evidence {
 func TestLetterTransitionsProperty(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(13, 2026))
 	recipients := []string{"", "m-1", "m-2"}
-	terminal := []string{StateRefused, StateRead, StatePhysicallyDelivered, StateReturned, StatePrintDead, StateRecalled}
+	// print_dead is left only by PrintRetried, back to print_queued (a
+	// print centre or operator queued the dead job again).
+	terminal := []string{StateRefused, StateRead, StatePhysicallyDelivered, StateReturned, StateRecalled}
 	accepted := 0
 	reached := map[string]bool{}
 	for seq := 0; seq < 20000; seq++ {
@@ -128,6 +131,12 @@ func TestLetterTransitionsProperty(t *testing.T) {
 			}
 			if slices.Contains(terminal, prev.State) && f.State != prev.State {
 				t.Fatalf("seq %d: terminal state %s left by %s", seq, prev.State, ev.Event)
+			}
+			if prev.State == StatePrintDead && (ev.Event != signing.EventPrintRetried || f.State != StatePrintQueued) {
+				t.Fatalf("seq %d: print_dead left by %s to %s", seq, ev.Event, f.State)
+			}
+			if ev.Event == signing.EventPrintRetried && prev.State != StatePrintDead {
+				t.Fatalf("seq %d: PrintRetried after %s", seq, prev.State)
 			}
 		}
 		var again LetterFacts

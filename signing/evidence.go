@@ -47,6 +47,12 @@ const (
 // names the print job it cancelled, if any, in Details["print_job"].
 const EventRecalled Event = "Recalled"
 
+// EventPrintRetried: a print job that died (DeliveryFailed at the print
+// stage) was put back into the queue by its print centre or an operator
+// (npes's own event). Details name the job ("print_job"), the attempts it
+// had used ("attempts") and who retried it ("by_role").
+const EventPrintRetried Event = "PrintRetried"
+
 // Mailbox log entries (MailboxEntry): a mailbox's address was proven, or
 // its proof withdrawn (the address fails rules it was not checked
 // against); a credential key was bound to it or unbound from it; the
@@ -76,7 +82,7 @@ func (e Event) Known() bool {
 		EventNotificationForAcceptance, EventConsignmentAcceptance, EventConsignmentRejection,
 		EventAcceptanceRejectionExpiry, EventContentHandover, EventContentAccessTracking,
 		EventRelayToNonERDS, EventPrinted, EventPosted, EventDelivered, EventDeliveryFailed,
-		EventReturnedToSender, EventRecalled:
+		EventReturnedToSender, EventRecalled, EventPrintRetried:
 		return true
 	}
 	return false

@@ -3,12 +3,15 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,9 +92,49 @@ func browserHome(t *testing.T, b *bundle, cred certs.Credential) string {
 	return home
 }
 
+// browserPolicy serializes the browser tests of this package: the policy
+// file is one per machine (Chromium does not merge a policy from several
+// files), so two tests with their own servers cannot hold it at once.
+// policyLock does the same across processes (test binaries of other
+// checkouts on the machine): an exclusive flock on a file next to /tmp.
+var browserPolicy sync.Mutex
+
+const policyLock = "/tmp/npes-chromium-policy.lock"
+
+// lockPolicy takes the machine-wide policy lock, waiting for it within a
+// bounded time (another test holds it for one browser session).
+func lockPolicy(t *testing.T) {
+	f, err := os.OpenFile(policyLock, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("policy lock: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			t.Fatalf("the Chromium policy stays locked by another test process: %v", err)
+		}
+		select {
+		case <-t.Context().Done():
+			f.Close()
+			t.Fatal(t.Context().Err())
+		case <-time.After(200 * time.Millisecond): // polling a lock, not waiting for a result
+		}
+	}
+	t.Cleanup(func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() })
+}
+
 // autoSelectPolicy makes Chromium present the client certificate to the
-// test server without asking (DESIGN §11); removed when the test ends.
+// test server without asking (DESIGN §11); removed when the test ends,
+// which also lets the next browser test start.
 func autoSelectPolicy(t *testing.T, origin string) {
+	browserPolicy.Lock()
+	t.Cleanup(browserPolicy.Unlock)
+	lockPolicy(t)
 	dir := "/etc/chromium/policies/managed"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if os.Getenv("CI") != "" {

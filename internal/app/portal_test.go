@@ -136,11 +136,12 @@ func testPortalSignInPage(t *testing.T, b *bundle) {
 	if resp, _ := holder.do("POST", "/signin/certificate", map[string]string{"Origin": "https://evil.example"}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("sign-in from a foreign origin: %d", resp.StatusCode)
 	}
-	// Only mailbox holders: the operator's certificate opens no session.
+	// The operator's certificate opens the operator's console (issue 19;
+	// console_roles_test.go checks every role).
 	op := b.operator(t)
 	opPortal := b.portal(t, &op.cred)
-	if resp, _ := opPortal.do("POST", "/signin/certificate", nil); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
-		t.Errorf("operator sign-in: %d %v", resp.StatusCode, resp.Cookies())
+	if resp, _ := opPortal.do("POST", "/signin/certificate", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/operator" {
+		t.Errorf("operator sign-in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

@@ -60,8 +60,12 @@ type Server struct {
 	listener  net.Listener
 	done      chan struct{}
 	bgCancel  context.CancelFunc
-	bgDone    chan struct{}
-	once      sync.Once
+	// consoles are the print centre's and operator's consoles; their
+	// background audits end with consolesCancel (consoles.go).
+	consoles       *web.Consoles
+	consolesCancel context.CancelFunc
+	bgDone         chan struct{}
+	once           sync.Once
 	// shutdownOnce makes Shutdown idempotent; shutdownErr is its result.
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -162,6 +166,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		s.cfg.Logger.Info("letter batches resumed", "count", n)
 	}
 
+	// One print queue for the API and the print centre's console.
+	queue := hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger), hybrid.WithObserver(s.metrics))
 	api := httpapi.NewHandler(httpapi.Deps{
 		Logger:     s.cfg.Logger,
 		CAPEM:      caPEM,
@@ -170,7 +176,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Metrics:    s.metrics.handler(s.cfg.Logger),
 		Now:        s.cfg.Now,
 		Service:    svc,
-		Print:      hybrid.NewQueue(svc, hybrid.WithLogger(s.cfg.Logger), hybrid.WithObserver(s.metrics)),
+		Print:      queue,
 		MailDomain: s.cfg.MailDomain,
 		RateLimit:  s.cfg.RateLimit,
 		// The handshake checked revocation once; every request checks
@@ -184,7 +190,8 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	// The citizen portal shares the listener: /v1/… and /metrics stay the
 	// API's, where cookies authenticate nothing.
 	portal, err := web.New(web.Deps{Service: svc, Revocations: s.rev, Now: s.cfg.Now, Logger: s.cfg.Logger, CAPEM: caPEM,
-		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax, WebAuthn: svc.WebAuthn()})
+		SessionIdle: s.cfg.WebSessionIdle, SessionAbsolute: s.cfg.WebSessionMax, WebAuthn: svc.WebAuthn(),
+		Consoles: s.newConsoles(ca, svc, queue)})
 	if err != nil {
 		return err
 	}
@@ -242,6 +249,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	defer cancel()
 	err := errors.Join(s.httpSrv.Shutdown(ctx), s.stopSMTP(ctx))
 	s.stopBackground()
+	s.stopConsoles()
 	s.rev.stop()
 	if s.Service != nil {
 		s.Service.Close()

@@ -127,6 +127,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Post("/v1/print/jobs/{id}/failed", s.printReport("failed"))
 		r.Post("/v1/print/jobs/{id}/posted", s.printReport("posted"))
 		r.Post("/v1/print/jobs/{id}/events", s.printEvent)
+		r.Post("/v1/print/jobs/{id}/retry", s.printRetry)
 		r.Post("/v1/print/reports", s.printReports)
 		r.Get("/v1/print/manifest", s.printManifest)
 	})

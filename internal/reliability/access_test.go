@@ -294,6 +294,15 @@ func (f *accessFixture) targets(t *testing.T, route string) (ts []target, collec
 			ts[i].owners = []string{"pcGomel", "operator"}
 		}
 		return ts, false, true
+	case "/v1/print/jobs/{id}/retry":
+		// Any centre of the job's region or an operator retries a failed
+		// job (these are not failed: 409 for them, and they are not sent);
+		// everyone else is refused.
+		ts := mutating(jobTargets("/retry", nil, nil))
+		for i := range ts {
+			ts[i].owners = []string{"pcGomel", "pcGomel2", "operator"}
+		}
+		return ts, false, true
 	case "/v1/mailboxes/{id}/activate":
 		return mutating(mailboxTargets("/activate", jsonBody(map[string]string{"code": "ABCD-EFGH-JKLM"}))), false, true
 	case "/v1/mailboxes/{id}/activation-letter":

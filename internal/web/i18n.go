@@ -24,7 +24,7 @@ var (
 // catalogues are the portal's message maps (key → English, Belarusian,
 // Russian): translations.go for the citizen pages, and one file per page
 // group that keeps its own (translations_*.go). Add a group's map here.
-var catalogues = []map[string][3]string{translations, passkeyTranslations, corgTranslations, portal2Translations}
+var catalogues = []map[string][3]string{translations, passkeyTranslations, corgTranslations, portal2Translations, copsTranslations}
 
 // allTexts is every catalogue merged; a key defined twice with different
 // texts is a programming error.

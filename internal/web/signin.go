@@ -37,7 +37,7 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s != nil {
-		http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+		http.Redirect(w, r, landing(s.Identity.Role), http.StatusSeeOther)
 		return
 	}
 	p.signInPage(w, r, http.StatusOK, "")
@@ -48,7 +48,7 @@ func (p *Portal) signInPage(w http.ResponseWriter, r *http.Request, status int, 
 	if cert := presented(r); cert != nil {
 		if id, err := certs.IdentityFromCert(cert); err == nil {
 			page.Certificate = id.Name
-			page.NotHolder = !holderRole(id.Role)
+			page.NotHolder = !portalRole(id.Role)
 		}
 	}
 	p.render(w, r, status, "signin", "Sign in", page)
@@ -68,7 +68,7 @@ func (p *Portal) signInCertificate(w http.ResponseWriter, r *http.Request) {
 		p.signInPage(w, r, http.StatusForbidden, "This portal is for holders of a mailbox (persons and organizations).")
 		return
 	}
-	if !holderRole(id.Role) {
+	if !portalRole(id.Role) {
 		p.signInPage(w, r, http.StatusForbidden, "This portal is for holders of a mailbox (persons and organizations).")
 		return
 	}
@@ -88,7 +88,7 @@ func (p *Portal) signInCertificate(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+	http.Redirect(w, r, landing(id.Role), http.StatusSeeOther)
 }
 
 // signOut ends the session on the server, not only in the browser.

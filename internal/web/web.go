@@ -51,6 +51,9 @@ type Deps struct {
 	// WebAuthn is the relying party passkeys are made for (NPES_WEB_ORIGIN);
 	// nil hides passkeys.
 	WebAuthn *signing.WebAuthnTrust
+	// Consoles serve the print centre's and the operator's consoles
+	// (console_roles.go); nil: those pages are 404.
+	Consoles *Consoles
 }
 
 // Portal is the portal's http.Handler.
@@ -116,33 +119,49 @@ func New(d Deps) (*Portal, error) {
 	p.mux.HandleFunc("GET /{$}", p.home)
 	post("/signin/certificate", p.signInCertificate)
 	post("/signout", p.signOut)
-	p.mux.HandleFunc("GET /inbox", p.requireSession(p.inbox("inbox")))
-	p.mux.HandleFunc("GET /sent", p.requireSession(p.inbox("sent")))
-	p.mux.HandleFunc("GET /letters/{id}", p.requireSession(p.letter))
-	p.mux.HandleFunc("GET /letters/{id}/bundle", p.requireSession(p.bundle))
-	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.requireSession(p.attachment))
-	p.mux.HandleFunc("GET /letters/{id}/receipt.pdf", p.requireSession(p.receiptPDF))
-	post("/letters/{id}/recall", p.requireSession(p.recall))
-	p.mux.HandleFunc("GET /write", p.requireSession(p.writeForm))
-	post("/write", p.requireSession(p.writeSend))
-	p.mux.HandleFunc("GET /mailbox", p.requireSession(p.mailboxes))
-	post("/mailbox/{id}/activate", p.requireSession(p.activate))
-	// Passkeys: the JSON steps are a script's (passkey.js); the rest are
-	// forms.
+	// Each role sees its own console only: another role's pages are 404.
+	p.mux.HandleFunc("GET /inbox", p.holders(p.inbox("inbox")))
+	p.mux.HandleFunc("GET /sent", p.holders(p.inbox("sent")))
+	p.mux.HandleFunc("GET /letters/{id}", p.holders(p.letter))
+	p.mux.HandleFunc("GET /letters/{id}/bundle", p.holders(p.bundle))
+	p.mux.HandleFunc("GET /letters/{id}/attachments/{n}", p.holders(p.attachment))
+	p.mux.HandleFunc("GET /letters/{id}/receipt.pdf", p.holders(p.receiptPDF))
+	post("/letters/{id}/recall", p.holders(p.recall))
+	p.mux.HandleFunc("GET /write", p.holders(p.writeForm))
+	post("/write", p.holders(p.writeSend))
+	p.mux.HandleFunc("GET /mailbox", p.holders(p.mailboxes))
+	post("/mailbox/{id}/activate", p.holders(p.activate))
+	post("/mailbox/{id}/email", p.holders(p.setEmail))
+	post("/mailbox/{id}/unbind", p.holders(p.unbind))
+	post("/mailbox/recovery", p.holders(p.startRecovery))
+	post("/mailbox/recovery/{id}/complete", p.holders(p.completeRecovery))
+	// Passkeys (holders only): the JSON steps are a script's (passkey.js);
+	// the rest are forms.
 	post("/signin/passkey/options", p.passkeysOn(p.signInPasskeyOptions))
 	post("/signin/passkey", p.passkeysOn(p.signInPasskey))
-	post("/mailbox/{id}/passkeys/options", p.passkeysOn(p.requireSessionJSON(p.certificateSession(p.registerOptions))))
-	post("/mailbox/{id}/passkeys", p.passkeysOn(p.requireSessionJSON(p.certificateSession(p.register))))
-	p.mux.HandleFunc("GET /mailbox/{id}/pending-passkeys/{pid}", p.requireSession(p.pendingRequest))
-	post("/mailbox/{id}/pending-passkeys/{pid}", p.requireSession(p.endorse))
-	post("/mailbox/{id}/passkeys/{cred}/label", p.requireSession(p.labelPasskey))
-	post("/mailbox/{id}/passkeys/{cred}/remove", p.requireSession(p.removePasskey))
-	post("/letters/{id}/passkey/options", p.passkeysOn(p.requireSessionJSON(p.decideOptions)))
-	post("/letters/{id}/passkey", p.passkeysOn(p.requireSessionJSON(p.decide)))
-	post("/mailbox/{id}/email", p.requireSession(p.setEmail))
-	post("/mailbox/{id}/unbind", p.requireSession(p.unbind))
-	post("/mailbox/recovery", p.requireSession(p.startRecovery))
-	post("/mailbox/recovery/{id}/complete", p.requireSession(p.completeRecovery))
+	post("/mailbox/{id}/passkeys/options", p.passkeysOn(p.requireSessionJSON(p.holdersJSON(p.certificateSession(p.registerOptions)))))
+	post("/mailbox/{id}/passkeys", p.passkeysOn(p.requireSessionJSON(p.holdersJSON(p.certificateSession(p.register)))))
+	p.mux.HandleFunc("GET /mailbox/{id}/pending-passkeys/{pid}", p.holders(p.pendingRequest))
+	post("/mailbox/{id}/pending-passkeys/{pid}", p.holders(p.endorse))
+	post("/mailbox/{id}/passkeys/{cred}/label", p.holders(p.labelPasskey))
+	post("/mailbox/{id}/passkeys/{cred}/remove", p.holders(p.removePasskey))
+	post("/letters/{id}/passkey/options", p.passkeysOn(p.requireSessionJSON(p.holdersJSON(p.decideOptions))))
+	post("/letters/{id}/passkey", p.passkeysOn(p.requireSessionJSON(p.holdersJSON(p.decide))))
+	// The print centre's console (print_console.go).
+	p.mux.HandleFunc("GET /print", p.printCentre(p.printHome))
+	p.mux.HandleFunc("GET /print/manifest.csv", p.printCentre(p.printManifestCSV))
+	p.mux.HandleFunc("GET /print/manifest.pdf", p.printCentre(p.printManifestPDF))
+	post("/print/jobs/{id}/retry", p.printCentre(p.printRetry))
+	post("/print/jobs/{id}/events", p.printCentre(p.printEvent))
+	// The operator's console (operator_*.go).
+	p.mux.HandleFunc("GET /operator", p.operator(p.operatorHome))
+	p.mux.HandleFunc("GET /operator/counter", p.operator(p.operatorCounter))
+	post("/operator/mailboxes/{id}/verify", p.operator(p.operatorVerifyMailbox))
+	post("/operator/recoveries/{id}/verify", p.operator(p.operatorVerifyRecovery))
+	p.mux.HandleFunc("GET /operator/credentials", p.operator(p.operatorCredentials))
+	post("/operator/certificates/{serial}/revoke", p.operator(p.operatorRevoke))
+	p.mux.HandleFunc("GET /operator/audits", p.operator(p.operatorAudits))
+	post("/operator/audits", p.operator(p.operatorStartAudit))
 	p.mux.HandleFunc("GET /verify", p.verifyForm)
 	// The verify page is public and changes no state, but a cross-site
 	// post could still spend the visitor's ration: protected like the rest.
