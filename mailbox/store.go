@@ -103,6 +103,9 @@ type MailboxTx interface {
 	// mailbox at this delivery point (kind, holder key, match key).
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	GetMailbox(ctx context.Context, id string) (Mailbox, error)
+	// GetMailboxes reads the mailboxes with these ids in one statement
+	// (missing ones are left out), in id order.
+	GetMailboxes(ctx context.Context, ids []string) ([]Mailbox, error)
 	// LockMailbox reads a mailbox and locks its row until commit, so that a
 	// read-modify-write of it (an activation attempt) is serialized across
 	// transactions and processes: a concurrent transaction waits and then

@@ -38,7 +38,8 @@ const migrationLockID = 0x6e706573
 
 // Store is the PostgreSQL implementation of mailbox.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool        *pgxpool.Pool
+	onStatement func(sql string)
 }
 
 var _ mailbox.Store = (*Store)(nil)
@@ -52,6 +53,10 @@ type Options struct {
 	AllowUnsafeDurability bool
 	// MaxConns caps the pool (default: pgxpool's default).
 	MaxConns int32
+	// OnStatement, when set, is called with the text of every statement a
+	// transaction runs (InTx and View), before it runs: tests count
+	// statements with it. It must be safe for concurrent use.
+	OnStatement func(sql string)
 }
 
 // Open connects, checks that the server is durable, and migrates.
@@ -82,7 +87,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, onStatement: opts.OnStatement}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
@@ -214,7 +219,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(mailbox.Tx)
 	// Rollback after a commit is a no-op; with a cancelled ctx it must still
 	// reach the server, hence WithoutCancel.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&sqlstore.Tx{Q: querier{tx}, D: dialect}); err != nil {
+	if err := fn(&sqlstore.Tx{Q: sqlstore.Observed(querier{tx}, s.onStatement), D: dialect}); err != nil {
 		return err
 	}
 	return translate(tx.Commit(ctx))

@@ -41,6 +41,28 @@ func (t *Tx) GetMailbox(ctx context.Context, id string) (mailbox.Mailbox, error)
 	return m, nil
 }
 
+// GetMailboxes implements mailbox.MailboxTx: one SELECT for many
+// mailboxes.
+func (t *Tx) GetMailboxes(ctx context.Context, ids []string) ([]mailbox.Mailbox, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := t.queryIDs(ctx, mailboxColumns, "mailboxes", ids, false)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailbox.Mailbox
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // LockMailbox implements mailbox.MailboxTx.
 func (t *Tx) LockMailbox(ctx context.Context, id string) (mailbox.Mailbox, error) {
 	m, err := scanMailbox(t.Q.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE id = $1`+t.D.ForUpdate, id))

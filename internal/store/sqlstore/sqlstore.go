@@ -44,6 +44,37 @@ type Row interface {
 	Scan(dest ...any) error
 }
 
+// Observed returns q with fn called before each statement it runs (the
+// engines' Options.OnStatement): tests count a transaction's statements
+// with it, so that a set-based path cannot quietly become one statement
+// per row again.
+func Observed(q Querier, fn func(sql string)) Querier {
+	if fn == nil {
+		return q
+	}
+	return observed{q, fn}
+}
+
+type observed struct {
+	q  Querier
+	fn func(string)
+}
+
+func (o observed) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	o.fn(sql)
+	return o.q.Exec(ctx, sql, args...)
+}
+
+func (o observed) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	o.fn(sql)
+	return o.q.Query(ctx, sql, args...)
+}
+
+func (o observed) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	o.fn(sql)
+	return o.q.QueryRow(ctx, sql, args...)
+}
+
 // Dialect names the engine-specific pieces of SQL.
 type Dialect struct {
 	// Name is "postgres" or "sqlite".
