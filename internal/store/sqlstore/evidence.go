@@ -14,9 +14,16 @@ import (
 // emptyRoot is the RFC 6962 root of the empty tree, SHA-256("").
 var emptyRoot = func() []byte { h := sha256.Sum256(nil); return h[:] }()
 
-// LockLogHead implements mailbox.EvidenceTx. The head row is created on
-// first use; ON CONFLICT DO NOTHING makes that safe when two processes race.
+// LockLogHead implements mailbox.EvidenceTx: one SELECT … FOR UPDATE. The
+// head row is created on first use; ON CONFLICT DO NOTHING makes that safe
+// when two processes race. (Inserting first on every call cost a second
+// statement in the lock's queue: an INSERT that meets the row waits for
+// the transaction holding it, then the SELECT queues again.)
 func (t *Tx) LockLogHead(ctx context.Context) (mailbox.LogHead, error) {
+	h, err := t.readHead(ctx, t.D.ForUpdate)
+	if !errors.Is(err, mailbox.ErrNotFound) {
+		return h, err
+	}
 	if _, err := t.Q.Exec(ctx, `INSERT INTO log_head (id, size, root) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, emptyRoot); err != nil {
 		return mailbox.LogHead{}, err
 	}
