@@ -24,6 +24,7 @@ import (
 // letters to an address without a mailbox (so they are printed, in region
 // 220), the queue over it, and print centres.
 type printWorld struct {
+	core     *coretest.Core
 	svc      *mailbox.Service
 	q        *hybrid.Queue
 	clk      *coretest.Clock
@@ -39,9 +40,15 @@ func centre(id string, regions ...string) mailbox.Caller {
 
 func newPrintWorld(t *testing.T, opts ...hybrid.Option) *printWorld {
 	t.Helper()
+	return newPrintWorldOn(t, storetest.NewSQLite(t), opts...)
+}
+
+// newPrintWorldOn is newPrintWorld on the given store.
+func newPrintWorldOn(t *testing.T, store mailbox.Store, opts ...hybrid.Option) *printWorld {
+	t.Helper()
 	ctx := t.Context()
-	core := coretest.New(t, storetest.NewSQLite(t), func(c *mailbox.Config) { c.Renderer = coretest.StandIn{} })
-	w := &printWorld{svc: core.Svc, clk: core.Clock}
+	core := coretest.New(t, store, func(c *mailbox.Config) { c.Renderer = coretest.StandIn{} })
+	w := &printWorld{core: core, svc: core.Svc, clk: core.Clock}
 	issue := func(req certs.Request) mailbox.Caller { c, _ := core.Issue(t, req); return c }
 	w.operator = issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	w.org = issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})

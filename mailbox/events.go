@@ -3,6 +3,7 @@ package mailbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/google/uuid"
@@ -53,7 +54,8 @@ func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 	sort.Strings(ids)
 	now := s.now()
 	// Set-based: one locking SELECT and one UPDATE for all the letters,
-	// one INSERT for their notifications, whatever their number.
+	// one SELECT of their senders' mailboxes, one INSERT for their
+	// notifications, whatever their number.
 	found, err := tx.GetLetters(ctx, ids, true)
 	if err != nil {
 		return err
@@ -64,8 +66,7 @@ func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 	}
 	chains := make([]*logChain, len(ids))
 	letters := make([]Letter, len(ids))
-	emails := map[string]string{}
-	var notes []Notification
+	var senders []string
 	for i, id := range ids {
 		l, ok := byID[id]
 		if !ok {
@@ -75,16 +76,28 @@ func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 			return err
 		}
 		letters[i] = *l
+		if l.SenderMailbox != "" {
+			senders = append(senders, l.SenderMailbox)
+		}
+	}
+	// The senders' notification addresses: one SELECT for all of them.
+	sort.Strings(senders)
+	mbs, err := tx.GetMailboxes(ctx, slices.Compact(senders), false)
+	if err != nil {
+		return err
+	}
+	emails := make(map[string]string, len(mbs))
+	for _, m := range mbs {
+		emails[m.ID] = m.Email
+	}
+	var notes []Notification
+	for _, l := range letters {
 		if l.SenderMailbox == "" {
 			continue
 		}
 		email, ok := emails[l.SenderMailbox]
 		if !ok {
-			m, err := tx.GetMailbox(ctx, l.SenderMailbox)
-			if err != nil {
-				return err
-			}
-			email, emails[l.SenderMailbox] = m.Email, m.Email
+			return fmt.Errorf("letter %s: sender mailbox %s: %w", l.ID, l.SenderMailbox, ErrNotFound)
 		}
 		if email != "" {
 			notes = append(notes, Notification{ID: uuid.NewString(), Kind: NotifyReceiptReady, MailboxID: l.SenderMailbox,

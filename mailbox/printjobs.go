@@ -3,6 +3,8 @@ package mailbox
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/npes/npes/signing"
@@ -55,39 +57,89 @@ func (s *Service) LeasePrintJobs(ctx context.Context, regions []string, owner st
 // transaction, writes the jobs it changes and records their events
 // together (one lock of the log, one batch append). withLetter also locks
 // each letter job's letter and shows rule its state.
+//
+// It is set-based: one locking SELECT of the jobs, with withLetter one of
+// their letters, one UPDATE of the jobs that changed, and the events'
+// statements (eventBatch.flush), whatever the number of ids. The rule runs
+// on the jobs as they are in memory, in the order of ids, so an id listed
+// twice (printed, then posted) sees the first change; a refused change
+// leaves the job as it was for the next. A letter's state is the one
+// locked before any of the batch's events.
 func (s *Service) ChangePrintJobs(ctx context.Context, ids []string, withLetter bool, rule JobRule) ([]JobResult, error) {
 	var results []JobResult
 	err := s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		results = make([]JobResult, len(ids))
 		events := s.newEventBatch()
-		for i, id := range ids {
-			j, err := tx.GetPrintJob(ctx, id, true)
-			found := err == nil
-			if err != nil && !errors.Is(err, ErrNotFound) {
+		// Locked in id order (GetPrintJobs), as every caller locks them, so
+		// two batches never deadlock.
+		uniq := slices.Clone(ids)
+		slices.Sort(uniq)
+		uniq = slices.Compact(uniq)
+		found, err := tx.GetPrintJobs(ctx, uniq, true)
+		if err != nil {
+			return err
+		}
+		jobs := make(map[string]*PrintJob, len(found))
+		var letterIDs []string
+		for i := range found {
+			jobs[found[i].ID] = &found[i]
+			if withLetter && found[i].Kind == JobLetter {
+				letterIDs = append(letterIDs, found[i].LetterID)
+			}
+		}
+		states := map[string]string{}
+		if len(letterIDs) > 0 {
+			slices.Sort(letterIDs)
+			ls, err := tx.GetLetters(ctx, slices.Compact(letterIDs), true)
+			if err != nil {
 				return err
 			}
-			state := ""
-			if found && withLetter && j.Kind == JobLetter {
-				l, err := tx.GetLetter(ctx, j.LetterID, true)
-				if err != nil {
-					return err
-				}
-				state = l.State
+			for _, l := range ls {
+				states[l.ID] = l.State
 			}
-			ch, err := rule(i, j, found, state)
+		}
+		var changed []string
+		isChanged := map[string]bool{}
+		for i, id := range ids {
+			j, ok := jobs[id]
+			var cur PrintJob
+			state := ""
+			if ok {
+				cur = *j
+				if withLetter && cur.Kind == JobLetter {
+					if state, ok = states[cur.LetterID]; !ok {
+						return fmt.Errorf("print job %s: letter %s: %w", cur.ID, cur.LetterID, ErrNotFound)
+					}
+				}
+			}
+			ch, err := rule(i, cur, j != nil, state)
 			results[i] = JobResult{Job: ch.Job, Err: err}
 			if err != nil {
 				continue
 			}
 			if ch.Write {
-				if err := tx.UpdatePrintJob(ctx, ch.Job); err != nil {
-					return err
+				if j == nil || ch.Job.ID != id {
+					return fmt.Errorf("print job %s: the rule wrote job %q", id, ch.Job.ID)
 				}
+				if !isChanged[id] {
+					isChanged[id] = true
+					changed = append(changed, id)
+				}
+				*j = ch.Job
 			}
 			if ch.Job.Kind == JobLetter {
 				for _, ev := range ch.Events {
 					events.add(ch.Job.LetterID, ev)
 				}
+			}
+		}
+		if len(changed) > 0 {
+			upd := make([]PrintJob, len(changed))
+			for k, id := range changed {
+				upd[k] = *jobs[id]
+			}
+			if err := tx.UpdatePrintJobs(ctx, upd); err != nil {
+				return err
 			}
 		}
 		return events.flush(ctx, tx)

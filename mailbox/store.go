@@ -262,7 +262,11 @@ type IdempotencyKey struct {
 	CreatedAt                          time.Time
 }
 
-// EvidenceTx stores evidence envelopes and the evidence log.
+// EvidenceTx stores evidence envelopes and the evidence log. The log's
+// writes (SetLogHead, PutLogNodes, AddEvidences, SetLetterChains,
+// PutCheckpoint) may be held back and sent with the transaction's next
+// statement or its commit, in one round trip: their errors then come from
+// that statement or from the commit (InTx), which fail the transaction.
 type EvidenceTx interface {
 	// LockLogHead reads the log head and locks it until commit: appends
 	// from every process serialize here.

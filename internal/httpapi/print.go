@@ -182,7 +182,8 @@ func csvSafe(v string) string {
 
 // printReports applies a batch of outcomes: POST /v1/print/reports
 // {"reports": [{"id", "lease_token", "outcome": "printed|posted|failed",
-// "reason", "sheets"}]} → {"results": [{"id", "state", "error"}]}, one transaction
+// "reason", "sheets"}]} → {"results": [{"id", "state", "error": null |
+// {"code", "message", "status"}}]}, one transaction
 // for all, each report succeeding or failing on its own.
 func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -218,8 +219,8 @@ func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
 	for i, res := range results {
 		out.Results[i] = resultJSON{ID: reports[i].ID, State: res.Job.State}
 		if res.Err != nil {
-			_, code, msg := statusOf(res.Err)
-			out.Results[i] = resultJSON{ID: reports[i].ID, Error: &errorJSON{Code: code, Message: msg}}
+			status, code, msg := statusOf(res.Err)
+			out.Results[i] = resultJSON{ID: reports[i].ID, Error: &errorJSON{Code: code, Message: msg, Status: status}}
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -228,4 +229,8 @@ func (s *server) printReports(w http.ResponseWriter, r *http.Request) {
 type errorJSON struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Status is, in a batch result, the HTTP status the single route
+	// would have answered for this report (409 for a stale lease or a
+	// sheet mismatch, 404 for an unknown job, 400 for a bad report).
+	Status int `json:"status,omitempty"`
 }

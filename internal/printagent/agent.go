@@ -4,13 +4,15 @@
 // and in the letter's RelayToNonERDS evidence (verified with the operator's
 // keys from /v1/keys), hands it to a printer (a
 // spool directory or a CUPS queue through lp), reports printed and posted
-// under the lease's fencing token, and keeps the day's posting manifest in
-// the spool directory.
+// under the lease's fencing token for the whole batch at once
+// (POST /v1/print/reports), and keeps the day's posting manifest in the
+// spool directory.
 //
 // # Posting
 //
-// The agent models a centre that posts what it prints the same day: after
-// the printer has a document it reports Printed and then, at once, Posted.
+// The agent models a centre that posts what it prints the same day: once
+// the printer has the batch's documents it reports them Printed and then,
+// at once, Posted.
 // The manifest (manifest-YYYY-MM-DD.csv, a Belarusian day) is the hand-over
 // list for the postal network and is rewritten from the server's manifest
 // route as the day goes on, so it lists every posted item of the centre's
@@ -31,8 +33,10 @@
 //     is reported failed (the server offers the job again after its backoff,
 //     and the reason tells the operator to check the CUPS queue) instead of
 //     printing again under the same lease.
-//   - Reports the server may have missed are repeated; the server answers a
-//     repeated outcome with 200 and records nothing twice.
+//   - Reports go per batch, after the printer has every job of it, and
+//     their records per batch (one write). Reports the server may have
+//     missed are repeated; the server answers a repeated outcome with 200
+//     and records nothing twice.
 //   - A job whose lease went stale (409, another agent holds it now) or
 //     that is about to expire before the hand-off is dropped without
 //     printing; a stale job's file still waiting in the spool is withdrawn.
@@ -58,6 +62,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/npes/npes/hybrid"
@@ -314,24 +319,41 @@ loop:
 	return nil
 }
 
-// drain works through the pending jobs in order. A job in hand is finished
+// drain works through the pending jobs in order, each until the printer
+// has it (or it is done), then reports the printed ones to the server in
+// batches (reportPending): Printed, then Posted. A job in hand is finished
 // even if ctx is cancelled meanwhile (a signal stops the agent after the
-// current job); between jobs ctx is checked.
+// current job, once what it printed is reported); between jobs ctx is
+// checked.
 func (a *agent) drain(ctx context.Context) error {
 	defer a.prog.stop()
 	a.prog.start()
-	for len(a.pending) > 0 && ctx.Err() == nil {
-		j := a.pending[0]
+	var err error
+	for _, j := range a.pending {
+		if ctx.Err() != nil {
+			break
+		}
 		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
-		err := a.process(jctx, j)
+		err = a.process(jctx, j)
 		cancel()
 		if err != nil {
-			return err
+			break
 		}
-		a.pending = a.pending[1:]
 		a.prog.print(false)
 	}
-	return nil
+	if err == nil || transient(err) {
+		// What is printed is reported before anything else happens, also
+		// when printing stopped on a transient failure or a signal.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
+		rerr := a.reportPending(rctx)
+		cancel()
+		if rerr != nil && (err == nil || !transient(rerr)) {
+			err = rerr
+		}
+	}
+	a.pending = slices.DeleteFunc(a.pending, func(j *job) bool { return j.step.terminal() })
+	a.prog.print(false)
+	return err
 }
 
 // retry decides after a failed round: a fatal error, or with Once too many
@@ -466,8 +488,9 @@ func (a *agent) workFile(j *job) string {
 	return filepath.Join(a.work, fmt.Sprintf("%s.%d.pdf", j.ID, j.LeaseToken))
 }
 
-// process moves j forward until it is done, dropped or failed. It returns
-// only transient or fatal errors; the job then stays pending at its step.
+// process moves j forward until the printer has it, or it is done,
+// dropped or failed. It returns only transient or fatal errors; the job
+// then stays pending at its step.
 func (a *agent) process(ctx context.Context, j *job) error {
 	if j.file == "" {
 		j.file = j.name() + ".pdf"
@@ -482,15 +505,9 @@ func (a *agent) process(ctx context.Context, j *job) error {
 			err = a.intentStep(log, j)
 		case StepPrinting:
 			err = a.printStep(ctx, log, j)
-		case StepPrinted:
-			err = a.reportStep(ctx, log, j, "printed", StepReportedPrinted)
-		case StepReportedPrinted:
-			err = a.reportStep(ctx, log, j, "posted", StepReportedPosted)
-			if err == nil && j.step == StepReportedPosted {
-				log.Info("posted")
-				a.postedSince = true
-			}
 		default:
+			// Printed and reported printed: the reports go in batches
+			// (reportPending); the rest is done.
 			return nil
 		}
 		if err != nil {
@@ -679,40 +696,166 @@ func (a *agent) printStep(ctx context.Context, log *slog.Logger, j *job) error {
 	return a.record(j, StepPrinted, true, receipt)
 }
 
-// reportStep reports an outcome under j's token and journals it.
-func (a *agent) reportStep(ctx context.Context, log *slog.Logger, j *job, outcome string, done Step) error {
-	body := map[string]any{"lease_token": j.LeaseToken}
-	if outcome == "printed" {
-		// The sheets of the document the agent checked against the
-		// lease's digest: the server refuses a count that differs from
-		// the job's (sheet_mismatch), the inserter integrity check.
-		body["sheets"] = j.Sheets
-	}
-	_, err := a.c.JSON(ctx, "POST", "/v1/print/jobs/"+j.ID+"/"+outcome, body, nil)
-	if err != nil {
-		if gone(err) {
-			a.withdraw(log, j)
-			return a.drop(log, j, "report "+outcome+" refused: "+err.Error())
+// reportPending reports the pending jobs the printer has: Printed for
+// those at StepPrinted, then Posted for those the server has as printed,
+// each through POST /v1/print/reports in batches of up to
+// hybrid.MaxReports, so a batch of leased jobs costs the server one
+// transaction per outcome instead of one per job and outcome.
+func (a *agent) reportPending(ctx context.Context) error {
+	for _, r := range []struct {
+		from    Step
+		outcome string
+		done    Step
+	}{{StepPrinted, hybrid.OutcomePrinted, StepReportedPrinted}, {StepReportedPrinted, hybrid.OutcomePosted, StepReportedPosted}} {
+		var batch []*job
+		for _, j := range a.pending {
+			if j.step == r.from {
+				batch = append(batch, j)
+			}
 		}
-		return err
+		for len(batch) > 0 {
+			n := min(len(batch), hybrid.MaxReports)
+			if err := a.reportBatch(ctx, batch[:n], r.outcome, r.done); err != nil {
+				return err
+			}
+			batch = batch[n:]
+		}
 	}
-	return a.record(j, done, false, "")
+	return nil
 }
 
-// withdraw takes a document this agent printed under a lease the server no
-// longer honours out of the spool, if the hot folder has not taken it yet:
-// the job's new holder prints it.
+// reportResult is one result of POST /v1/print/reports.
+type reportResult struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Status  int    `json:"status"`
+	} `json:"error"`
+}
+
+// reportBatch reports outcome for jobs under their tokens in one request
+// and journals the outcome of each in one write. The server answers a
+// repeated report (a batch resent after a crash or a lost reply) with the
+// job as it is and records nothing twice, so a journal record lost with the
+// process costs a repeated report, never a lost or doubled one. A report
+// the server refuses with 409 (stale lease, sheet mismatch, another state)
+// or 404 drops its job, as the single routes did; the other reports of the
+// batch stand.
+func (a *agent) reportBatch(ctx context.Context, jobs []*job, outcome string, done Step) error {
+	reports := make([]map[string]any, len(jobs))
+	for i, j := range jobs {
+		r := map[string]any{"id": j.ID, "lease_token": j.LeaseToken, "outcome": outcome}
+		if outcome == hybrid.OutcomePrinted {
+			// The sheets of the document the agent checked against the
+			// lease's digest: the server refuses a count that differs
+			// from the job's (sheet_mismatch), the inserter integrity
+			// check, job by job.
+			r["sheets"] = j.Sheets
+		}
+		reports[i] = r
+	}
+	var reply struct {
+		Results []reportResult `json:"results"`
+	}
+	if _, err := a.c.JSON(ctx, "POST", "/v1/print/reports", map[string]any{"reports": reports}, &reply); err != nil {
+		return err
+	}
+	if len(reply.Results) != len(jobs) {
+		return fmt.Errorf("printagent: the server answered %d results for %d reports", len(reply.Results), len(jobs))
+	}
+	steps := make([]Step, len(jobs))
+	details := make([]string, len(jobs))
+	var refused error
+	for i, r := range reply.Results {
+		j := jobs[i]
+		switch {
+		case r.ID != j.ID:
+			return fmt.Errorf("printagent: result %d of the reports names job %q, not %s", i, r.ID, j.ID)
+		case r.Error == nil:
+			steps[i] = done
+		case r.Error.Status == 409 || r.Error.Status == 404:
+			err := &client.APIError{Status: r.Error.Status, Code: r.Error.Code, Message: r.Error.Message}
+			log := a.log.With("job", j.ID, "tracking", j.Tracking, "token", j.LeaseToken)
+			a.withdraw(log, j)
+			_ = os.Remove(a.workFile(j))
+			log.Warn("dropped", "reason", "report "+outcome+" refused: "+err.Error())
+			a.prog.dropped++
+			steps[i], details[i] = StepDropped, "report "+outcome+" refused: "+err.Error()
+		default:
+			// A report the server cannot take (400): a protocol problem,
+			// which ends the run after the others are journaled; the job
+			// stays where it was.
+			if refused == nil {
+				refused = &client.APIError{Status: r.Error.Status, Code: r.Error.Code, Message: r.Error.Message}
+			}
+		}
+	}
+	var rec []*job
+	var recSteps []Step
+	var recDetails []string
+	for i, j := range jobs {
+		if steps[i] != "" {
+			rec, recSteps, recDetails = append(rec, j), append(recSteps, steps[i]), append(recDetails, details[i])
+		}
+	}
+	if err := a.recordAll(rec, recSteps, recDetails); err != nil {
+		return err
+	}
+	for i, j := range rec {
+		if recSteps[i] == StepReportedPosted {
+			a.log.Info("posted", "job", j.ID, "tracking", j.Tracking, "token", j.LeaseToken)
+			a.postedSince = true
+		}
+	}
+	return refused
+}
+
+// recordAll journals one step of each job in one write, not fsynced: the
+// steps it records (reports done, jobs dropped) guard nothing outside the
+// agent (see journal).
+func (a *agent) recordAll(jobs []*job, steps []Step, details []string) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	now := a.o.Now()
+	recs := make([]record, len(jobs))
+	for i, j := range jobs {
+		if err := a.fault(steps[i], j.ID, false); err != nil {
+			return err
+		}
+		recs[i] = record{Time: now, Step: steps[i], Job: j.ID, Token: j.LeaseToken, Detail: details[i]}
+	}
+	if err := a.jl.append(false, jobs, recs); err != nil {
+		return err
+	}
+	for i, j := range jobs {
+		j.step, j.inDoubt = steps[i], false
+	}
+	for i, j := range jobs {
+		if err := a.fault(steps[i], j.ID, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withdraw takes a document this agent printed out of the spool, if the
+// hot folder has not taken it yet, when the server refuses its report: the
+// lease is no longer honoured (the job's new holder prints it) or the
+// printed sheets do not match the job's (sheet_mismatch).
 func (a *agent) withdraw(log *slog.Logger, j *job) {
 	if _, ok := a.printer.(spoolPrinter); !ok {
-		log.Error("printed under a stale lease: the letter may be printed twice; pull it from the printer queue", "title", j.name())
+		log.Error("printed, but the server refused the report (stale lease or sheet mismatch): pull it from the printer queue", "title", j.name())
 		return
 	}
 	path := filepath.Join(a.spool, j.file)
 	if err := os.Remove(path); err == nil {
-		log.Warn("withdrew a document printed under a stale lease from the spool", "file", path)
+		log.Warn("withdrew from the spool a document whose report the server refused", "file", path)
 		_ = syncDir(a.spool)
 	} else if errors.Is(err, os.ErrNotExist) {
-		log.Error("printed under a stale lease and already taken from the spool: the letter may be printed twice", "file", path)
+		log.Error("the server refused the report of a document already taken from the spool: the letter may be printed twice", "file", path)
 	}
 }
 

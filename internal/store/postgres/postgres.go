@@ -38,7 +38,8 @@ const migrationLockID = 0x6e706573
 
 // Store is the PostgreSQL implementation of mailbox.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool        *pgxpool.Pool
+	onStatement func(sql string)
 }
 
 var _ mailbox.Store = (*Store)(nil)
@@ -52,6 +53,10 @@ type Options struct {
 	AllowUnsafeDurability bool
 	// MaxConns caps the pool (default: pgxpool's default).
 	MaxConns int32
+	// OnStatement, when set, is called with the text of every statement a
+	// transaction runs (InTx and View), before it runs: tests count
+	// statements with it. It must be safe for concurrent use.
+	OnStatement func(sql string)
 }
 
 // Open connects, checks that the server is durable, and migrates.
@@ -82,7 +87,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, onStatement: opts.OnStatement}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
@@ -214,20 +219,82 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(mailbox.Tx)
 	// Rollback after a commit is a no-op; with a cancelled ctx it must still
 	// reach the server, hence WithoutCancel.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&sqlstore.Tx{Q: querier{tx}, D: dialect}); err != nil {
+	q := &querier{tx: tx}
+	if err := fn(&sqlstore.Tx{Q: sqlstore.Observed(q, s.onStatement), D: dialect}); err != nil {
+		return err
+	}
+	// Statements held back (the log's writes) go out before the commit.
+	if err := q.flush(ctx); err != nil {
 		return err
 	}
 	return translate(tx.Commit(ctx))
 }
 
-type querier struct{ tx pgx.Tx }
+// querier runs the shared SQL in a pgx transaction. Statements held back
+// (sqlstore.Deferrer) are sent as one pipeline before the next statement
+// or the commit.
+type querier struct {
+	tx      pgx.Tx
+	pending []deferred
+}
 
-func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+type deferred struct {
+	sql   string
+	args  []any
+	check func(int64) error
+}
+
+var _ sqlstore.Deferrer = (*querier)(nil)
+
+// Defer implements sqlstore.Deferrer.
+func (q *querier) Defer(sql string, args []any, check func(int64) error) {
+	q.pending = append(q.pending, deferred{sql, args, check})
+}
+
+// flush sends the held statements in one round trip (a pgx batch is one
+// pipeline: every statement is sent, then every result read) and returns
+// the first error.
+func (q *querier) flush(ctx context.Context) error {
+	if len(q.pending) == 0 {
+		return nil
+	}
+	pending := q.pending
+	q.pending = nil
+	b := &pgx.Batch{}
+	for _, d := range pending {
+		b.Queue(d.sql, d.args...)
+	}
+	br := q.tx.SendBatch(ctx, b)
+	var first error
+	for _, d := range pending {
+		tag, err := br.Exec()
+		if err == nil && d.check != nil {
+			err = d.check(tag.RowsAffected())
+		} else {
+			err = translate(err)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if err := br.Close(); err != nil && first == nil {
+		first = translate(err)
+	}
+	return first
+}
+
+func (q *querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	if err := q.flush(ctx); err != nil {
+		return 0, err
+	}
 	tag, err := q.tx.Exec(ctx, sql, args...)
 	return tag.RowsAffected(), translate(err)
 }
 
-func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+func (q *querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	if err := q.flush(ctx); err != nil {
+		return nil, err
+	}
 	r, err := q.tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err)
@@ -235,9 +302,18 @@ func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.R
 	return rows{r}, nil
 }
 
-func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+func (q *querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	if err := q.flush(ctx); err != nil {
+		return errRow{err}
+	}
 	return row{q.tx.QueryRow(ctx, sql, args...)}
 }
+
+// errRow is a row whose statement was never sent: a held statement before
+// it failed.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 type rows struct{ pgx.Rows }
 

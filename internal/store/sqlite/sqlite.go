@@ -36,6 +36,8 @@ var dialect = sqlstore.Dialect{Name: "sqlite"}
 type Store struct {
 	write *sql.DB // IMMEDIATE transactions, one connection: SQLite has one writer
 	read  *sql.DB // deferred (read) transactions, several connections under WAL
+
+	onStatement func(sql string)
 }
 
 var _ mailbox.Store = (*Store)(nil)
@@ -43,6 +45,10 @@ var _ mailbox.Store = (*Store)(nil)
 // Options tune Open.
 type Options struct {
 	Logger *slog.Logger
+	// OnStatement, when set, is called with the text of every statement a
+	// transaction runs (InTx and View), before it runs: tests count
+	// statements with it. It must be safe for concurrent use.
+	OnStatement func(sql string)
 }
 
 func dsn(path string, txlock string) string {
@@ -70,7 +76,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{write: w, read: r}
+	s := &Store{write: w, read: r, onStatement: opts.OnStatement}
 	if err := w.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
@@ -119,21 +125,21 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 
 // InTx implements mailbox.Store.
 func (s *Store) InTx(ctx context.Context, fn func(mailbox.Tx) error) error {
-	return run(ctx, s.write, nil, fn)
+	return run(ctx, s.write, nil, s.onStatement, fn)
 }
 
 // View implements mailbox.Store.
 func (s *Store) View(ctx context.Context, fn func(mailbox.Tx) error) error {
-	return run(ctx, s.read, &sql.TxOptions{ReadOnly: true}, fn)
+	return run(ctx, s.read, &sql.TxOptions{ReadOnly: true}, s.onStatement, fn)
 }
 
-func run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(mailbox.Tx) error) error {
+func run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, onStatement func(string), fn func(mailbox.Tx) error) error {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return translate(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&sqlstore.Tx{Q: querier{tx}, D: dialect}); err != nil {
+	if err := fn(&sqlstore.Tx{Q: sqlstore.Observed(querier{tx}, onStatement), D: dialect}); err != nil {
 		return err
 	}
 	return translate(tx.Commit())

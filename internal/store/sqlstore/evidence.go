@@ -14,9 +14,16 @@ import (
 // emptyRoot is the RFC 6962 root of the empty tree, SHA-256("").
 var emptyRoot = func() []byte { h := sha256.Sum256(nil); return h[:] }()
 
-// LockLogHead implements mailbox.EvidenceTx. The head row is created on
-// first use; ON CONFLICT DO NOTHING makes that safe when two processes race.
+// LockLogHead implements mailbox.EvidenceTx: one SELECT … FOR UPDATE. The
+// head row is created on first use; ON CONFLICT DO NOTHING makes that safe
+// when two processes race. (Inserting first on every call cost a second
+// statement in the lock's queue: an INSERT that meets the row waits for
+// the transaction holding it, then the SELECT queues again.)
 func (t *Tx) LockLogHead(ctx context.Context) (mailbox.LogHead, error) {
+	h, err := t.readHead(ctx, t.D.ForUpdate)
+	if !errors.Is(err, mailbox.ErrNotFound) {
+		return h, err
+	}
 	if _, err := t.Q.Exec(ctx, `INSERT INTO log_head (id, size, root) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, emptyRoot); err != nil {
 		return mailbox.LogHead{}, err
 	}
@@ -42,8 +49,7 @@ func (t *Tx) readHead(ctx context.Context, lock string) (mailbox.LogHead, error)
 
 // SetLogHead implements mailbox.EvidenceTx.
 func (t *Tx) SetLogHead(ctx context.Context, h mailbox.LogHead) error {
-	_, err := t.Q.Exec(ctx, `UPDATE log_head SET size = $1, root = $2 WHERE id = 1`, int64(h.Size), h.Root)
-	return err
+	return t.execLater(ctx, `UPDATE log_head SET size = $1, root = $2 WHERE id = 1`, []any{int64(h.Size), h.Root}, nil)
 }
 
 // PutLogNodes implements mailbox.EvidenceTx in one multi-row INSERT.
@@ -60,7 +66,7 @@ func (t *Tx) PutLogNodes(ctx context.Context, nodes []mailbox.LogNode) error {
 			fmt.Fprintf(&sb, "($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
 			args = append(args, int(nd.Level), int64(nd.Index), nd.Hash)
 		}
-		if _, err := t.Q.Exec(ctx, sb.String(), args...); err != nil {
+		if err := t.execLater(ctx, sb.String(), args, nil); err != nil {
 			return err
 		}
 		nodes = nodes[n:]
@@ -128,7 +134,7 @@ func (t *Tx) AddEvidences(ctx context.Context, es []mailbox.EvidenceRecord) erro
 	for _, e := range es {
 		args = append(args, e.ID, e.LetterID, e.Seq, e.Event, int64(e.LogIndex), e.Envelope, Micros(e.CreatedAt))
 	}
-	return t.insertRows(ctx, "evidence", evidenceColumns, 7, args)
+	return t.insertRowsLater(ctx, "evidence", evidenceColumns, 7, args)
 }
 
 // EvidenceOf implements mailbox.EvidenceTx.
@@ -212,12 +218,14 @@ func (t *Tx) SetLetterChains(ctx context.Context, ls []mailbox.Letter) error {
 		}
 		q := `UPDATE letters SET last_evidence = CASE id` + last.String() + ` END,
 			evidence_count = CASE id` + count.String() + ` END WHERE id IN (` + in.String() + `)`
-		got, err := t.Q.Exec(ctx, q, args...)
-		if err != nil {
-			return err
+		check := func(got int64) error {
+			if got != int64(n) {
+				return fmt.Errorf("updating the evidence chains of %d letters: %d found: %w", n, got, mailbox.ErrNotFound)
+			}
+			return nil
 		}
-		if got != int64(n) {
-			return fmt.Errorf("updating the evidence chains of %d letters: %d found: %w", n, got, mailbox.ErrNotFound)
+		if err := t.execLater(ctx, q, args, check); err != nil {
+			return err
 		}
 		ls = ls[n:]
 	}
@@ -246,9 +254,8 @@ func (t *Tx) listEvidence(ctx context.Context, q string, args ...any) ([]mailbox
 
 // PutCheckpoint implements mailbox.EvidenceTx.
 func (t *Tx) PutCheckpoint(ctx context.Context, size uint64, note []byte, at time.Time) error {
-	_, err := t.Q.Exec(ctx, `INSERT INTO checkpoints (size, note, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (size) DO NOTHING`, int64(size), note, Micros(at))
-	return err
+	return t.execLater(ctx, `INSERT INTO checkpoints (size, note, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (size) DO NOTHING`, []any{int64(size), note, Micros(at)}, nil)
 }
 
 // LatestCheckpoint implements mailbox.EvidenceTx.

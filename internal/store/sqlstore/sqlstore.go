@@ -44,6 +44,75 @@ type Row interface {
 	Scan(dest ...any) error
 }
 
+// Deferrer is a Querier that can hold back statements whose only result
+// is an error and send them together with the transaction's next
+// statement, or before its commit, in one round trip (pgx's pipeline on
+// PostgreSQL). A held statement's error, check's included, is returned by
+// the statement or commit that sends it. The evidence log's writes use it:
+// they run under the log head's lock, which every append waits for, so
+// each round trip saved there is saved for all of them.
+type Deferrer interface {
+	Defer(sql string, args []any, check func(rowsAffected int64) error)
+}
+
+// execLater runs a write whose result is only an error: held back when the
+// querier is a Deferrer, at once otherwise.
+func (t *Tx) execLater(ctx context.Context, sql string, args []any, check func(int64) error) error {
+	if d, ok := t.Q.(Deferrer); ok {
+		d.Defer(sql, args, check)
+		return nil
+	}
+	n, err := t.Q.Exec(ctx, sql, args...)
+	if err != nil || check == nil {
+		return err
+	}
+	return check(n)
+}
+
+// Observed returns q with fn called before each statement it runs (the
+// engines' Options.OnStatement): tests count a transaction's statements
+// with it, so that a set-based path cannot quietly become one statement
+// per row again.
+func Observed(q Querier, fn func(sql string)) Querier {
+	if fn == nil {
+		return q
+	}
+	if d, ok := q.(Deferrer); ok {
+		return observedDeferrer{observed{q, fn}, d}
+	}
+	return observed{q, fn}
+}
+
+type observed struct {
+	q  Querier
+	fn func(string)
+}
+
+func (o observed) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	o.fn(sql)
+	return o.q.Exec(ctx, sql, args...)
+}
+
+func (o observed) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	o.fn(sql)
+	return o.q.Query(ctx, sql, args...)
+}
+
+func (o observed) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	o.fn(sql)
+	return o.q.QueryRow(ctx, sql, args...)
+}
+
+type observedDeferrer struct {
+	observed
+	d Deferrer
+}
+
+func (o observedDeferrer) Defer(sql string, args []any, check func(int64) error) {
+	o.fn(sql)
+	o.d.Defer(sql, args, check)
+}
+
 // Dialect names the engine-specific pieces of SQL.
 type Dialect struct {
 	// Name is "postgres" or "sqlite".
@@ -99,6 +168,20 @@ func prefixed(alias, columns string) string {
 // batch costs one round trip instead of one per row. args holds the values
 // of all rows, row after row.
 func (t *Tx) insertRows(ctx context.Context, table, columns string, ncols int, args []any) error {
+	return t.insertRowsWith(ctx, table, columns, ncols, args, func(sql string, args []any) error {
+		_, err := t.Q.Exec(ctx, sql, args...)
+		return err
+	})
+}
+
+// insertRowsLater is insertRows with the statements held back (execLater).
+func (t *Tx) insertRowsLater(ctx context.Context, table, columns string, ncols int, args []any) error {
+	return t.insertRowsWith(ctx, table, columns, ncols, args, func(sql string, args []any) error {
+		return t.execLater(ctx, sql, args, nil)
+	})
+}
+
+func (t *Tx) insertRowsWith(ctx context.Context, table, columns string, ncols int, args []any, exec func(string, []any) error) error {
 	nrows := len(args) / ncols
 	// Stay well under both engines' bound on parameters per statement.
 	perStmt := max(1, 30000/ncols)
@@ -122,7 +205,7 @@ func (t *Tx) insertRows(ctx context.Context, table, columns string, ncols int, a
 			}
 			sb.WriteByte(')')
 		}
-		if _, err := t.Q.Exec(ctx, sb.String(), args[start*ncols:end*ncols]...); err != nil {
+		if err := exec(sb.String(), args[start*ncols:end*ncols]); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -87,4 +89,53 @@ func NewSQLite(t *testing.T) mailbox.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// StatementLog records the statements of the transactions of a store
+// opened by NewCounted, in order.
+type StatementLog struct {
+	mu    sync.Mutex
+	stmts []string
+}
+
+func (l *StatementLog) add(sql string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stmts = append(l.stmts, sql)
+}
+
+// Reset forgets the statements recorded so far.
+func (l *StatementLog) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stmts = nil
+}
+
+// Statements returns the statements recorded since the last Reset.
+func (l *StatementLog) Statements() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.stmts)
+}
+
+// NewCounted opens a store of the engine ("sqlite", or "postgres" as
+// NewPostgres) that records every statement its transactions run.
+func NewCounted(t *testing.T, engine string) (mailbox.Store, *StatementLog) {
+	t.Helper()
+	log := &StatementLog{}
+	var s mailbox.Store
+	var err error
+	switch engine {
+	case "sqlite":
+		s, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{OnStatement: log.add})
+	case "postgres":
+		s, err = postgres.Open(t.Context(), PostgresURL(t), postgres.Options{OnStatement: log.add})
+	default:
+		t.Fatalf("storetest: no engine %q", engine)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, log
 }

@@ -263,6 +263,24 @@ func init() {
 			return nil
 		})
 	})
+	method("GetMailboxes", func(t *testing.T, s mailbox.Store) {
+		a, b := seedMailboxes(t, s)
+		view(t, s, func(tx mailbox.Tx) error {
+			// Missing ids are left out; the rest come in id order, each
+			// read whole, a repeated id once.
+			got, err := tx.GetMailboxes(ctx(t), []string{b.ID, "nope", a.ID, b.ID}, false)
+			if err != nil || !slices.Equal(ids(got, mailboxID), []string{a.ID, b.ID}) {
+				return fmt.Errorf("GetMailboxes = %v, %v", ids(got, mailboxID), err)
+			}
+			if got[0].Status != mailbox.StatusActive || got[0].HolderKey != a.HolderKey || !got[0].ActivatedAt.Equal(t0) || got[1].Status != b.Status {
+				return fmt.Errorf("GetMailboxes = %+v", got)
+			}
+			if none, err := tx.GetMailboxes(ctx(t), nil, false); err != nil || len(none) != 0 {
+				return fmt.Errorf("GetMailboxes(nil) = %v, %v", none, err)
+			}
+			return nil
+		})
+	})
 	method("LockMailbox", func(t *testing.T, s mailbox.Store) {
 		a, _ := seedMailboxes(t, s)
 		wantErr(t, s, mailbox.ErrNotFound, func(tx mailbox.Tx) error { _, err := tx.LockMailbox(ctx(t), "nope"); return err })

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	methodGroup("RoutingSetBased", testRoutingSetBased, "GetMailboxes", "MailboxesByMatchKeys", "MailboxesOfIdentities",
+	methodGroup("RoutingSetBased", testRoutingSetBased, "MailboxesByMatchKeys", "MailboxesOfIdentities",
 		"CredentialsOf", "IdempotencyKeys", "TryPutIdempotencyKeys")
 }
 
