@@ -365,31 +365,31 @@ func testPortalMailboxPage(t *testing.T, b *bundle, citizen *party, box string, 
 	renewed := b.issue(t, citizenReq, b.clock.Now())
 	np := b.portal(t, &renewed)
 	np.signIn()
-	if resp, body := np.postForm("/mailbox/recovery?lang=be", url.Values{"address": {"220013, г. Минск, ул. Дорошевича, д. 9"}}); resp.StatusCode/100 != 4 ||
+	if resp, body := np.postForm("/recovery?lang=be", url.Values{"address": {"220013, г. Минск, ул. Дорошевича, д. 9"}}); resp.StatusCode/100 != 4 ||
 		!strings.Contains(body, `id="address-error"`) {
 		t.Errorf("recovery at a wrong address: %d\n%s", resp.StatusCode, body)
 	}
-	if resp, body := np.postForm("/mailbox/recovery", url.Values{"address": {"220013, г. Минск,\nул. Дорошевича, д. 8, кв. 5"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := np.postForm("/recovery", url.Values{"address": {"220013, г. Минск,\nул. Дорошевича, д. 8, кв. 5"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start recovery: %d %s", resp.StatusCode, body)
 	}
 	_, body = np.do("GET", "/mailbox?done=recovery", nil)
-	rm := regexp.MustCompile(`action="/mailbox/recovery/([^/"]+)/complete"`).FindStringSubmatch(body)
+	rm := regexp.MustCompile(`action="/recovery/([^/"]+)/complete"`).FindStringSubmatch(body)
 	if rm == nil || code(box) == "" {
 		t.Fatalf("no pending recovery on the page (code %q):\n%s", code(box), body)
 	}
 	other := b.portal(t, ptr(b.issue(t, certs.Request{Role: certs.RolePerson, Name: "Петров Пётр", PersonalID: "3140582A002PB3"}, b.clock.Now())))
 	other.signIn()
-	if resp, _ := other.postForm("/mailbox/recovery/"+rm[1]+"/complete", url.Values{"code": {code(box)}}); resp.StatusCode/100 != 4 {
+	if resp, _ := other.postForm("/recovery/"+rm[1]+"/complete", url.Values{"code": {code(box)}}); resp.StatusCode/100 != 4 {
 		t.Errorf("another certificate completed the recovery with the code: %d", resp.StatusCode)
 	}
-	if resp, body := np.postForm("/mailbox/recovery/"+rm[1]+"/complete", url.Values{"code": {"WRONG"}}); resp.StatusCode/100 != 4 ||
+	if resp, body := np.postForm("/recovery/"+rm[1]+"/complete", url.Values{"code": {"WRONG"}}); resp.StatusCode/100 != 4 ||
 		!strings.Contains(body, `id="recover-error"`) {
 		t.Errorf("wrong recovery code: %d", resp.StatusCode)
 	}
-	if resp, body := np.postForm("/mailbox/recovery/"+rm[1]+"/complete", url.Values{"code": {code(box)}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := np.postForm("/recovery/"+rm[1]+"/complete", url.Values{"code": {code(box)}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("complete recovery: %d %s", resp.StatusCode, body)
 	}
-	if _, body := np.do("GET", "/mailbox", nil); !strings.Contains(body, box) || strings.Contains(body, `action="/mailbox/recovery/`) {
+	if _, body := np.do("GET", "/mailbox", nil); !strings.Contains(body, box) || strings.Contains(body, `action="/recovery/`) {
 		t.Errorf("mailbox page after recovery:\n%s", body)
 	}
 }

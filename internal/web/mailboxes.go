@@ -201,7 +201,7 @@ func (p *Portal) unbind(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/mailbox?done=unbound", http.StatusSeeOther)
 }
 
-// startRecovery is POST /mailbox/recovery: the holder, signed in with a
+// startRecovery is POST /recovery: the holder, signed in with a
 // new certificate (the old ones lost or revoked), asks for a recovery code
 // by paper to the mailbox's address (Service.StartRecovery, as
 // POST /v1/mailboxes/recoveries). The certificate must be presented on
@@ -219,7 +219,7 @@ func (p *Portal) startRecovery(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/mailbox?done=recovery", http.StatusSeeOther)
 }
 
-// completeRecovery is POST /mailbox/recovery/{id}/complete: the code from
+// completeRecovery is POST /recovery/{id}/complete: the code from
 // the letter AND the certificate that started the recovery, presented on
 // this request — never the code alone.
 func (p *Portal) completeRecovery(w http.ResponseWriter, r *http.Request) {

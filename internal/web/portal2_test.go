@@ -24,7 +24,7 @@ func TestGoKeysTranslated(t *testing.T) {
 		}
 	}
 	res := []*regexp.Regexp{
-		regexp.MustCompile(`\.T\("([^"]+)"`),
+		regexp.MustCompile(`\.T\("([^"]+)"[,)]`), // a whole key, not a prefix ("job." + state)
 		regexp.MustCompile(`fail\([^,]+, "([^"]+)"`),
 		regexp.MustCompile(`page\.Error = "([^"]+)"`),
 		regexp.MustCompile(`errorKey\(err, "([^"]+)"`),

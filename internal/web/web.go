@@ -133,8 +133,8 @@ func New(d Deps) (*Portal, error) {
 	post("/mailbox/{id}/activate", p.holders(p.activate))
 	post("/mailbox/{id}/email", p.holders(p.setEmail))
 	post("/mailbox/{id}/unbind", p.holders(p.unbind))
-	post("/mailbox/recovery", p.holders(p.startRecovery))
-	post("/mailbox/recovery/{id}/complete", p.holders(p.completeRecovery))
+	post("/recovery", p.holders(p.startRecovery))
+	post("/recovery/{id}/complete", p.holders(p.completeRecovery))
 	// Passkeys (holders only): the JSON steps are a script's (passkey.js);
 	// the rest are forms.
 	post("/signin/passkey/options", p.passkeysOn(p.signInPasskeyOptions))
