@@ -99,6 +99,14 @@ func browserHome(t *testing.T, b *bundle, cred certs.Credential) string {
 // checkouts on the machine): an exclusive flock on a file next to /tmp.
 var browserPolicy sync.Mutex
 
+// policyHolder is the test that holds browserPolicy (and the file lock):
+// a test that writes the policy again (before each of its browsers) keeps
+// the locks it has instead of waiting for itself.
+var (
+	holderMu     sync.Mutex
+	policyHolder *testing.T
+)
+
 const policyLock = "/tmp/npes-chromium-policy.lock"
 
 // lockPolicy takes the machine-wide policy lock, waiting for it within a
@@ -132,9 +140,22 @@ func lockPolicy(t *testing.T) {
 // test server without asking (DESIGN §11); removed when the test ends,
 // which also lets the next browser test start.
 func autoSelectPolicy(t *testing.T, origin string) {
-	browserPolicy.Lock()
-	t.Cleanup(browserPolicy.Unlock)
-	lockPolicy(t)
+	holderMu.Lock()
+	held := policyHolder == t
+	holderMu.Unlock()
+	if !held {
+		browserPolicy.Lock()
+		holderMu.Lock()
+		policyHolder = t
+		holderMu.Unlock()
+		t.Cleanup(func() {
+			holderMu.Lock()
+			policyHolder = nil
+			holderMu.Unlock()
+			browserPolicy.Unlock()
+		})
+		lockPolicy(t)
+	}
 	dir := "/etc/chromium/policies/managed"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if os.Getenv("CI") != "" {
