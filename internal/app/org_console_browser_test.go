@@ -17,65 +17,11 @@ import (
 )
 
 // orgBrowser is one headless Chromium holding one certificate.
-type orgBrowser struct {
-	t   *testing.T
-	ctx context.Context
-	// close ends the browser (also at the test's end).
-	close func()
-}
+type orgBrowser struct{ tab }
 
 func startBrowser(t *testing.T, chromium, home string) *orgBrowser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	end := func() { cancel(); cancelAlloc() }
-	t.Cleanup(end)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
-	return &orgBrowser{t: t, ctx: ctx, close: end}
-}
-
-func (b *orgBrowser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	sctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
-	defer cancel()
-	if err := chromedp.Do(sctx, steps...); err != nil {
-		hctx, hcancel := context.WithTimeout(b.ctx, browserTimeout)
-		defer hcancel()
-		html, _ := chromedp.Run(hctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
-		b.t.Fatalf("%s: %v\npage:\n%s", name, err, html)
-	}
-}
-
-func (b *orgBrowser) text(sel string) string {
-	b.t.Helper()
-	sctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
-	defer cancel()
-	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
-}
-
-func (b *orgBrowser) eval(js string) string {
-	b.t.Helper()
-	sctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
-	defer cancel()
-	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("evaluating %s: %v", js, err)
-	}
-	return s
+	return &orgBrowser{openTab(t, chromium, home, "en-US", "")}
 }
 
 // download clicks sel and returns the downloaded file.

@@ -20,8 +20,7 @@ import (
 // citizenBrowser is one headless Chromium holding one certificate, as one
 // citizen's browser holds their ID card's.
 type citizenBrowser struct {
-	t         *testing.T
-	ctx       context.Context
+	tab
 	origin    string
 	downloads string
 }
@@ -29,63 +28,13 @@ type citizenBrowser struct {
 func newCitizenBrowser(t *testing.T, b *bundle, chromium, origin string, cred certs.Credential) *citizenBrowser {
 	t.Helper()
 	home := browserHome(t, b, cred)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "be-BY"),
-		chromedp.Flag("accept-lang", "be-BY,be"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
-	cb := &citizenBrowser{t: t, ctx: ctx, origin: origin, downloads: t.TempDir()}
+	cb := &citizenBrowser{tab: openTab(t, chromium, home, "be-BY", "be-BY,be"), origin: origin, downloads: t.TempDir()}
 	cb.step("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: cb.downloads, EventsEnabled: ptr(true)})
 		return err
 	}))
 	return cb
-}
-
-func (c *citizenBrowser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
-	c.t.Helper()
-	sctx, scancel := context.WithTimeout(c.ctx, browserTimeout)
-	defer scancel()
-	if err := chromedp.Do(sctx, steps...); err != nil {
-		hctx, hcancel := context.WithTimeout(c.ctx, browserTimeout)
-		defer hcancel()
-		html, _ := chromedp.Run(hctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
-		c.t.Fatalf("%s: %v\npage:\n%s", name, err, html)
-	}
-}
-
-func (c *citizenBrowser) eval(js string) string {
-	c.t.Helper()
-	sctx, scancel := context.WithTimeout(c.ctx, browserTimeout)
-	defer scancel()
-	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		c.t.Fatalf("evaluating %s: %v", js, err)
-	}
-	return s
-}
-
-func (c *citizenBrowser) text(sel string) string {
-	c.t.Helper()
-	sctx, scancel := context.WithTimeout(c.ctx, browserTimeout)
-	defer scancel()
-	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		c.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
 }
 
 func (c *citizenBrowser) lang() string { return c.eval(`document.documentElement.lang`) }

@@ -23,8 +23,7 @@ import (
 // (certificate sign-in by policy, as TestPortalBrowser does), with the
 // helpers the console tests share.
 type consoleBrowser struct {
-	t         *testing.T
-	ctx       context.Context
+	tab
 	origin    string
 	axeJS     string
 	shots     string
@@ -42,21 +41,8 @@ func newConsoleBrowser(t *testing.T, b *bundle, cred certs.Credential) *consoleB
 	origin := fmt.Sprintf("https://localhost:%d", port)
 	home := browserHome(t, b, cred)
 	autoSelectPolicy(t, origin)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
+	bt := openTab(t, chromium, home, "en-US", "")
+	ctx := bt.ctx
 	downloads := t.TempDir()
 	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -65,30 +51,7 @@ func newConsoleBrowser(t *testing.T, b *bundle, cred certs.Credential) *consoleB
 	})); err != nil {
 		t.Fatal(err)
 	}
-	return &consoleBrowser{t: t, ctx: ctx, origin: origin, axeJS: string(axeJS), shots: artifactsDir(t), downloads: downloads}
-}
-
-func (c *consoleBrowser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
-	c.t.Helper()
-	sctx, cancel := context.WithTimeout(c.ctx, browserTimeout)
-	defer cancel()
-	if err := chromedp.Do(sctx, steps...); err != nil {
-		hctx, hcancel := context.WithTimeout(c.ctx, browserTimeout)
-		defer hcancel()
-		html, _ := chromedp.Run(hctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
-		c.t.Fatalf("%s: %v\npage:\n%s", name, err, html)
-	}
-}
-
-func (c *consoleBrowser) text(sel string) string {
-	c.t.Helper()
-	sctx, cancel := context.WithTimeout(c.ctx, browserTimeout)
-	defer cancel()
-	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		c.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
+	return &consoleBrowser{tab: bt, origin: origin, axeJS: string(axeJS), shots: artifactsDir(t), downloads: downloads}
 }
 
 func (c *consoleBrowser) count(sel string) int {
