@@ -2,9 +2,12 @@ package app_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -77,4 +80,48 @@ func (b tab) eval(js string) string {
 		b.t.Fatalf("evaluating %s: %v", js, err)
 	}
 	return s
+}
+
+// download clicks sel and returns the file the browser saved in dir,
+// waiting for the browser's completion event (bounded, no sleep).
+func (b tab) download(dir, sel string) []byte {
+	b.t.Helper()
+	progress := chromedp.Events(b.ctx, browser.DownloadProgress)
+	done := make(chan string, 1)
+	go func() {
+		defer close(done)
+		for ev, err := range progress {
+			if err != nil {
+				return
+			}
+			switch ev.State {
+			case browser.DownloadProgressStateCompleted:
+				done <- ev.GUID
+				return
+			case browser.DownloadProgressStateCanceled:
+				return
+			}
+		}
+	}()
+	b.step("download "+sel,
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true)})
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(sel)))
+	select {
+	case g, ok := <-done:
+		if !ok {
+			b.t.Fatalf("the download of %s failed", sel)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, g))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return data
+	case <-time.After(browserTimeout):
+		b.t.Fatalf("the download of %s did not complete in time", sel)
+	}
+	return nil
 }

@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -22,49 +20,6 @@ type orgBrowser struct{ tab }
 func startBrowser(t *testing.T, chromium, home string) *orgBrowser {
 	t.Helper()
 	return &orgBrowser{openTab(t, chromium, home, "en-US", "")}
-}
-
-// download clicks sel and returns the downloaded file.
-func (b *orgBrowser) download(dir, sel string) []byte {
-	b.t.Helper()
-	progress := chromedp.Events(b.ctx, browser.DownloadProgress)
-	done := make(chan string, 1)
-	go func() {
-		defer close(done)
-		for ev, err := range progress {
-			if err != nil {
-				return
-			}
-			switch ev.State {
-			case browser.DownloadProgressStateCompleted:
-				done <- ev.GUID
-				return
-			case browser.DownloadProgressStateCanceled:
-				return
-			}
-		}
-	}()
-	b.step("download "+sel,
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true)})
-			return err
-		}),
-		chromedp.Click(chromedp.CSS(sel)))
-	select {
-	case g, ok := <-done:
-		if !ok {
-			b.t.Fatalf("the download of %s failed", sel)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, g))
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		return data
-	case <-time.After(browserTimeout):
-		b.t.Fatalf("the download of %s did not complete in time", sel)
-	}
-	return nil
 }
 
 // orgShots saves the current page at 390 px (a phone) and 1280 px.

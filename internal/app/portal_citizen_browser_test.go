@@ -41,41 +41,7 @@ func (c *citizenBrowser) lang() string { return c.eval(`document.documentElement
 
 // download clicks a link and returns the downloaded file's bytes, waiting
 // for the browser's completion event (bounded, no sleep).
-func (c *citizenBrowser) download(sel string) []byte {
-	c.t.Helper()
-	progress := chromedp.Events(c.ctx, browser.DownloadProgress)
-	done := make(chan string, 1)
-	go func() {
-		defer close(done)
-		for ev, err := range progress {
-			if err != nil {
-				return
-			}
-			switch ev.State {
-			case browser.DownloadProgressStateCompleted:
-				done <- ev.GUID
-				return
-			case browser.DownloadProgressStateCanceled:
-				return
-			}
-		}
-	}()
-	c.step("click "+sel, chromedp.Click(chromedp.CSS(sel)))
-	select {
-	case guid, ok := <-done:
-		if !ok {
-			c.t.Fatalf("the download of %s failed", sel)
-		}
-		data, err := os.ReadFile(filepath.Join(c.downloads, guid))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		return data
-	case <-time.After(browserTimeout):
-		c.t.Fatalf("the download of %s did not complete in time", sel)
-	}
-	return nil
-}
+func (c *citizenBrowser) download(sel string) []byte { return c.tab.download(c.downloads, sel) }
 
 // shots saves the page at 390 px (a common phone) and 1280 px, and checks
 // that at 360 px (the smallest phone the portal supports) nothing makes the

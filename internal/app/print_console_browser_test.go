@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
@@ -66,38 +65,8 @@ func (c *consoleBrowser) count(sel string) int {
 // download clicks sel and returns the file the browser saved.
 func (c *consoleBrowser) download(name, sel string) []byte {
 	c.t.Helper()
-	progress := chromedp.Events(c.ctx, browser.DownloadProgress)
-	done := make(chan string, 1)
-	go func() {
-		defer close(done)
-		for ev, err := range progress {
-			if err != nil {
-				return
-			}
-			switch ev.State {
-			case browser.DownloadProgressStateCompleted:
-				done <- ev.GUID
-				return
-			case browser.DownloadProgressStateCanceled:
-				return
-			}
-		}
-	}()
-	c.step(name, chromedp.Click(chromedp.CSS(sel)))
-	select {
-	case guid, ok := <-done:
-		if !ok {
-			c.t.Fatalf("%s: the download failed", name)
-		}
-		data, err := os.ReadFile(filepath.Join(c.downloads, guid))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		return data
-	case <-time.After(browserTimeout):
-		c.t.Fatalf("%s: the download did not complete in time", name)
-	}
-	return nil
+	c.t.Logf("%s", name)
+	return c.tab.download(c.downloads, sel)
 }
 
 // pages checks the current page with axe and keeps its screenshots in
