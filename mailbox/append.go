@@ -31,6 +31,7 @@ type logChain struct {
 	prove bool
 
 	// Set by appendLog.
+	from   chainStart // letter chains sealed ahead: the letter's chain before
 	proofs [][][]byte // with prove: one proof per entry
 	first  uint64     // log index of the chain's first entry
 	seq    int        // mailbox chains: entries the mailbox had before
@@ -88,10 +89,16 @@ func (s *Service) recordLetter(ctx context.Context, tx Tx, l *Letter, events ...
 	if err != nil {
 		return err
 	}
+	chains := []*logChain{c}
+	r, err := s.sealAhead(tx, chains)
+	if err != nil {
+		return err
+	}
+	defer r.release()
 	if err := tx.UpdateLetter(ctx, *l); err != nil {
 		return err
 	}
-	_, err = s.appendLog(ctx, tx, []*logChain{c})
+	_, err = s.appendSealed(ctx, tx, chains, r, true)
 	return err
 }
 
@@ -128,14 +135,78 @@ type appendResult struct {
 //
 // Lock order: the caller writes content, blobs, job and letter rows first
 // and calls appendLog last. The log head row is locked here, so appends
-// from every process serialize on it for the least time: sealing, hashing
-// and the row writes of the log itself. Nothing heavy (decryption,
+// from every process serialize on it for the least time: hashing and the
+// row writes of the log itself; the sealing is done before the lock when
+// the log index can be predicted (logOrder). Nothing heavy (decryption,
 // rendering) may happen while it is held.
 func (s *Service) appendLog(ctx context.Context, tx Tx, chains []*logChain) (appendResult, error) {
+	r, err := s.sealAhead(tx, chains)
+	if err != nil {
+		return appendResult{}, err
+	}
+	defer r.release()
+	return s.appendSealed(ctx, tx, chains, r, false)
+}
+
+// sealAhead reserves the chains' log indexes and, where they can be
+// predicted, seals them now, before the head is locked: the letters'
+// LastEvidence and EvidenceCount then hold the chain as sealed, so the
+// caller can write the letter rows once, complete. The caller must call
+// appendSealed with the reservation, or release it; between the two it
+// may only write rows no other transaction can be waiting for (see
+// logOrder). A nil reservation (the head is held already) is valid.
+func (s *Service) sealAhead(tx Tx, chains []*logChain) (*reservation, error) {
+	if tx.HoldsLogHead() {
+		return nil, nil // no turn to wait for: sealed under the lock
+	}
+	var n uint64
+	predictable := true
+	for _, c := range chains {
+		n += uint64(len(c.events) + len(c.entries))
+		// A mailbox chain's predecessor is read under the head lock.
+		predictable = predictable && c.mailbox == ""
+	}
+	r := s.logOrder.reserve(n)
+	if !r.known || !predictable || n == 0 {
+		return r, nil
+	}
+	next := r.first
+	for _, c := range chains {
+		c.first = next
+		next += uint64(len(c.events))
+		c.from = chainStart{c.letter.LastEvidence, c.letter.EvidenceCount}
+	}
+	if err := s.sealChains(chains); err != nil {
+		r.release()
+		return nil, err
+	}
+	r.sealed = true
+	return r, nil
+}
+
+// chainStart is a letter's chain before a sealing: what a second sealing
+// (the prediction missed) starts from again.
+type chainStart struct {
+	last  string
+	count int
+}
+
+// appendSealed appends chains reserved (and perhaps sealed) by sealAhead:
+// it waits for the reservation's turn, locks the head, seals again if the
+// prediction missed, and writes the log. written says the caller wrote
+// the letters after sealAhead, with the chains it sealed: on a hit their
+// chain fields are not written again.
+func (s *Service) appendSealed(ctx context.Context, tx Tx, chains []*logChain, r *reservation, written bool) (appendResult, error) {
+	if r != nil {
+		if err := r.wait(ctx); err != nil {
+			return appendResult{}, err
+		}
+	}
 	head, err := tx.LockLogHead(ctx)
 	if err != nil {
 		return appendResult{}, err
 	}
+	hit := r != nil && r.locked(head.Size) && r.sealed
 	next := head.Size
 	for _, c := range chains {
 		if c.mailbox != "" {
@@ -154,14 +225,20 @@ func (s *Service) appendLog(ctx context.Context, tx Tx, chains []*logChain) (app
 				c.prev = env.Hash()
 			}
 		}
+		if r != nil && r.sealed && !hit {
+			// Sealed at the predicted index: start the chain over.
+			c.letter.LastEvidence, c.letter.EvidenceCount = c.from.last, c.from.count
+		}
 		c.first = next
 		next += uint64(len(c.events) + len(c.entries))
 	}
 	if next == head.Size {
 		return appendResult{Size: head.Size}, nil
 	}
-	if err := s.sealChains(chains); err != nil {
-		return appendResult{}, err
+	if !hit {
+		if err := s.sealChains(chains); err != nil {
+			return appendResult{}, err
+		}
 	}
 	hashes := make([][]byte, 0, next-head.Size)
 	var evs, entries []EvidenceRecord
@@ -208,8 +285,10 @@ func (s *Service) appendLog(ctx context.Context, tx Tx, chains []*logChain) (app
 		if err := tx.AddEvidences(ctx, evs); err != nil {
 			return appendResult{}, err
 		}
-		if err := tx.SetLetterChains(ctx, letters); err != nil {
-			return appendResult{}, err
+		if !hit || !written {
+			if err := tx.SetLetterChains(ctx, letters); err != nil {
+				return appendResult{}, err
+			}
 		}
 	}
 	if len(entries) > 0 {

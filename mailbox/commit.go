@@ -195,17 +195,24 @@ func (c *committer) write(items []*batchItem) error {
 			return nil // every item was a retry of a committed submission
 		}
 		// Content, blobs, jobs and letter rows first; the log head is
-		// locked last, by appendLog, for sealing and appending only.
+		// locked last, by appendSealed, for appending only.
 		chains := make([]*logChain, len(live))
 		for i, it := range live {
 			// A batch that failed may have advanced the chain: start over.
 			it.l.LastEvidence, it.l.EvidenceCount = "", 0
 			chains[i] = it.chain
 		}
+		// Sealed before the letters are written (when the log index can be
+		// predicted), so each letter row is written once, with its chain.
+		r, err := s.sealAhead(tx, chains)
+		if err != nil {
+			return err
+		}
+		defer r.release()
 		if err := s.writeItems(ctx, tx, live); err != nil {
 			return err
 		}
-		res, err := s.appendLog(ctx, tx, chains)
+		res, err := s.appendSealed(ctx, tx, chains, r, true)
 		if err != nil {
 			return err
 		}

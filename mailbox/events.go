@@ -104,6 +104,16 @@ func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 				LetterID: l.ID, To: email, CreatedAt: now, NextAt: now})
 		}
 	}
+	// Sealed before the letters are written (when the log index can be
+	// predicted), so each letter row is written once, with its chain.
+	r, err := s.sealAhead(tx, chains)
+	if err != nil {
+		return err
+	}
+	defer r.release()
+	for i, c := range chains {
+		letters[i] = *c.letter
+	}
 	if err := tx.UpdateLetters(ctx, letters); err != nil {
 		return err
 	}
@@ -112,7 +122,7 @@ func (b *eventBatch) flush(ctx context.Context, tx Tx) error {
 			return err
 		}
 	}
-	if _, err := s.appendLog(ctx, tx, chains); err != nil {
+	if _, err := s.appendSealed(ctx, tx, chains, r, true); err != nil {
 		return err
 	}
 	b.events = b.events[:0]

@@ -201,6 +201,7 @@ type Service struct {
 	closeOnce     sync.Once
 	committer     *committer
 	serials       serials
+	logOrder      logOrder
 
 	routerOnce  sync.Once
 	routerClose sync.Once

@@ -271,6 +271,10 @@ type EvidenceTx interface {
 	// LockLogHead reads the log head and locks it until commit: appends
 	// from every process serialize here.
 	LockLogHead(ctx context.Context) (LogHead, error)
+	// HoldsLogHead tells whether LockLogHead succeeded in this
+	// transaction: an append that holds the head must not wait for
+	// another's turn (logOrder).
+	HoldsLogHead() bool
 	// GetLogHead reads the head without locking.
 	GetLogHead(ctx context.Context) (LogHead, error)
 	SetLogHead(ctx context.Context, h LogHead) error

@@ -21,14 +21,20 @@ var emptyRoot = func() []byte { h := sha256.Sum256(nil); return h[:] }()
 // the transaction holding it, then the SELECT queues again.)
 func (t *Tx) LockLogHead(ctx context.Context) (mailbox.LogHead, error) {
 	h, err := t.readHead(ctx, t.D.ForUpdate)
-	if !errors.Is(err, mailbox.ErrNotFound) {
-		return h, err
+	if errors.Is(err, mailbox.ErrNotFound) {
+		if _, err := t.Q.Exec(ctx, `INSERT INTO log_head (id, size, root) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, emptyRoot); err != nil {
+			return mailbox.LogHead{}, err
+		}
+		h, err = t.readHead(ctx, t.D.ForUpdate)
 	}
-	if _, err := t.Q.Exec(ctx, `INSERT INTO log_head (id, size, root) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, emptyRoot); err != nil {
-		return mailbox.LogHead{}, err
+	if err == nil {
+		t.headLocked = true
 	}
-	return t.readHead(ctx, t.D.ForUpdate)
+	return h, err
 }
+
+// HoldsLogHead implements mailbox.EvidenceTx.
+func (t *Tx) HoldsLogHead() bool { return t.headLocked }
 
 // GetLogHead implements mailbox.EvidenceTx.
 func (t *Tx) GetLogHead(ctx context.Context) (mailbox.LogHead, error) {

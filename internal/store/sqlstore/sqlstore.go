@@ -137,6 +137,8 @@ type Dialect struct {
 type Tx struct {
 	Q Querier
 	D Dialect
+
+	headLocked bool // LockLogHead succeeded: the log head is held until the end
 }
 
 // Micros converts a time to the stored representation.

@@ -282,6 +282,29 @@ func init() {
 			return nil
 		})
 	})
+	method("HoldsLogHead", func(t *testing.T, s mailbox.Store) {
+		mustTx(t, s, func(tx mailbox.Tx) error {
+			if tx.HoldsLogHead() {
+				return fmt.Errorf("HoldsLogHead = true before LockLogHead")
+			}
+			if _, err := tx.GetLogHead(ctx(t)); err != nil || tx.HoldsLogHead() {
+				return fmt.Errorf("HoldsLogHead after GetLogHead (%v) = %v; want false: reading does not lock", err, tx.HoldsLogHead())
+			}
+			if _, err := tx.LockLogHead(ctx(t)); err != nil {
+				return err
+			}
+			if !tx.HoldsLogHead() {
+				return fmt.Errorf("HoldsLogHead = false after LockLogHead")
+			}
+			return nil
+		})
+		mustTx(t, s, func(tx mailbox.Tx) error {
+			if tx.HoldsLogHead() {
+				return fmt.Errorf("HoldsLogHead = true in a new transaction")
+			}
+			return nil
+		})
+	})
 	method("SetLogHead", func(t *testing.T, s mailbox.Store) {
 		for size := uint64(1); size <= 2; size++ {
 			// The head is written under the lock the append path takes.

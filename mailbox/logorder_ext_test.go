@@ -1,0 +1,143 @@
+package mailbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/npes/npes/certs"
+	"github.com/npes/npes/internal/store/storetest"
+	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
+)
+
+// TestSealAheadTwoProcesses: two services on one database (two processes)
+// append to the one evidence log. Each seals ahead of the log head lock
+// at the index it predicts; a prediction the other process made wrong is
+// sealed again under the lock. Whatever the interleaving, every receipt
+// verifies against its checkpoint, and the audit of the whole log (each
+// envelope at its index, each letter's chain) passes.
+func TestSealAheadTwoProcesses(t *testing.T) {
+	for _, e := range []struct {
+		name string
+		open func(*testing.T) mailbox.Store
+	}{{"sqlite", storetest.NewSQLite}, {"postgres", storetest.NewPostgres}} {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			var cfg mailbox.Config
+			f := newLogFixture(t, e.open(t), nil, func(c *mailbox.Config) { cfg = *c })
+			a := f.svc
+			b, err := mailbox.NewService(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(b.Close)
+			operator, _ := f.issue(t, certs.Request{Role: certs.RoleOperator, Name: "op"})
+			org, _ := f.issue(t, certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
+			person, _ := f.issue(t, certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
+			for _, p := range []struct {
+				c    mailbox.Caller
+				addr string
+			}{{org, "220030, г. Минск, ул. Энгельса, 6"}, {person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
+				m, err := a.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := a.VerifyAddress(ctx, operator, m.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var mu sync.Mutex
+			var letters []mailbox.LetterView
+			submit := func(svc *mailbox.Service, i int) error {
+				d, err := svc.NewDraft()
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				v, _, err := svc.Submit(ctx, org, mailbox.Submission{RecipientName: "Иванову И.И.",
+					RecipientAddress: "г. Минск, ул. Дорошевича 8-5, 220013", Registered: i < 100 && i%2 == 0,
+					Subject: fmt.Sprint("письмо ", i), Body: "текст"}, d)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				letters = append(letters, v)
+				mu.Unlock()
+				return nil
+			}
+			// One process alone: its predictions hold.
+			for i := range 3 {
+				if err := submit(a, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hits, misses := mailbox.LogOrderStats(a)
+			if hits < 3 || misses != 0 {
+				t.Fatalf("one process appending alone: %d hits, %d misses; want 3 hits, no miss", hits, misses)
+			}
+			// The other process appends: the first process's next
+			// prediction is short and is sealed again.
+			if err := submit(b, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := submit(a, 4); err != nil {
+				t.Fatal(err)
+			}
+			if _, misses := mailbox.LogOrderStats(a); misses != 1 {
+				t.Fatalf("after the other process appended: %d misses; want 1", misses)
+			}
+			// Both at once, with the recipient's reads (access events of
+			// existing letters, through recordLetter) in between.
+			var wg sync.WaitGroup
+			errs := make(chan error, 64)
+			for w := range 8 {
+				wg.Go(func() {
+					for k := range 4 {
+						svc := a
+						if (w+k)%2 == 1 {
+							svc = b
+						}
+						if err := submit(svc, 100+10*w+k); err != nil {
+							errs <- err
+							return
+						}
+						mu.Lock()
+						id := letters[len(letters)-1].ID
+						mu.Unlock()
+						if _, err := svc.Content(ctx, person, id); err != nil {
+							errs <- fmt.Errorf("reading %s: %w", id, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			for _, v := range letters {
+				raw, err := json.Marshal(v.Receipt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := signing.VerifyBundle(raw, signing.VerifyOptions{Trust: f.trust}); err != nil {
+					t.Fatalf("the receipt of letter %s: %v", v.ID, err)
+				}
+			}
+			rep, err := a.Audit(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Letters != len(letters) {
+				t.Fatalf("audit saw %d letters; %d were sent", rep.Letters, len(letters))
+			}
+			ha, ma := mailbox.LogOrderStats(a)
+			hb, mb := mailbox.LogOrderStats(b)
+			t.Logf("process a: %d hits, %d misses; process b: %d hits, %d misses", ha, ma, hb, mb)
+		})
+	}
+}
