@@ -40,6 +40,15 @@ func scanLetter(r interface{ Scan(...any) error }) (mailbox.Letter, error) {
 	return l, nil
 }
 
+// dueAt is a letter's due_at: its deadline while it awaits acceptance, 0
+// otherwise (the expiry sweep's index; see migration 00026).
+func dueAt(l mailbox.Letter) int64 {
+	if l.State != mailbox.StateAwaitingAcceptance {
+		return 0
+	}
+	return Micros(l.Deadline)
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -54,7 +63,7 @@ func (t *Tx) CreateLetter(ctx context.Context, l mailbox.Letter) error {
 
 // CreateLetters implements mailbox.LetterTx with multi-row INSERTs.
 func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
-	const ncols = 34
+	const ncols = 35
 	args := make([]any, 0, ncols*len(ls))
 	for _, l := range ls {
 		atts, err := json.Marshal(l.Attachments)
@@ -65,9 +74,9 @@ func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
 			l.RecipientAddress, l.RecipientJSON, l.RecipientKey, l.RecipientPostcode, l.RecipientMailbox, boolInt(l.Registered),
 			l.Subject, l.Route, l.RouteReason, l.State, Micros(l.Deadline), l.PrintIfUnsigned.Microseconds(), l.ContentJSON, l.ContentDigest,
 			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID,
-			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID, l.SentByID, l.SentByName, mailbox.SearchText(l))
+			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID, l.SentByID, l.SentByName, mailbox.SearchText(l), dueAt(l))
 	}
-	return t.insertRows(ctx, "letters", letterColumns+", search_text", ncols, args)
+	return t.insertRows(ctx, "letters", letterColumns+", search_text, due_at", ncols, args)
 }
 
 // GetLetter implements mailbox.LetterTx.
@@ -98,14 +107,14 @@ func (t *Tx) GetLetters(ctx context.Context, ids []string, lock bool) ([]mailbox
 // UpdateLetters implements mailbox.LetterTx: one UPDATE … FROM a VALUES
 // list, as UpdatePrintJobs.
 func (t *Tx) UpdateLetters(ctx context.Context, ls []mailbox.Letter) error {
-	args := make([]any, 0, 10*len(ls))
+	args := make([]any, 0, 11*len(ls))
 	for _, l := range ls {
 		args = append(args, l.ID, l.Tracking, l.Route, l.RouteReason, l.State, l.RecipientMailbox, Micros(l.ReadAt),
-			l.LastEvidence, l.EvidenceCount, l.NotificationID)
+			l.LastEvidence, l.EvidenceCount, l.NotificationID, dueAt(l))
 	}
 	return t.updateFromValues(ctx, "letters", []valueColumn{{"id", "TEXT"}, {"tracking", "TEXT"}, {"route", "TEXT"},
 		{"route_reason", "TEXT"}, {"state", "TEXT"}, {"recipient_mailbox", "TEXT"}, {"read_at", "BIGINT"},
-		{"last_evidence", "TEXT"}, {"evidence_count", "INTEGER"}, {"notification_id", "TEXT"}}, args)
+		{"last_evidence", "TEXT"}, {"evidence_count", "INTEGER"}, {"notification_id", "TEXT"}, {"due_at", "BIGINT"}}, args)
 }
 
 // LetterIDs implements mailbox.LetterTx.
@@ -129,10 +138,11 @@ func (t *Tx) LetterIDs(ctx context.Context, afterID string, limit int) ([]string
 // UpdateLetter implements mailbox.LetterTx.
 func (t *Tx) UpdateLetter(ctx context.Context, l mailbox.Letter) error {
 	n, err := t.Q.Exec(ctx, `UPDATE letters SET tracking = $2, route = $3, route_reason = $4, state = $5,
-		recipient_mailbox = $6, read_at = $7, last_evidence = $8, evidence_count = $9, notification_id = $10
+		recipient_mailbox = $6, read_at = $7, last_evidence = $8, evidence_count = $9, notification_id = $10,
+		due_at = $11
 		WHERE id = $1`,
 		l.ID, l.Tracking, l.Route, l.RouteReason, l.State, l.RecipientMailbox, Micros(l.ReadAt),
-		l.LastEvidence, l.EvidenceCount, l.NotificationID)
+		l.LastEvidence, l.EvidenceCount, l.NotificationID, dueAt(l))
 	if err == nil && n == 0 {
 		err = fmt.Errorf("letter %s: %w", l.ID, mailbox.ErrNotFound)
 	}
@@ -244,8 +254,8 @@ func (t *Tx) ThreadLetters(ctx context.Context, threadID string, limit int) ([]m
 // DueLetters implements mailbox.LetterTx.
 func (t *Tx) DueLetters(ctx context.Context, now time.Time, limit int) ([]mailbox.Letter, error) {
 	rows, err := t.Q.Query(ctx, `SELECT `+letterColumns+` FROM letters
-		WHERE state = 'awaiting_acceptance' AND deadline <= $1
-		ORDER BY deadline LIMIT $2`+t.D.SkipLocked, Micros(now), limit)
+		WHERE due_at <> 0 AND due_at <= $1
+		ORDER BY due_at LIMIT $2`+t.D.SkipLocked, Micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
