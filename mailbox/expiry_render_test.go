@@ -13,6 +13,7 @@ import (
 	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
+	"github.com/npes/npes/signing"
 )
 
 // txCountingStore counts the transactions open at any moment.
@@ -238,14 +239,16 @@ type testWorld struct {
 	clk         *clock
 	org, person mailbox.Caller
 	personCred  certs.Credential
+	trust       *signing.Trust // the service's keys and CA, to verify what it signs
 }
 
-// newTestWorld builds a testWorld on store with renderer r (nil: none).
-func newTestWorld(t *testing.T, store mailbox.Store, r mailbox.Renderer) testWorld {
+// newTestWorld builds a testWorld on store with renderer r (nil: none);
+// configure (if any) changes the service's configuration first.
+func newTestWorld(t *testing.T, store mailbox.Store, r mailbox.Renderer, configure ...func(*mailbox.Config)) testWorld {
 	t.Helper()
 	ctx := t.Context()
-	f := newLogFixture(t, store, r)
-	w := testWorld{svc: f.svc, clk: f.clk}
+	f := newLogFixture(t, store, r, configure...)
+	w := testWorld{svc: f.svc, clk: f.clk, trust: f.trust}
 	issue := func(req certs.Request) (mailbox.Caller, certs.Credential) { return f.issue(t, req) }
 	operator, _ := issue(certs.Request{Role: certs.RoleOperator, Name: "op"})
 	w.org, _ = issue(certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/npes/npes/certs"
 	"github.com/npes/npes/internal/store/storetest"
 	"github.com/npes/npes/mailbox"
 	"github.com/npes/npes/signing"
@@ -27,28 +26,13 @@ func TestSealAheadTwoProcesses(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			ctx := context.Background()
 			var cfg mailbox.Config
-			f := newLogFixture(t, e.open(t), nil, func(c *mailbox.Config) { cfg = *c })
-			a := f.svc
+			w := newTestWorld(t, e.open(t), nil, func(c *mailbox.Config) { cfg = *c })
+			a, org, person := w.svc, w.org, w.person
 			b, err := mailbox.NewService(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(b.Close)
-			operator, _ := f.issue(t, certs.Request{Role: certs.RoleOperator, Name: "op"})
-			org, _ := f.issue(t, certs.Request{Role: certs.RoleOrg, Name: "ОАО «Тест»", UNP: "100289066"})
-			person, _ := f.issue(t, certs.Request{Role: certs.RolePerson, Name: "Иванов Иван Иванович", PersonalID: "3140582A001PB3"})
-			for _, p := range []struct {
-				c    mailbox.Caller
-				addr string
-			}{{org, "220030, г. Минск, ул. Энгельса, 6"}, {person, "220013, г. Минск, ул. Дорошевича, 8, кв. 5"}} {
-				m, err := a.RegisterMailbox(ctx, p.c, mailbox.RegisterRequest{Address: p.addr})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := a.VerifyAddress(ctx, operator, m.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
 			var mu sync.Mutex
 			var letters []mailbox.LetterView
 			submit := func(svc *mailbox.Service, i int) error {
@@ -124,7 +108,7 @@ func TestSealAheadTwoProcesses(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := signing.VerifyBundle(raw, signing.VerifyOptions{Trust: f.trust}); err != nil {
+				if _, err := signing.VerifyBundle(raw, signing.VerifyOptions{Trust: w.trust}); err != nil {
 					t.Fatalf("the receipt of letter %s: %v", v.ID, err)
 				}
 			}
