@@ -374,9 +374,9 @@ func (s *Service) batchLine(ctx context.Context, c Caller, batchID string, l Bat
 	sub := l.Submission
 	sub.IdempotencyKey = "batch/" + batchID + "/" + strconv.Itoa(l.Line)
 	for attempt := 0; ; attempt++ {
-		v, err := s.submitBatchLetter(ctx, c, sub, l.Attachments, files)
+		a, err := s.submitBatchLetter(ctx, c, sub, l.Attachments, files)
 		if err == nil {
-			r.LetterID, r.Tracking, r.Route = v.ID, v.Tracking, v.Route
+			r.LetterID, r.Tracking, r.Route = a.letter()
 			return r, nil
 		}
 		// The renderer's pool is full (a batch of printed letters fills
@@ -394,23 +394,26 @@ func (s *Service) batchLine(ctx context.Context, c Caller, batchID string, l Bat
 	}
 }
 
-func (s *Service) submitBatchLetter(ctx context.Context, c Caller, sub Submission, names []string, files map[string]BatchFile) (LetterView, error) {
+// submitBatchLetter submits one line as Submit does, but without the
+// sender's view and receipt, which the batch's outcome does not carry (the
+// sender fetches a letter's receipt when it wants it): no inclusion proofs
+// under the log head lock, no envelopes or receipt JSON per line.
+func (s *Service) submitBatchLetter(ctx context.Context, c Caller, sub Submission, names []string, files map[string]BatchFile) (accepted, error) {
 	d, err := s.NewDraft()
 	if err != nil {
-		return LetterView{}, err
+		return accepted{}, err
 	}
 	defer d.Close()
 	for _, n := range names {
 		f, ok := files[n]
 		if !ok {
-			return LetterView{}, Errorf(ErrInvalid, "unknown_attachment", "no file part is named %q", n)
+			return accepted{}, Errorf(ErrInvalid, "unknown_attachment", "no file part is named %q", n)
 		}
 		if err := d.AddAttachment(f.FileName, f.ContentType, bytes.NewReader(f.Data)); err != nil {
-			return LetterView{}, err
+			return accepted{}, err
 		}
 	}
-	v, _, err := s.Submit(ctx, c, sub, d)
-	return v, err
+	return s.submit(ctx, c, sub, d, false)
 }
 
 // Batch reports a batch of the caller's, with the outcome of every line
