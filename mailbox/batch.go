@@ -28,12 +28,14 @@ const (
 )
 
 // batchWorkers is how many lines of one batch are submitted at once: enough
-// to fill every committer's group (a commit costs ~15 ms of round trips and
-// fsync whatever its size: 64 workers made groups of ~32 at ~0.9 ms a
-// letter, full groups of MaxBatch take ~0.7 ms a letter on a two-core
-// machine), few enough to leave room for others: a single letter submitted
-// meanwhile waits at most for the groups already queued.
-const batchWorkers = committers * MaxBatch
+// to fill every committer's group and have the next group routed and
+// sealed while they commit (a commit costs ~15 ms of round trips and fsync
+// whatever its size; 64 workers made groups of ~32). Measured in-process
+// on PostgreSQL, 2,000 10 KiB letters on two cores: 64 workers 1.84 s,
+// 256 1.48 s, 384 1.23-1.71 s, 512 1.36-1.52 s. Few enough to leave room
+// for others: a single letter submitted meanwhile waits at most for the
+// groups already queued (about one more commit).
+const batchWorkers = (committers + 1) * MaxBatch
 
 // LetterBatch is a bulk submission as stored.
 type LetterBatch struct {

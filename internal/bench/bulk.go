@@ -17,7 +17,7 @@ const bulkLines = 1000
 
 // bulkParallelism is the baseline's worker count: as many as the lines a
 // batch submitted at once on the server when the bench was written (now
-// mailbox.batchWorkers is 256); kept so ratios stay comparable over time.
+// mailbox.batchWorkers is 384); kept so ratios stay comparable over time.
 const bulkParallelism = 64
 
 // Bulk measures registered letters submitted in batches of bulkLines
