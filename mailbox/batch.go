@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -27,8 +28,14 @@ const (
 )
 
 // batchWorkers is how many lines of one batch are submitted at once: enough
-// to fill the committer's groups, few enough to leave room for others.
-const batchWorkers = 64
+// to fill every committer's group and have the next group routed and
+// sealed while they commit (a commit costs ~15 ms of round trips and fsync
+// whatever its size; 64 workers made groups of ~32). Measured in-process
+// on PostgreSQL, 2,000 10 KiB letters on two cores: 64 workers 1.84 s,
+// 256 1.48 s, 384 1.23-1.71 s, 512 1.36-1.52 s. Few enough to leave room
+// for others: a single letter submitted meanwhile waits at most for the
+// groups already queued (about one more commit).
+const batchWorkers = (committers + 1) * MaxBatch
 
 // LetterBatch is a bulk submission as stored.
 type LetterBatch struct {
@@ -374,9 +381,9 @@ func (s *Service) batchLine(ctx context.Context, c Caller, batchID string, l Bat
 	sub := l.Submission
 	sub.IdempotencyKey = "batch/" + batchID + "/" + strconv.Itoa(l.Line)
 	for attempt := 0; ; attempt++ {
-		v, err := s.submitBatchLetter(ctx, c, sub, l.Attachments, files)
+		a, err := s.submitBatchLetter(ctx, c, sub, l.Attachments, files)
 		if err == nil {
-			r.LetterID, r.Tracking, r.Route = v.ID, v.Tracking, v.Route
+			r.LetterID, r.Tracking, r.Route = a.letter()
 			return r, nil
 		}
 		// The renderer's pool is full (a batch of printed letters fills
@@ -394,23 +401,26 @@ func (s *Service) batchLine(ctx context.Context, c Caller, batchID string, l Bat
 	}
 }
 
-func (s *Service) submitBatchLetter(ctx context.Context, c Caller, sub Submission, names []string, files map[string]BatchFile) (LetterView, error) {
+// submitBatchLetter submits one line as Submit does, but without the
+// sender's view and receipt, which the batch's outcome does not carry (the
+// sender fetches a letter's receipt when it wants it): no inclusion proofs
+// under the log head lock, no envelopes or receipt JSON per line.
+func (s *Service) submitBatchLetter(ctx context.Context, c Caller, sub Submission, names []string, files map[string]BatchFile) (accepted, error) {
 	d, err := s.NewDraft()
 	if err != nil {
-		return LetterView{}, err
+		return accepted{}, err
 	}
 	defer d.Close()
 	for _, n := range names {
 		f, ok := files[n]
 		if !ok {
-			return LetterView{}, Errorf(ErrInvalid, "unknown_attachment", "no file part is named %q", n)
+			return accepted{}, Errorf(ErrInvalid, "unknown_attachment", "no file part is named %q", n)
 		}
 		if err := d.AddAttachment(f.FileName, f.ContentType, bytes.NewReader(f.Data)); err != nil {
-			return LetterView{}, err
+			return accepted{}, err
 		}
 	}
-	v, _, err := s.Submit(ctx, c, sub, d)
-	return v, err
+	return s.submit(ctx, c, sub, d, false)
 }
 
 // Batch reports a batch of the caller's, with the outcome of every line
@@ -455,8 +465,9 @@ func batchInputKey(batchID string) string { return "batch/" + batchID }
 // the lines and the shared files.
 type storedBatch struct {
 	Role  certs.Role
-	Lines []storedLine
+	Lines []storedLine // the earlier form only
 	Files map[string]BatchFile
+	N     int // the current form: how many storedLines follow
 }
 
 type storedLine struct {
@@ -468,8 +479,24 @@ type storedLine struct {
 }
 
 func (s *Service) sealBatchInput(id string, c Caller, in BatchInput) ([]byte, error) {
-	sb := storedBatch{Role: c.Identity.Role, Files: in.Files, Lines: make([]storedLine, len(in.Letters))}
-	for i, l := range in.Letters {
+	// Compressed before it is sealed: the lines are mostly letter text
+	// (Cyrillic UTF-8: two bytes a letter), which DEFLATE's fastest level
+	// shrinks several times for less CPU than encrypting, writing and
+	// fsyncing the difference costs in the 202's transaction. The head
+	// and each line are gob values of their own, so no encoding of the
+	// whole request is ever built in memory (gob buffers a value whole).
+	var buf bytes.Buffer
+	buf.WriteString(batchFlate)
+	zw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	enc := gob.NewEncoder(zw)
+	err = enc.Encode(storedBatch{Role: c.Identity.Role, Files: in.Files, N: len(in.Letters)})
+	for _, l := range in.Letters {
+		if err != nil {
+			break
+		}
 		sl := storedLine{Line: l.Line, Submission: l.Submission, Attachments: l.Attachments}
 		if l.Err != nil {
 			sl.ErrCode, sl.ErrMessage = "bad_line", l.Err.Error()
@@ -478,14 +505,22 @@ func (s *Service) sealBatchInput(id string, c Caller, in BatchInput) ([]byte, er
 				sl.ErrCode, sl.ErrMessage = de.Code, de.Message
 			}
 		}
-		sb.Lines[i] = sl
+		err = enc.Encode(sl)
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sb); err != nil {
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("storing batch %s: %w", id, err)
 	}
 	return s.sealBlob(id, buf.Bytes())
 }
+
+// batchFlate starts a stored batch request in the current form: DEFLATE
+// of a gob stream, the storedBatch (with N, without Lines) then its N
+// storedLines. Requests stored before are one bare gob storedBatch, whose
+// first byte (a message length) is never zero.
+const batchFlate = "\x00flate\n"
 
 func (s *Service) openBatchInput(id string, blob []byte) (Caller, BatchInput, error) {
 	data, err := s.openBlob(id, blob)
@@ -493,7 +528,19 @@ func (s *Service) openBatchInput(id string, blob []byte) (Caller, BatchInput, er
 		return Caller{}, BatchInput{}, err
 	}
 	var sb storedBatch
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&sb); err != nil {
+	if rest, ok := bytes.CutPrefix(data, []byte(batchFlate)); ok {
+		dec := gob.NewDecoder(flate.NewReader(bytes.NewReader(rest)))
+		err = dec.Decode(&sb)
+		for i := 0; err == nil && i < sb.N; i++ {
+			var l storedLine
+			if err = dec.Decode(&l); err == nil {
+				sb.Lines = append(sb.Lines, l)
+			}
+		}
+	} else {
+		err = gob.NewDecoder(bytes.NewReader(data)).Decode(&sb)
+	}
+	if err != nil {
 		return Caller{}, BatchInput{}, fmt.Errorf("batch %s's stored request: %w", id, err)
 	}
 	in := BatchInput{Files: sb.Files, Letters: make([]BatchLetter, len(sb.Lines))}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -287,5 +288,61 @@ func TestBatchCrashResumesAtStart(t *testing.T) {
 	// Nothing is left to resume.
 	if n, err := svc2.ResumeBatches(ctx); err != nil || n != 0 {
 		t.Fatalf("ResumeBatches after done = %d, %v", n, err)
+	}
+}
+
+// TestBatchLinesComputeNoReceipt: a batch line's letter is committed with
+// its evidence like any other, but without the inclusion proofs Submit
+// computes under the log head lock for its reply's receipt; the receipt
+// is still there to fetch per letter.
+func TestBatchLinesComputeNoReceipt(t *testing.T) {
+	svc, sender := newHygieneService(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	proofs := map[string]int{}
+	mailbox.SetSubmitted(svc, func(id string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		proofs[id] = n
+	})
+
+	d, err := svc.NewDraft()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := svc.Submit(ctx, sender, batchOf(1).Letters[0].Submission, d)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	single := proofs[v.ID]
+	mu.Unlock()
+	if v.Receipt == nil || single != len(v.Evidence) || single == 0 {
+		t.Fatalf("Submit: receipt %v, %d proofs computed for %d evidence records", v.Receipt != nil, single, len(v.Evidence))
+	}
+
+	b, _, err := svc.SubmitBatch(ctx, sender, batchOf(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitBatch(t, svc, sender, b.ID)
+	if st.State != mailbox.BatchDone || st.Done != 5 {
+		t.Fatalf("batch: %+v", st)
+	}
+	for _, r := range st.Results {
+		mu.Lock()
+		n, ok := proofs[r.LetterID]
+		mu.Unlock()
+		if !ok || n != 0 {
+			t.Errorf("line %d: letter %s committed=%v with %d proofs computed, want committed with none", r.Line, r.LetterID, ok, n)
+		}
+		rc, err := svc.Receipt(ctx, sender, r.LetterID)
+		if err != nil {
+			t.Fatalf("line %d's receipt: %v", r.Line, err)
+		}
+		if len(rc.Evidence) == 0 || len(rc.Evidence[0].InclusionProof) == 0 {
+			t.Errorf("line %d's receipt has no proven evidence: %+v", r.Line, rc)
+		}
 	}
 }

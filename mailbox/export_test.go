@@ -9,3 +9,10 @@ func SetBatchCrash(s *Service, fn func(recorded int) bool) { s.batchCrash = fn }
 func LogOrderStats(s *Service) (hits, misses uint64) {
 	return s.logOrder.hits.Load(), s.logOrder.misses.Load()
 }
+
+// SetSubmitted installs a hook that sees every letter Submit or a batch
+// line committed, with how many inclusion proofs the commit computed for
+// its evidence (the receipt's, under the log head lock).
+func SetSubmitted(s *Service, fn func(letterID string, proofs int)) {
+	s.submitted = func(it *batchItem) { fn(it.l.ID, len(it.chain.proofs)) }
+}

@@ -213,6 +213,9 @@ type Service struct {
 	// records outcomes (with how many it recorded so far); true makes
 	// the worker stop there as a crashed process would.
 	batchCrash func(recorded int) bool
+	// submitted, set by tests only, sees every submission submit
+	// committed, as committed.
+	submitted func(it *batchItem)
 }
 
 // NewService checks the configuration.

@@ -63,24 +63,69 @@ type Submission struct {
 // serial, rendering for print; the committer then writes the letter, its
 // sealed evidence and its print job with others in one transaction.
 func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft) (view LetterView, replayed bool, err error) {
+	a, err := s.submit(ctx, c, sub, d, true)
+	if err != nil || a.it == nil {
+		return a.view, a.replayed, err
+	}
+	// The reply is built from what was just committed: no read-back of
+	// the letter; the receipt's proofs are read from the committed tree.
+	it := a.it
+	ch := it.chain
+	v := s.viewOf(it.l, "sent", nil)
+	v.Evidence = make([]EvidenceBrief, len(ch.events))
+	v.Envelopes = make([]json.RawMessage, len(ch.events))
+	for k, ev := range ch.events {
+		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time, LogIndex: ch.first + uint64(k)}
+		v.Envelopes[k] = ch.leaves[k]
+	}
+	if v.Receipt, err = chainReceipt(ch, it.appended.Checkpoint); err != nil {
+		return LetterView{}, false, err
+	}
+	return v, false, nil
+}
+
+// accepted is what submit returns: the committed submission, or, when an
+// idempotency key named an earlier letter, that letter's view.
+type accepted struct {
+	it       *batchItem // committed; nil when replayed
+	view     LetterView // when it is nil
+	replayed bool
+}
+
+// letter reports the accepted letter's id, tracking number and route.
+func (a accepted) letter() (id, tracking, route string) {
+	if a.it == nil {
+		return a.view.ID, a.view.Tracking, a.view.Route
+	}
+	return a.it.l.ID, a.it.l.Tracking, a.it.l.Route
+}
+
+// submit is Submit up to the commit. receipt asks the committer for the
+// inclusion proofs of the letter's entries, computed under the evidence
+// log's head lock, that a receipt needs: Submit's callers are answered with
+// one; a batch line is not (its sender fetches receipts per letter, GET
+// /v1/letters/{id}/receipt), so it spares that work under the lock. The
+// letter, its sealed evidence and the co-signed checkpoint are committed
+// the same either way.
+func (s *Service) submit(ctx context.Context, c Caller, sub Submission, d *Draft, receipt bool) (a accepted, err error) {
 	defer func() {
 		if err != nil {
 			s.obs.SubmissionRefused(RefusalReason(err))
 		}
 	}()
 	if c.Identity.Role != certs.RolePerson && c.Identity.Role != certs.RoleOrg {
-		return LetterView{}, false, Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates send letters")
+		return a, Errorf(ErrForbidden, "role_not_allowed", "only person and org certificates send letters")
 	}
 	if err := s.checkSubmission(&sub); err != nil {
-		return LetterView{}, false, err
+		return a, err
 	}
 	addr, err := addressing.Parse(sub.RecipientAddress)
 	if err != nil {
-		return LetterView{}, false, Errorf(ErrInvalid, "bad_address", "%s", err.Error())
+		return a, Errorf(ErrInvalid, "bad_address", "%s", err.Error())
 	}
 	addrJSON, err := json.Marshal(addr)
 	if err != nil {
-		return LetterView{}, false, err
+		return a, err
 	}
 	reqHash := submissionHash(sub, d)
 
@@ -107,14 +152,15 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		var earlier string
 		earlier, decision, err = s.prepare(ctx, c, sub, d, addr, it, now, &printChecked)
 		if err != nil {
-			return LetterView{}, false, err
+			return a, err
 		}
 		if earlier != "" {
 			v, err := s.sentView(ctx, c, earlier)
-			return v, err == nil, err
+			return accepted{view: v, replayed: err == nil}, err
 		}
+		it.chain.prove = receipt
 		if err := s.enqueue(ctx, it); err != nil {
-			return LetterView{}, false, err
+			return a, err
 		}
 		if !it.rerouted {
 			break
@@ -122,30 +168,21 @@ func (s *Service) Submit(ctx context.Context, c Caller, sub Submission, d *Draft
 		s.log.InfoContext(ctx, "recipient mailbox changed between routing and commit; routing again",
 			"letter", l.ID, "mailbox", l.RecipientMailbox, "attempt", attempt)
 		if attempt == maxRoutings {
-			return LetterView{}, false, Errorf(ErrConflict, "recipient_changed",
+			return a, Errorf(ErrConflict, "recipient_changed",
 				"the recipient's mailbox changed %d times while the letter was being accepted; retry", maxRoutings)
 		}
 	}
 	if it.replayed {
 		// A concurrent retry with the same key committed first.
-		return s.replay(ctx, c, sub, reqHash)
+		v, replayed, err := s.replay(ctx, c, sub, reqHash)
+		return accepted{view: v, replayed: replayed}, err
 	}
 	s.obs.LetterAccepted(l.Route, channelLabel(sub.Channel))
 	s.log.InfoContext(ctx, "letter accepted", "letter", l.ID, "route", l.Route, "reason", decision, "registered", l.Registered)
-	// The reply is built from what was just committed: no read-back of
-	// the letter; the receipt's proofs are read from the committed tree.
-	ch := it.chain
-	v := s.viewOf(*l, "sent", nil)
-	v.Evidence = make([]EvidenceBrief, len(ch.events))
-	v.Envelopes = make([]json.RawMessage, len(ch.events))
-	for k, ev := range ch.events {
-		v.Evidence[k] = EvidenceBrief{ID: ev.ID, Event: string(ev.Event), Time: ev.Time, LogIndex: ch.first + uint64(k)}
-		v.Envelopes[k] = ch.leaves[k]
+	if s.submitted != nil {
+		s.submitted(it)
 	}
-	if v.Receipt, err = chainReceipt(ch, it.appended.Checkpoint); err != nil {
-		return LetterView{}, false, err
-	}
-	return v, false, nil
+	return accepted{it: it}, nil
 }
 
 // maxRoutings bounds how often one submission is routed again because its
@@ -287,7 +324,6 @@ func (s *Service) prepare(ctx context.Context, c Caller, sub Submission, d *Draf
 	if it.chain, err = s.letterChain(l, now, events...); err != nil {
 		return "", "", err
 	}
-	it.chain.prove = true // the receipt
 	it.notes = s.notifications(now, l.ID, [2]string{l.RecipientMailbox, recipientEmail}, NotifyLetterWaiting,
 		[2]string{l.SenderMailbox, senderEmail}, NotifyReceiptReady)
 
