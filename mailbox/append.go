@@ -207,6 +207,9 @@ func (s *Service) appendSealed(ctx context.Context, tx Tx, chains []*logChain, r
 		return appendResult{}, err
 	}
 	hit := r != nil && r.locked(head.Size) && r.sealed
+	if r != nil && r.sealed {
+		s.obs.LogPrediction(hit)
+	}
 	next := head.Size
 	for _, c := range chains {
 		if c.mailbox != "" {

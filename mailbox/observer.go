@@ -17,6 +17,11 @@ type Observer interface {
 	CommitBatch(size int, d time.Duration)
 	// Sealed reports the signing of one evidence envelope.
 	Sealed(d time.Duration)
+	// LogPrediction reports an append sealed ahead of the log head lock:
+	// whether its predicted log index held (hit) or it was sealed again
+	// under the lock (see logOrder). Misses mean other processes append
+	// between this one's appends, or appends roll back.
+	LogPrediction(hit bool)
 	// LetterAccepted reports a letter committed (not an idempotent
 	// replay), by route and by the channel it came through.
 	LetterAccepted(route, channel string)
@@ -36,6 +41,7 @@ type nopObserver struct{}
 
 func (nopObserver) CommitBatch(int, time.Duration) {}
 func (nopObserver) Sealed(time.Duration)           {}
+func (nopObserver) LogPrediction(bool)             {}
 func (nopObserver) LetterAccepted(string, string)  {}
 func (nopObserver) SubmissionRefused(string)       {}
 

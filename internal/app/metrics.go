@@ -31,6 +31,7 @@ var MetricNames = []string{
 	"npes_smtp_replies_total",
 	"npes_revocation_set_age_seconds",
 	"npes_db_pool_in_use",
+	"npes_log_predictions_total",
 }
 
 // metrics is one server's Prometheus registry: events are counted as they
@@ -45,6 +46,7 @@ type metrics struct {
 	commitBatch   prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	sealSeconds   prometheus.Histogram
+	predictions   *prometheus.CounterVec
 	leaseExpiries prometheus.Counter
 	smtpReplies   *prometheus.CounterVec
 }
@@ -78,6 +80,10 @@ func newMetrics(state *stateCollector) *metrics {
 			Help:    "Duration of sealing (signing) one evidence envelope.",
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 14),
 		}),
+		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "npes_log_predictions_total",
+			Help: "Appends sealed ahead of the evidence log's head lock, by whether the predicted log index held (hit) or they were sealed again under the lock (miss: another process appended, or an append rolled back).",
+		}, []string{"result"}),
 		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "npes_lease_expiries_total",
 			Help: "Print jobs leased again because the previous lease expired unreported.",
@@ -88,7 +94,7 @@ func newMetrics(state *stateCollector) *metrics {
 		}, []string{"code"}),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.accepted, m.refused, m.commitBatch, m.commitSeconds, m.sealSeconds, m.leaseExpiries, m.smtpReplies, state)
+		m.accepted, m.refused, m.commitBatch, m.commitSeconds, m.sealSeconds, m.predictions, m.leaseExpiries, m.smtpReplies, state)
 	return m
 }
 
@@ -113,6 +119,14 @@ func (m *metrics) CommitBatch(size int, d time.Duration) {
 }
 
 func (m *metrics) Sealed(d time.Duration) { m.sealSeconds.Observe(d.Seconds()) }
+
+func (m *metrics) LogPrediction(hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.predictions.WithLabelValues(result).Inc()
+}
 
 func (m *metrics) LetterAccepted(route, channel string) {
 	m.accepted.WithLabelValues(route, channel).Inc()

@@ -182,6 +182,14 @@ func testMetrics(t *testing.T, b *bundle) {
 	if batches < 1 || items < 2 || commits != batches || seals < 4 || head.Size < 4 {
 		t.Errorf("batches %v, items %v, commits %v, seals %v, log size %d", batches, items, commits, seals, head.Size)
 	}
+	// One process appending alone: after its first append every
+	// prediction of the log index holds.
+	if hits, _ := s.value("npes_log_predictions_total", `result="hit"`); hits < 1 {
+		t.Errorf("npes_log_predictions_total{result=\"hit\"} = %v, want at least 1", hits)
+	}
+	if misses, ok := s.value("npes_log_predictions_total", `result="miss"`); ok && misses != 0 {
+		t.Errorf("npes_log_predictions_total{result=\"miss\"} = %v with one process", misses)
+	}
 	if v, ok := s.value("npes_revocation_set_age_seconds", ""); !ok || v < 0 {
 		t.Errorf("npes_revocation_set_age_seconds = %v %v", v, ok)
 	}
