@@ -423,19 +423,27 @@ func (p *Portal) registerOptions(w http.ResponseWriter, r *http.Request) {
 
 // startCeremony stores a session's ceremony and answers the options.
 func (p *Portal) startCeremony(w http.ResponseWriter, r *http.Request, kind string, state any, ttl time.Duration, opts any) {
+	if id, ok := p.storeCeremony(w, r, kind, state, ttl); ok {
+		writeJSON(w, http.StatusOK, ceremonyOptions{Ceremony: b64(id), Options: opts})
+	}
+}
+
+// storeCeremony stores state as a ceremony of the session for ttl and
+// returns its id; on failure it has answered the error and returns false.
+func (p *Portal) storeCeremony(w http.ResponseWriter, r *http.Request, kind string, state any, ttl time.Duration) ([]byte, bool) {
 	data, err := json.Marshal(state)
 	if err != nil {
 		p.jsonServiceError(w, r, err)
-		return
+		return nil, false
 	}
 	id := newCeremonyID()
 	err = p.Service.StartCeremony(r.Context(), mailbox.Ceremony{ID: id, SessionHash: sessionFrom(r).TokenHash, Kind: kind,
 		Data: data, ExpiresAt: p.now().Add(ttl)})
 	if err != nil {
 		p.jsonServiceError(w, r, err)
-		return
+		return nil, false
 	}
-	writeJSON(w, http.StatusOK, ceremonyOptions{Ceremony: b64(id), Options: opts})
+	return id, true
 }
 
 // ceremonyAnswer is what a script posts back: the ceremony it answers,
@@ -515,16 +523,8 @@ func (p *Portal) register(w http.ResponseWriter, r *http.Request) {
 	}
 	pending := pendingPasskey{Label: label, Request: signing.PasskeyEndorsementRequest{Type: signing.PasskeyEndorsementRequestType,
 		V: signing.PasskeyEndorsementVersion, Mailbox: m.ID, CredentialID: b64(cred.ID), JWK: jwk, RPID: p.rp.RPID}}
-	data, err := json.Marshal(pending)
-	if err != nil {
-		p.jsonServiceError(w, r, err)
-		return
-	}
-	id := newCeremonyID()
-	err = p.Service.StartCeremony(r.Context(), mailbox.Ceremony{ID: id, SessionHash: sessionFrom(r).TokenHash, Kind: kindPending,
-		Data: data, ExpiresAt: p.now().Add(pendingTTL)})
-	if err != nil {
-		p.jsonServiceError(w, r, err)
+	id, ok := p.storeCeremony(w, r, kindPending, pending, pendingTTL)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"redirect": "/mailbox?pending=" + b64(id) + "#pending-" + b64(id)})
