@@ -278,44 +278,8 @@ func TestPortalBrowser(t *testing.T) {
 	shots := artifactsDir(t)
 	downloads := t.TempDir()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// Start the browser on ctx itself: a browser started by a step's
-	// shorter-lived context would end with that step.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
-	step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, browserTimeout)
-		defer scancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			hctx, hcancel := context.WithTimeout(ctx, browserTimeout)
-			defer hcancel()
-			html, _ := chromedp.Run(hctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
-			t.Fatalf("%s: %v\npage:\n%s", name, err, html)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, browserTimeout)
-		defer scancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	tb := openTab(t, chromium, home, "en-US", "")
+	ctx, step, text := tb.ctx, tb.step, tb.text
 	htmlLang := func() string {
 		t.Helper()
 		l, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))

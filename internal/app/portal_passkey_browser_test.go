@@ -73,42 +73,8 @@ func TestPortalPasskeyBrowser(t *testing.T) {
 	autoSelectPolicy(t, origin)
 	shots := artifactsDir(t)
 	downloads := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "en-US"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
-	step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, browserTimeout)
-		defer scancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			hctx, hcancel := context.WithTimeout(ctx, browserTimeout)
-			defer hcancel()
-			html, _ := chromedp.Run(hctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
-			t.Fatalf("%s: %v\npage:\n%s", name, err, html)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, browserTimeout)
-		defer scancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	tb := openTab(t, chromium, home, "en-US", "")
+	ctx, step, text := tb.ctx, tb.step, tb.text
 	// The page's tab gets a virtual platform authenticator that verifies
 	// the user (as a fingerprint would) and keeps discoverable passkeys.
 	step("virtual authenticator", chromedp.Navigate(origin+"/?lang=en"), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
