@@ -227,25 +227,58 @@ func (c *committer) write(items []*batchItem) error {
 			it.l.LastEvidence, it.l.EvidenceCount = "", 0
 			chains[i] = it.chain
 		}
-		// Sealed before the letters are written (when the log index can be
-		// predicted), so each letter row is written once, with its chain.
-		r, err := s.sealAhead(tx, chains)
-		if err != nil {
-			return err
-		}
-		defer r.release()
-		if err := s.writeItems(ctx, tx, live); err != nil {
-			return err
-		}
-		res, err := s.appendSealed(ctx, tx, chains, r, true)
-		if err != nil {
-			return err
+		var res appendResult
+		if contentBytes(live) <= sealAheadMaxBytes {
+			// Sealed before the letters are written (when the log index
+			// can be predicted), so each letter row is written once, with
+			// its chain.
+			r, err := s.sealAhead(tx, chains)
+			if err != nil {
+				return err
+			}
+			defer r.release()
+			if err := s.writeItems(ctx, tx, live); err != nil {
+				return err
+			}
+			if res, err = s.appendSealed(ctx, tx, chains, r, true); err != nil {
+				return err
+			}
+		} else {
+			// Much content: written before this group takes its turn in
+			// the log order, so that no other append of this process
+			// waits behind its upload; the letters' chains are written
+			// again once sealed.
+			if err := s.writeItems(ctx, tx, live); err != nil {
+				return err
+			}
+			if res, err = s.appendLog(ctx, tx, chains); err != nil {
+				return err
+			}
 		}
 		for _, it := range live {
 			it.appended = res
 		}
 		return nil
 	})
+}
+
+// sealAheadMaxBytes bounds the content a group writes between taking its
+// turn in the log order and locking the log head (logOrder): a group of
+// 128 letters of 10 KiB stays under it, one with a 25 MiB attachment does
+// not.
+const sealAheadMaxBytes = 4 << 20
+
+// contentBytes is what writeItems writes of the items' content: bodies,
+// attachments and print PDFs.
+func contentBytes(items []*batchItem) int64 {
+	var n int64
+	for _, it := range items {
+		n += int64(len(it.body) + len(it.pdf))
+		for _, a := range it.l.Attachments {
+			n += a.Size
+		}
+	}
+	return n
 }
 
 // writeItems stores submissions inside the batch transaction before their

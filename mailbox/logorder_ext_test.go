@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -123,5 +124,51 @@ func TestSealAheadTwoProcesses(t *testing.T) {
 			hb, mb := mailbox.LogOrderStats(b)
 			t.Logf("process a: %d hits, %d misses; process b: %d hits, %d misses", ha, ma, hb, mb)
 		})
+	}
+}
+
+// TestLargeGroupWritesBeforeItsTurn: a group whose content is small is
+// sealed before its letters are written, so each letter row is written
+// once; one with much content (a 5 MiB attachment) writes it before taking
+// its turn in the log order, so other appends do not wait behind the
+// upload, and writes its letters' chains again once sealed.
+func TestLargeGroupWritesBeforeItsTurn(t *testing.T) {
+	ctx := context.Background()
+	store, stmts := storetest.NewCounted(t, "sqlite")
+	w := newTestWorld(t, store, nil)
+	send := func(attachment int) {
+		t.Helper()
+		d, err := w.svc.NewDraft()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if attachment > 0 {
+			if err := d.AddAttachment("отчёт.txt", "text/plain", strings.NewReader(strings.Repeat("а", attachment/2))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stmts.Reset()
+		if _, _, err := w.svc.Submit(ctx, w.org, mailbox.Submission{RecipientName: "Иванову И.И.",
+			RecipientAddress: "г. Минск, ул. Дорошевича 8-5, 220013", Subject: "s", Body: "b"}, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chainWrites := func() int {
+		n := 0
+		for _, q := range stmts.Statements() {
+			if strings.HasPrefix(strings.TrimSpace(q), "UPDATE letters SET last_evidence") {
+				n++
+			}
+		}
+		return n
+	}
+	send(0)
+	if n := chainWrites(); n != 0 {
+		t.Errorf("a small letter's chain was written again %d times; want its row written once", n)
+	}
+	send(5 << 20)
+	if n := chainWrites(); n != 1 {
+		t.Errorf("a letter with 5 MiB of attachments: %d chain writes; want 1 (content written before its turn)", n)
 	}
 }
