@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/npes/npes/certs"
@@ -331,42 +330,9 @@ func TestPortalBrowser(t *testing.T) {
 	}
 
 	// Keep proof: the downloaded bundle verifies against pinned trust.
-	progress := chromedp.Events(ctx, browser.DownloadProgress)
-	step("download the bundle",
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true)})
-			return err
-		}),
-		chromedp.Click(chromedp.CSS("#bundle")))
-	done := make(chan string, 1)
-	go func() {
-		defer close(done)
-		for ev, err := range progress {
-			if err != nil {
-				return
-			}
-			switch ev.State {
-			case browser.DownloadProgressStateCompleted:
-				done <- ev.GUID
-				return
-			case browser.DownloadProgressStateCanceled:
-				return
-			}
-		}
-	}()
-	var guid string
-	select {
-	case g, ok := <-done:
-		if !ok {
-			t.Fatal("the bundle download failed")
-		}
-		guid = g
-	case <-time.After(browserTimeout):
-		t.Fatal("the bundle download did not complete in time")
-	}
-	bundleBytes, err := os.ReadFile(filepath.Join(downloads, guid))
-	if err != nil {
+	bundleBytes := tb.download(downloads, "#bundle")
+	bundleFile := filepath.Join(t.TempDir(), "bundle.json") // for the verify page's upload
+	if err := os.WriteFile(bundleFile, bundleBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := signing.VerifyBundle(bundleBytes, signing.VerifyOptions{Trust: citizen.trust()})
@@ -387,7 +353,7 @@ func TestPortalBrowser(t *testing.T) {
 
 	// The public verify page says the same of the downloaded file.
 	step("verify page", chromedp.Navigate(origin+"/verify?lang=be"), chromedp.WaitVisible(chromedp.CSS("#bundle-file")),
-		chromedp.SetUploadFiles(chromedp.CSS("#bundle-file"), []string{filepath.Join(downloads, guid)}),
+		chromedp.SetUploadFiles(chromedp.CSS("#bundle-file"), []string{bundleFile}),
 		chromedp.Click(chromedp.CSS("#verify-submit")), chromedp.WaitVisible(chromedp.CSS("#verify-result")))
 	if got := text("#verify-result"); !strings.Contains(got, "Сапраўдны") {
 		t.Errorf("verify page on the downloaded bundle: %q", got)

@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -87,33 +85,14 @@ func TestPortalPasskeyBrowser(t *testing.T) {
 			IsUserVerified: true, AutomaticPresenceSimulation: true}})
 		return err
 	}))
-	progress := chromedp.Events(ctx, browser.DownloadProgress)
-	step("downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true)})
-		return err
-	}))
-	completed := make(chan string, 8)
-	go func() {
-		for ev, err := range progress {
-			if err != nil {
-				return
-			}
-			if ev.State == browser.DownloadProgressStateCompleted {
-				completed <- ev.GUID
-			}
-		}
-	}()
-	download := func(name, sel string) string {
+	// download saves what clicking sel downloads as file (in downloads).
+	download := func(sel, file string) string {
 		t.Helper()
-		step(name, chromedp.Click(chromedp.CSS(sel)))
-		select {
-		case guid := <-completed:
-			return filepath.Join(downloads, guid)
-		case <-time.After(browserTimeout):
-			t.Fatalf("%s did not complete in time", name)
-			return ""
+		path := filepath.Join(downloads, file)
+		if err := os.WriteFile(path, tb.download(downloads, sel), 0o600); err != nil {
+			t.Fatal(err)
 		}
+		return path
 	}
 	shoot := func(name string) {
 		t.Helper()
@@ -145,7 +124,7 @@ func TestPortalPasskeyBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("form.passkey-register input[name=label]"), "Ноутбук"),
 		chromedp.Click(chromedp.CSS("form.passkey-register button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("a[id^=request-]")))
-	reqFile := download("download the endorsement request", "a[id^=request-]")
+	reqFile := download("a[id^=request-]", "request.json")
 	raw, err := os.ReadFile(reqFile)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +178,7 @@ func TestPortalPasskeyBrowser(t *testing.T) {
 	if got := text("main"); !strings.Contains(got, "Уважаемый абонент! Уведомление о задолженности") {
 		t.Errorf("the accepted letter's content is not shown: %q", got)
 	}
-	bundleFile := download("download the bundle", "#bundle")
+	bundleFile := download("#bundle", "bundle.json")
 	trust := citizen.trust()
 	trust.WebAuthn = &signing.WebAuthnTrust{RPID: "localhost", Origins: []string{origin}}
 	trustJSON, _ := json.Marshal(trust)
