@@ -40,8 +40,13 @@ type revocations struct {
 	mu sync.Mutex // guards the fields below; never held across a query
 	// waiters are checks and Refresh calls waiting for the next reload,
 	// which starts after they were added.
-	waiters  []chan error
-	loadFrom time.Time // start of the reload in flight; zero when none
+	waiters []chan error
+	// loadFrom is when the reload in flight started, read from the real
+	// monotonic clock, not the injected one: whether the store hangs is a
+	// matter of elapsed time, and a test's clock jump must not make a
+	// reload that began a millisecond ago look hung (the check would then
+	// answer from a set read before a revocation). Zero when none.
+	loadFrom time.Time
 	failedAt time.Time // end of the last failed reload since the last good one
 
 	cancel context.CancelFunc
@@ -125,7 +130,7 @@ func (r *revocations) reload(ctx context.Context) {
 	r.mu.Lock()
 	waiters := r.waiters
 	r.waiters = nil
-	r.loadFrom = r.now()
+	r.loadFrom = time.Now()
 	r.mu.Unlock()
 
 	err := r.load(ctx)
@@ -233,7 +238,7 @@ func (r *revocations) current(ctx context.Context) (*revocationSnapshot, error) 
 	// The store is failing or hanging: do not make every check wait on it
 	// again while the grace still covers the old set.
 	outage := (!r.failedAt.IsZero() && now.Sub(r.failedAt) < r.ttl) ||
-		(!r.loadFrom.IsZero() && now.Sub(r.loadFrom) >= r.ttl)
+		(!r.loadFrom.IsZero() && time.Since(r.loadFrom) >= r.ttl)
 	r.mu.Unlock()
 	if outage && inGrace {
 		return s, nil

@@ -196,3 +196,52 @@ func TestRevocationRefreshAfterStop(t *testing.T) {
 		t.Fatalf("Refresh after stop = %v, want %v", err, errRevocationsStopped)
 	}
 }
+
+// A check that finds the set older than the ttl while a reload is in flight
+// waits for a reload that starts after it asked, even when the injected
+// clock jumped past the ttl during that reload: the jump says the set is
+// stale, not that the store hangs. (It once answered from the stale set,
+// so a certificate revoked a moment earlier passed on a busy CI machine.)
+func TestRevocationCheckAfterClockJumpDuringReload(t *testing.T) {
+	t.Parallel()
+	f := newRevFixture(t, storetest.NewSQLite, "0A1B")
+	h := &hang{entered: make(chan struct{}), release: make(chan struct{})}
+	f.st.hang.Store(h)
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- f.rev.Refresh(context.WithoutCancel(t.Context())) }()
+	<-h.entered // a reload is in flight
+
+	f.revoke(t, "0A1B")
+	f.clock.Advance(2 * time.Second)
+	type answer struct {
+		revoked bool
+		err     error
+	}
+	checked := make(chan answer, 1)
+	go func() {
+		revoked, err := f.rev.IsRevoked(t.Context(), "0A1B")
+		checked <- answer{revoked, err}
+	}()
+	// The check must queue for the next reload, not answer from the set in use.
+	for waiting := false; !waiting; {
+		select {
+		case a := <-checked:
+			t.Fatalf("check answered %v, %v while the only reload in flight started before it asked; want it to wait for the next", a.revoked, a.err)
+		default:
+		}
+		f.rev.mu.Lock()
+		waiting = len(f.rev.waiters) > 0
+		f.rev.mu.Unlock()
+		if !waiting {
+			time.Sleep(time.Millisecond) // polling a condition, not waiting a duration
+		}
+	}
+	f.st.hang.Store(nil)
+	close(h.release)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	if a := <-checked; a.err != nil || !a.revoked {
+		t.Fatalf("check after the reload = %v, %v; want revoked", a.revoked, a.err)
+	}
+}
