@@ -18,10 +18,18 @@ import (
 // node read, nodes, head, evidence, letters' chains, checkpoint): 13.
 const maxReportStatements = 13
 
+// maxReportRoundTrips bounds the round trips of one batch of reports on
+// PostgreSQL: the writes above wait in the store's querier and go out with
+// the next statement whose answer is needed (BEGIN with the jobs' lock,
+// the jobs' and letters' updates and the notifications with the head
+// lock, the log's writes with COMMIT): 6 where each statement was one.
+const maxReportRoundTrips = 6
+
 // TestReportBatchStatements: a batch of reports costs the same number of
 // statements whatever its size and however many senders its letters have:
 // set-based, never one statement per job (issue 16). The statements are
-// counted where they reach the database, on both engines.
+// counted where they reach the database, on both engines, and so are the
+// round trips on PostgreSQL.
 func TestReportBatchStatements(t *testing.T) {
 	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
@@ -47,6 +55,7 @@ func TestReportBatchStatements(t *testing.T) {
 			senders = append(senders, w.org)
 			pc := centre("pc", "220")
 			counts := map[string][]int{}
+			trips := map[string][]int{}
 			lists := map[string][][]string{}
 			sizes := []int{1, 3, 40}
 			for _, n := range sizes {
@@ -65,6 +74,7 @@ func TestReportBatchStatements(t *testing.T) {
 					log.Reset()
 					res, err := w.q.ReportBatch(t.Context(), pc, reports)
 					stmts := log.Statements()
+					trips[outcome] = append(trips[outcome], log.RoundTrips())
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -87,6 +97,14 @@ func TestReportBatchStatements(t *testing.T) {
 						}
 					}
 					t.Fatalf("%s: statements per batch %v for batches of %v, want one count ≤ %d for every size:%s", outcome, c, sizes, maxReportStatements, b.String())
+				}
+			}
+			if engine != "postgres" {
+				return
+			}
+			for outcome, c := range trips {
+				if slices.Max(c) != slices.Min(c) || c[0] > maxReportRoundTrips {
+					t.Errorf("%s: round trips per batch %v for batches of %v, want one count ≤ %d for every size", outcome, c, sizes, maxReportRoundTrips)
 				}
 			}
 		})

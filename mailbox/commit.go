@@ -288,9 +288,11 @@ func contentBytes(items []*batchItem) int64 {
 func (s *Service) writeItems(ctx context.Context, tx Tx, items []*batchItem) error {
 	letters := make([]Letter, 0, len(items))
 	var bodies []Chunk
+	var notes []Notification
 	for _, it := range items {
 		letters = append(letters, it.l)
 		bodies = append(bodies, bodyChunks(it.l.ID, it.draft, it.body)...)
+		notes = append(notes, it.notes...)
 	}
 	if err := tx.CreateLetters(ctx, letters); err != nil {
 		return err
@@ -298,17 +300,17 @@ func (s *Service) writeItems(ctx context.Context, tx Tx, items []*batchItem) err
 	if err := tx.PutChunks(ctx, bodies); err != nil {
 		return err
 	}
+	if len(notes) > 0 {
+		if err := tx.AddNotifications(ctx, notes); err != nil {
+			return err
+		}
+	}
 	for _, it := range items {
 		if err := storeAttachments(ctx, tx, it.l.ID, it.draft); err != nil {
 			return err
 		}
 		if it.job != nil {
 			if err := s.writeJob(ctx, tx, *it.job, it.pdf); err != nil {
-				return err
-			}
-		}
-		for _, n := range it.notes {
-			if err := tx.AddNotification(ctx, n); err != nil {
 				return err
 			}
 		}

@@ -34,7 +34,8 @@ type Notification struct {
 // OutboxTx stores outbound notifications.
 type OutboxTx interface {
 	AddNotification(ctx context.Context, n Notification) error
-	// AddNotifications inserts several notifications in one round trip.
+	// AddNotifications inserts several notifications in one round trip; it
+	// may be held back to the transaction's next statement.
 	AddNotifications(ctx context.Context, ns []Notification) error
 	// DueNotifications lists unsent notifications due at now, locked.
 	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)

@@ -210,7 +210,9 @@ type LetterQuery struct {
 // LetterTx stores letters and their encrypted content.
 type LetterTx interface {
 	CreateLetter(ctx context.Context, l Letter) error
-	// CreateLetters inserts several letters in one round trip.
+	// CreateLetters inserts several letters in one round trip. The store
+	// may hold the rows back and send them with the transaction's next
+	// statement (a constraint violation is then returned there).
 	CreateLetters(ctx context.Context, ls []Letter) error
 	// GetLetter reads a letter; with lock it is locked until commit.
 	GetLetter(ctx context.Context, id string, lock bool) (Letter, error)
@@ -222,7 +224,9 @@ type LetterTx interface {
 	// notification id.
 	UpdateLetter(ctx context.Context, l Letter) error
 	// UpdateLetters writes the fields of UpdateLetter of several letters in
-	// one statement (ids distinct); ErrNotFound if one is missing.
+	// one statement (ids distinct); ErrNotFound if one is missing. Like
+	// CreateLetters it may be held back: the error may come from the
+	// transaction's next statement.
 	UpdateLetters(ctx context.Context, ls []Letter) error
 	ListLetters(ctx context.Context, q LetterQuery) ([]Letter, error)
 	// LetterIDs lists up to limit letter ids greater than afterID, in
@@ -235,8 +239,12 @@ type LetterTx interface {
 	// deadline has passed, locked, skipping letters another transaction
 	// holds (so several processes expire each letter once).
 	DueLetters(ctx context.Context, now time.Time, limit int) ([]Letter, error)
+	// PutChunk inserts one chunk at once: data may be reused after it
+	// returns.
 	PutChunk(ctx context.Context, letterID string, part, chunk int, data []byte) error
-	// PutChunks inserts several chunks in one round trip.
+	// PutChunks inserts several chunks in one round trip. Like
+	// CreateLetters it may be held back to the next statement: the
+	// chunks' data must not change until the transaction ends.
 	PutChunks(ctx context.Context, cs []Chunk) error
 	// Chunks calls fn for each stored chunk of a part, in order.
 	Chunks(ctx context.Context, letterID string, part int, fn func(chunk int, data []byte) error) error
@@ -327,7 +335,8 @@ type PrintTx interface {
 	// error and times.
 	UpdatePrintJob(ctx context.Context, j PrintJob) error
 	// UpdatePrintJobs writes the same fields of several jobs in one
-	// statement (ids distinct); ErrNotFound if one is missing.
+	// statement (ids distinct); ErrNotFound if one is missing. It may be
+	// held back like UpdateLetters.
 	UpdatePrintJobs(ctx context.Context, js []PrintJob) error
 	// LeasePrintJobs claims up to max jobs of the regions that are queued
 	// and available, or leased with an expired lease, giving each a new

@@ -40,6 +40,7 @@ const migrationLockID = 0x6e706573
 type Store struct {
 	pool        *pgxpool.Pool
 	onStatement func(sql string)
+	onRoundTrip func()
 }
 
 var _ mailbox.Store = (*Store)(nil)
@@ -57,6 +58,11 @@ type Options struct {
 	// transaction runs (InTx and View), before it runs: tests count
 	// statements with it. It must be safe for concurrent use.
 	OnStatement func(sql string)
+	// OnRoundTrip, when set, is called each time a transaction sends
+	// statements and waits for their answer (one statement, or a pipeline
+	// of several): tests count round trips with it. It must be safe for
+	// concurrent use.
+	OnRoundTrip func()
 }
 
 // Open connects, checks that the server is durable, and migrates.
@@ -87,7 +93,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, onStatement: opts.OnStatement}
+	s := &Store{pool: pool, onStatement: opts.OnStatement, onRoundTrip: opts.OnRoundTrip}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
@@ -203,125 +209,37 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 // InTx implements mailbox.Store. Read committed plus explicit row locks is
 // what every statement in sqlstore is written for.
 func (s *Store) InTx(ctx context.Context, fn func(mailbox.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+	return s.run(ctx, beginReadCommitted, fn)
 }
 
 // View implements mailbox.Store.
 func (s *Store) View(ctx context.Context, fn func(mailbox.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return s.run(ctx, beginReadOnly, fn)
 }
 
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(mailbox.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, opts)
+// The statements that open a transaction (PostgreSQL's BEGIN): InTx's and
+// View's.
+const (
+	beginReadCommitted = "begin isolation level read committed"
+	beginReadOnly      = "begin isolation level repeatable read read only"
+)
+
+// run runs fn in a transaction on one pooled connection. The BEGIN goes
+// out with the transaction's first statement and the statements held back
+// (sqlstore.Deferrer) with the COMMIT, each in one round trip (querier):
+// a transaction costs its statements' round trips and no more.
+func (s *Store) run(ctx context.Context, begin string, fn func(mailbox.Tx) error) error {
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return translate(err)
 	}
-	// Rollback after a commit is a no-op; with a cancelled ctx it must still
-	// reach the server, hence WithoutCancel.
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	q := &querier{tx: tx}
+	q := &querier{conn: c.Conn(), begin: begin, roundTrip: s.onRoundTrip}
+	defer q.release(ctx, c)
 	if err := fn(&sqlstore.Tx{Q: sqlstore.Observed(q, s.onStatement), D: dialect}); err != nil {
 		return err
 	}
-	// Statements held back (the log's writes) go out before the commit.
-	if err := q.flush(ctx); err != nil {
-		return err
-	}
-	return translate(tx.Commit(ctx))
+	return q.commit(ctx)
 }
-
-// querier runs the shared SQL in a pgx transaction. Statements held back
-// (sqlstore.Deferrer) are sent as one pipeline before the next statement
-// or the commit.
-type querier struct {
-	tx      pgx.Tx
-	pending []deferred
-}
-
-type deferred struct {
-	sql   string
-	args  []any
-	check func(int64) error
-}
-
-var _ sqlstore.Deferrer = (*querier)(nil)
-
-// Defer implements sqlstore.Deferrer.
-func (q *querier) Defer(sql string, args []any, check func(int64) error) {
-	q.pending = append(q.pending, deferred{sql, args, check})
-}
-
-// flush sends the held statements in one round trip (a pgx batch is one
-// pipeline: every statement is sent, then every result read) and returns
-// the first error.
-func (q *querier) flush(ctx context.Context) error {
-	if len(q.pending) == 0 {
-		return nil
-	}
-	pending := q.pending
-	q.pending = nil
-	b := &pgx.Batch{}
-	for _, d := range pending {
-		b.Queue(d.sql, d.args...)
-	}
-	br := q.tx.SendBatch(ctx, b)
-	var first error
-	for _, d := range pending {
-		tag, err := br.Exec()
-		if err == nil && d.check != nil {
-			err = d.check(tag.RowsAffected())
-		} else {
-			err = translate(err)
-		}
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	if err := br.Close(); err != nil && first == nil {
-		first = translate(err)
-	}
-	return first
-}
-
-func (q *querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	if err := q.flush(ctx); err != nil {
-		return 0, err
-	}
-	tag, err := q.tx.Exec(ctx, sql, args...)
-	return tag.RowsAffected(), translate(err)
-}
-
-func (q *querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	if err := q.flush(ctx); err != nil {
-		return nil, err
-	}
-	r, err := q.tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	return rows{r}, nil
-}
-
-func (q *querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	if err := q.flush(ctx); err != nil {
-		return errRow{err}
-	}
-	return row{q.tx.QueryRow(ctx, sql, args...)}
-}
-
-// errRow is a row whose statement was never sent: a held statement before
-// it failed.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-type rows struct{ pgx.Rows }
-
-func (r rows) Err() error { return translate(r.Rows.Err()) }
-
-type row struct{ pgx.Row }
-
-func (r row) Scan(dest ...any) error { return translate(r.Row.Scan(dest...)) }
 
 // translate maps pgx errors to the domain's (River's interpretError is the
 // model): no rows → ErrNotFound, unique violation → ErrConflict, a lost

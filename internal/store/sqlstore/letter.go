@@ -76,7 +76,7 @@ func (t *Tx) CreateLetters(ctx context.Context, ls []mailbox.Letter) error {
 			l.ContentKey, atts, Micros(l.CreatedAt), Micros(l.ReadAt), l.LastEvidence, l.EvidenceCount, l.NotificationID,
 			boolInt(l.RecipientByMailbox), l.Language, l.InReplyTo, l.ThreadID, l.SentByID, l.SentByName, mailbox.SearchText(l), dueAt(l))
 	}
-	return t.insertRows(ctx, "letters", letterColumns+", search_text, due_at", ncols, args)
+	return t.insertRowsLater(ctx, "letters", letterColumns+", search_text, due_at", ncols, args)
 }
 
 // GetLetter implements mailbox.LetterTx.
@@ -262,19 +262,23 @@ func (t *Tx) DueLetters(ctx context.Context, now time.Time, limit int) ([]mailbo
 	return collectLetters(rows)
 }
 
-// PutChunk implements mailbox.LetterTx.
+// PutChunk implements mailbox.LetterTx: sent at once, because the caller
+// streams an attachment through one buffer.
 func (t *Tx) PutChunk(ctx context.Context, letterID string, part, chunk int, data []byte) error {
-	return t.PutChunks(ctx, []mailbox.Chunk{{LetterID: letterID, Part: part, Index: chunk, Data: data}})
+	return t.insertRows(ctx, "letter_chunks", chunkColumns, 4, []any{letterID, part, chunk, data})
 }
 
-// PutChunks implements mailbox.LetterTx with multi-row INSERTs.
+// PutChunks implements mailbox.LetterTx with multi-row INSERTs, held back
+// for the next statement (execLater).
 func (t *Tx) PutChunks(ctx context.Context, cs []mailbox.Chunk) error {
 	args := make([]any, 0, 4*len(cs))
 	for _, c := range cs {
 		args = append(args, c.LetterID, c.Part, c.Index, c.Data)
 	}
-	return t.insertRows(ctx, "letter_chunks", "letter_id, part, chunk, data", 4, args)
+	return t.insertRowsLater(ctx, "letter_chunks", chunkColumns, 4, args)
 }
+
+const chunkColumns = "letter_id, part, chunk, data"
 
 // Chunks implements mailbox.LetterTx.
 func (t *Tx) Chunks(ctx context.Context, letterID string, part int, fn func(int, []byte) error) error {

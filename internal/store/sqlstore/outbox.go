@@ -24,7 +24,7 @@ func (t *Tx) AddNotifications(ctx context.Context, ns []mailbox.Notification) er
 	for _, n := range ns {
 		args = append(args, n.ID, n.Kind, n.MailboxID, n.LetterID, n.To, Micros(n.CreatedAt), n.Attempts, Micros(n.NextAt), Micros(n.SentAt), n.LastError)
 	}
-	return t.insertRows(ctx, "notifications", notificationColumns, 10, args)
+	return t.insertRowsLater(ctx, "notifications", notificationColumns, 10, args)
 }
 
 // DueNotifications implements mailbox.OutboxTx: unsent notifications due

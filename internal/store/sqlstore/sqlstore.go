@@ -46,21 +46,24 @@ type Row interface {
 
 // Deferrer is a Querier that can hold back statements whose only result
 // is an error and send them together with the transaction's next
-// statement, or before its commit, in one round trip (pgx's pipeline on
+// statement, or with its commit, in one round trip (pgx's pipeline on
 // PostgreSQL). A held statement's error, check's included, is returned by
-// the statement or commit that sends it. The evidence log's writes use it:
-// they run under the log head's lock, which every append waits for, so
-// each round trip saved there is saved for all of them.
+// the statement or commit that sends it; Defer itself fails only when it
+// sends what it holds (it bounds the memory held). The held arguments are
+// read when sent: the caller must not change them meanwhile. The evidence
+// log's writes use it (they run under the log head's lock, which every
+// append waits for, so each round trip saved there is saved for all of
+// them), and so do the group commit's letter and body rows, which go out
+// with the head's lock.
 type Deferrer interface {
-	Defer(sql string, args []any, check func(rowsAffected int64) error)
+	Defer(ctx context.Context, sql string, args []any, check func(rowsAffected int64) error) error
 }
 
 // execLater runs a write whose result is only an error: held back when the
 // querier is a Deferrer, at once otherwise.
 func (t *Tx) execLater(ctx context.Context, sql string, args []any, check func(int64) error) error {
 	if d, ok := t.Q.(Deferrer); ok {
-		d.Defer(sql, args, check)
-		return nil
+		return d.Defer(ctx, sql, args, check)
 	}
 	n, err := t.Q.Exec(ctx, sql, args...)
 	if err != nil || check == nil {
@@ -108,9 +111,9 @@ type observedDeferrer struct {
 	d Deferrer
 }
 
-func (o observedDeferrer) Defer(sql string, args []any, check func(int64) error) {
+func (o observedDeferrer) Defer(ctx context.Context, sql string, args []any, check func(int64) error) error {
 	o.fn(sql)
-	o.d.Defer(sql, args, check)
+	return o.d.Defer(ctx, sql, args, check)
 }
 
 // Dialect names the engine-specific pieces of SQL.
@@ -223,7 +226,8 @@ type valueColumn struct{ name, sqlType string }
 // because SQLite names a bare VALUES list's columns column1, column2, …;
 // CAST types its parameters, which neither engine infers there. cols[0] is
 // the key, id; args holds the values of all rows, row after row. A row
-// that matches nothing makes it fail with ErrNotFound.
+// that matches nothing makes it fail with ErrNotFound. The statements are
+// held back (execLater): the error may come from the next statement.
 func (t *Tx) updateFromValues(ctx context.Context, table string, cols []valueColumn, args []any) error {
 	ncols := len(cols)
 	names := make([]string, ncols)
@@ -256,12 +260,14 @@ func (t *Tx) updateFromValues(ctx context.Context, table string, cols []valueCol
 			sb.WriteByte(')')
 		}
 		sb.WriteString(") UPDATE " + table + " SET " + strings.Join(sets, ", ") + " FROM v WHERE " + table + ".id = v.id")
-		got, err := t.Q.Exec(ctx, sb.String(), args[start*ncols:end*ncols]...)
-		if err != nil {
+		want := int64(end - start)
+		if err := t.execLater(ctx, sb.String(), args[start*ncols:end*ncols], func(got int64) error {
+			if got != want {
+				return fmt.Errorf("%s: %d of %d rows updated: %w", table, got, want, mailbox.ErrNotFound)
+			}
+			return nil
+		}); err != nil {
 			return err
-		}
-		if got != int64(end-start) {
-			return fmt.Errorf("%s: %d of %d rows updated: %w", table, got, end-start, mailbox.ErrNotFound)
 		}
 	}
 	return nil

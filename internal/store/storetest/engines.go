@@ -94,8 +94,23 @@ func NewSQLite(t *testing.T) mailbox.Store {
 // StatementLog records the statements of the transactions of a store
 // opened by NewCounted, in order.
 type StatementLog struct {
-	mu    sync.Mutex
-	stmts []string
+	mu         sync.Mutex
+	stmts      []string
+	roundTrips int
+}
+
+func (l *StatementLog) roundTrip() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roundTrips++
+}
+
+// RoundTrips counts the round trips to the database since the last Reset
+// (PostgreSQL only: the SQLite engine is in-process and counts none).
+func (l *StatementLog) RoundTrips() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.roundTrips
 }
 
 func (l *StatementLog) add(sql string) {
@@ -108,7 +123,7 @@ func (l *StatementLog) add(sql string) {
 func (l *StatementLog) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.stmts = nil
+	l.stmts, l.roundTrips = nil, 0
 }
 
 // Statements returns the statements recorded since the last Reset.
@@ -129,7 +144,7 @@ func NewCounted(t *testing.T, engine string) (mailbox.Store, *StatementLog) {
 	case "sqlite":
 		s, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "npes.db"), sqlite.Options{OnStatement: log.add})
 	case "postgres":
-		s, err = postgres.Open(t.Context(), PostgresURL(t), postgres.Options{OnStatement: log.add})
+		s, err = postgres.Open(t.Context(), PostgresURL(t), postgres.Options{OnStatement: log.add, OnRoundTrip: log.roundTrip})
 	default:
 		t.Fatalf("storetest: no engine %q", engine)
 	}
