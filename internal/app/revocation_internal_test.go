@@ -98,6 +98,18 @@ func (f *revFixture) revoke(t *testing.T, serial string) {
 	}
 }
 
+// hangReload starts a reload (Refresh) and returns once it waits inside the
+// store, with the hang that holds it and the channel of its result.
+func (f *revFixture) hangReload(t *testing.T) (*hang, <-chan error) {
+	t.Helper()
+	h := &hang{entered: make(chan struct{}), release: make(chan struct{})}
+	f.st.hang.Store(h)
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- f.rev.Refresh(context.WithoutCancel(t.Context())) }()
+	<-h.entered
+	return h, reloaded
+}
+
 func (f *revFixture) want(t *testing.T, step, serial string, revoked bool) {
 	t.Helper()
 	got, err := f.rev.IsRevoked(t.Context(), serial)
@@ -171,11 +183,7 @@ func TestRevocationSnapshot(t *testing.T) {
 func TestRevocationCheckDoesNotWaitOnReload(t *testing.T) {
 	t.Parallel()
 	f := newRevFixture(t, storetest.NewSQLite, "0A1B")
-	h := &hang{entered: make(chan struct{}), release: make(chan struct{})}
-	f.st.hang.Store(h)
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- f.rev.Refresh(context.WithoutCancel(t.Context())) }()
-	<-h.entered // a reload is now inside the store, waiting
+	h, reloaded := f.hangReload(t)
 	for range 100 {
 		f.want(t, "while a reload hangs", "0A1B", false)
 	}
@@ -205,11 +213,7 @@ func TestRevocationRefreshAfterStop(t *testing.T) {
 func TestRevocationCheckAfterClockJumpDuringReload(t *testing.T) {
 	t.Parallel()
 	f := newRevFixture(t, storetest.NewSQLite, "0A1B")
-	h := &hang{entered: make(chan struct{}), release: make(chan struct{})}
-	f.st.hang.Store(h)
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- f.rev.Refresh(context.WithoutCancel(t.Context())) }()
-	<-h.entered // a reload is in flight
+	h, reloaded := f.hangReload(t)
 
 	f.revoke(t, "0A1B")
 	f.clock.Advance(2 * time.Second)
