@@ -177,9 +177,26 @@ func testRecheck(t *testing.T, open storetest.Factory, change, restore func(*tes
 		t.Fatal(err)
 	}
 	defer d.Close()
-	v, _, err := w.svc.Submit(ctx, w.org, mailbox.Submission{RecipientName: "Иванову И.И.",
-		RecipientAddress: "220013, г. Минск, ул. Дорошевича, 8, кв. 5", Subject: "s", Body: "b"}, d)
+	// With an idempotency key: the group commit stores the keys with its
+	// first reads, so a submission rerouted there must not leave its key
+	// naming a letter that was never written (the retry below).
+	sub := mailbox.Submission{RecipientName: "Иванову И.И.",
+		RecipientAddress: "220013, г. Минск, ул. Дорошевича, 8, кв. 5", Subject: "s", Body: "b", IdempotencyKey: "recheck-1"}
+	v, _, err := w.svc.Submit(ctx, w.org, sub, d)
 	st.hooks(nil, nil)
+	retry := func() (mailbox.LetterView, bool) {
+		t.Helper()
+		d, err := w.svc.NewDraft()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		v, replayed, err := w.svc.Submit(ctx, w.org, sub, d)
+		if err != nil {
+			t.Fatalf("the retry with the same idempotency key: %v", err)
+		}
+		return v, replayed
+	}
 
 	var after []string
 	mustView(func(tx mailbox.Tx) (err error) { after, err = tx.LetterIDs(ctx, "", 1000); return err })
@@ -189,6 +206,9 @@ func testRecheck(t *testing.T, open storetest.Factory, change, restore func(*tes
 		}
 		if len(after) != len(before) {
 			t.Fatalf("a refused submission wrote letters: %d before, %d after", len(before), len(after))
+		}
+		if _, replayed := retry(); replayed {
+			t.Fatal("the retry of a refused submission was answered as a replay: its key was stored")
 		}
 		return
 	}
@@ -207,5 +227,8 @@ func testRecheck(t *testing.T, open storetest.Factory, change, restore func(*tes
 	if v.Route != route || v.RouteReason != reason || l.Route != route || l.RouteReason != reason || l.RecipientMailbox != wantMailbox {
 		t.Fatalf("view %s/%q, stored %s/%q to %q; want %s/%q to %q",
 			v.Route, v.RouteReason, l.Route, l.RouteReason, l.RecipientMailbox, route, reason, wantMailbox)
+	}
+	if again, replayed := retry(); !replayed || again.ID != v.ID {
+		t.Fatalf("the retry = letter %s (replayed %v); want the letter written, %s", again.ID, replayed, v.ID)
 	}
 }
