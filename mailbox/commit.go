@@ -2,7 +2,6 @@ package mailbox
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
@@ -172,60 +171,16 @@ func (c *committer) commit(batch []*batchItem) {
 	}
 }
 
-// errRecheckApart asks write to run the group again with its recipients
-// read before its idempotency keys are stored (readsApart).
-var errRecheckApart = errors.New("a rerouted submission's idempotency key was stored with the group's reads")
-
-// write commits a group. Its first reads (the recipients read-locked, their
-// credentials, the idempotency keys stored) go to the database in one round
-// trip (GroupCommitReads), which stores every item's key before the
-// recipients are checked again. An item rerouted by that check must leave
-// no key behind, so a group where that happens (a recipient mailbox
-// changed since routing: rare) is rolled back and written again with the
-// reads apart, the key stored only for items that stay.
 func (c *committer) write(items []*batchItem) error {
-	err := c.writeGroup(items, false)
-	if errors.Is(err, errRecheckApart) {
-		err = c.writeGroup(items, true)
-	}
-	return err
-}
-
-func (c *committer) writeGroup(items []*batchItem, readsApart bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s := c.s
 	return s.cfg.Store.InTx(ctx, func(tx Tx) error {
 		now := s.now()
 		live := make([]*batchItem, 0, len(items))
-		keyOf := func(it *batchItem) IdempotencyKey {
-			return IdempotencyKey{Sender: it.sender, Key: it.key, RequestHash: it.reqHash, LetterID: it.l.ID, CreatedAt: now}
-		}
-		// The keys of the whole group in one statement; an item whose key
-		// exists (or an earlier item of this group took) is a retry of a
-		// committed submission: nothing of it is written.
-		stored := map[string]bool{}
-		var seen map[string]recipientFacts
-		if readsApart {
-			var err error
-			if seen, err = recipientsOf(ctx, tx, items); err != nil {
-				return err
-			}
-		} else {
-			var keys []IdempotencyKey
-			for _, it := range items {
-				if it.key != "" {
-					keys = append(keys, keyOf(it))
-				}
-			}
-			r, err := tx.GroupCommitReads(ctx, recipientIDs(items), keys)
-			if err != nil {
-				return err
-			}
-			seen = recipientFactsOf(r.Mailboxes, r.Credentials)
-			for _, k := range r.StoredKeys {
-				stored[k.LetterID] = true
-			}
+		seen, err := recipientsOf(ctx, tx, items)
+		if err != nil {
+			return err
 		}
 		var keys []IdempotencyKey
 		for _, it := range items {
@@ -235,14 +190,15 @@ func (c *committer) writeGroup(items []*batchItem, readsApart bool) error {
 				return err
 			}
 			it.rerouted = !ok
-			if it.rerouted && stored[it.l.ID] {
-				return errRecheckApart
-			}
 			if !it.rerouted && it.key != "" {
-				keys = append(keys, keyOf(it))
+				keys = append(keys, IdempotencyKey{Sender: it.sender, Key: it.key, RequestHash: it.reqHash, LetterID: it.l.ID, CreatedAt: now})
 			}
 		}
-		if readsApart && len(keys) > 0 {
+		// The keys of the whole group in one statement; an item whose key
+		// exists (or an earlier item of this group took) is a retry of a
+		// committed submission: nothing of it is written.
+		stored := map[string]bool{}
+		if len(keys) > 0 {
 			put, err := tx.TryPutIdempotencyKeys(ctx, keys)
 			if err != nil {
 				return err
@@ -296,7 +252,6 @@ func (c *committer) writeGroup(items []*batchItem, readsApart bool) error {
 			if err := s.writeItems(ctx, tx, live); err != nil {
 				return err
 			}
-			var err error
 			if res, err = s.appendLog(ctx, tx, chains); err != nil {
 				return err
 			}

@@ -177,9 +177,10 @@ func testRecheck(t *testing.T, open storetest.Factory, change, restore func(*tes
 		t.Fatal(err)
 	}
 	defer d.Close()
-	// With an idempotency key: the group commit stores the keys with its
-	// first reads, so a submission rerouted there must not leave its key
-	// naming a letter that was never written (the retry below).
+	// With an idempotency key: a submission rerouted at commit must not
+	// leave its key naming a letter that was never written (the retry
+	// below is a replay of the letter written, or, after a refusal, a new
+	// submission).
 	sub := mailbox.Submission{RecipientName: "Иванову И.И.",
 		RecipientAddress: "220013, г. Минск, ул. Дорошевича, 8, кв. 5", Subject: "s", Body: "b", IdempotencyKey: "recheck-1"}
 	v, _, err := w.svc.Submit(ctx, w.org, sub, d)

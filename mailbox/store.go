@@ -262,19 +262,6 @@ type LetterTx interface {
 	// not exist yet and returns them; of two equal keys (Sender, Key) in
 	// ks only the first is stored. An existing key is not an error.
 	TryPutIdempotencyKeys(ctx context.Context, ks []IdempotencyKey) ([]IdempotencyKey, error)
-	// GroupCommitReads is a group commit's first reads, in one round trip
-	// where the store can pipeline them: GetMailboxes(mailboxIDs, lock),
-	// then CredentialsOf(mailboxIDs) as a statement of its own (it sees
-	// whatever a transaction that held one of those mailboxes committed),
-	// then TryPutIdempotencyKeys(keys).
-	GroupCommitReads(ctx context.Context, mailboxIDs []string, keys []IdempotencyKey) (GroupReads, error)
-}
-
-// GroupReads is what GroupCommitReads read and stored.
-type GroupReads struct {
-	Mailboxes   []Mailbox               // found, in id order, read-locked
-	Credentials map[string][]Credential // by mailbox, as CredentialsOf
-	StoredKeys  []IdempotencyKey        // as TryPutIdempotencyKeys
 }
 
 // IdempotencyKey is a sender's idempotency key and the letter it names.

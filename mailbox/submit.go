@@ -560,9 +560,15 @@ func recheckRecipient(_ context.Context, _ Tx, it *batchItem, seen map[string]re
 // (LockMailbox), and waits. Two committers share the read locks, so
 // letters to one mailbox do not serialize their groups.
 func recipientsOf(ctx context.Context, tx Tx, items []*batchItem) (map[string]recipientFacts, error) {
-	ids := recipientIDs(items)
+	seen := map[string]recipientFacts{}
+	var ids []string
+	for _, it := range items {
+		if it.l.Route == RouteElectronic {
+			ids = append(ids, it.l.RecipientMailbox)
+		}
+	}
 	if len(ids) == 0 {
-		return map[string]recipientFacts{}, nil
+		return seen, nil
 	}
 	ms, err := tx.GetMailboxes(ctx, ids, true)
 	if err != nil {
@@ -576,27 +582,10 @@ func recipientsOf(ctx context.Context, tx Tx, items []*batchItem) (map[string]re
 	if err != nil {
 		return nil, err
 	}
-	return recipientFactsOf(ms, creds), nil
-}
-
-// recipientIDs are the recipient mailboxes of a group's electronic letters.
-func recipientIDs(items []*batchItem) []string {
-	var ids []string
-	for _, it := range items {
-		if it.l.Route == RouteElectronic {
-			ids = append(ids, it.l.RecipientMailbox)
-		}
-	}
-	return ids
-}
-
-// recipientFactsOf is what the commit learnt of each recipient mailbox.
-func recipientFactsOf(ms []Mailbox, creds map[string][]Credential) map[string]recipientFacts {
-	seen := make(map[string]recipientFacts, len(ms))
 	for _, m := range ms {
 		seen[m.ID] = recipientFacts{m: m, found: true, bound: anyBound(creds[m.ID])}
 	}
-	return seen
+	return seen, nil
 }
 
 // anyBound reports whether one of the bindings is current.

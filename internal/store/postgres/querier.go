@@ -51,8 +51,6 @@ type deferred struct {
 	sql   string
 	args  []any
 	check func(int64) error
-	// scan, set for a held query (DeferQuery), reads its rows.
-	scan func(sqlstore.Rows) error
 }
 
 var _ sqlstore.Deferrer = (*querier)(nil)
@@ -64,20 +62,8 @@ const maxPendingBytes = 4 << 20
 
 // Defer implements sqlstore.Deferrer.
 func (q *querier) Defer(ctx context.Context, sql string, args []any, check func(int64) error) error {
-	return q.hold(ctx, deferred{sql: sql, args: args, check: check})
-}
-
-// DeferQuery implements sqlstore.Deferrer.
-func (q *querier) DeferQuery(ctx context.Context, sql string, args []any, scan func(sqlstore.Rows) error) error {
-	return q.hold(ctx, deferred{sql: sql, args: args, scan: scan})
-}
-
-// Flush implements sqlstore.Deferrer.
-func (q *querier) Flush(ctx context.Context) error { return q.send(ctx, nil) }
-
-func (q *querier) hold(ctx context.Context, d deferred) error {
-	q.pending = append(q.pending, d)
-	for _, a := range d.args {
+	q.pending = append(q.pending, deferred{sql, args, check})
+	for _, a := range args {
 		switch v := a.(type) {
 		case []byte:
 			q.pendingBytes += len(v)
@@ -133,7 +119,13 @@ func (q *querier) sendBatch(ctx context.Context, final *deferred) (pgx.BatchResu
 		if first != nil {
 			break // the server skipped the rest of the pipeline
 		}
-		first = readHeld(br, d)
+		tag, err := br.Exec()
+		if err == nil && d.check != nil {
+			err = d.check(tag.RowsAffected())
+		} else {
+			err = translate(err)
+		}
+		first = err
 	}
 	if final != nil && first == nil {
 		return br, nil
@@ -142,29 +134,6 @@ func (q *querier) sendBatch(ctx context.Context, final *deferred) (pgx.BatchResu
 		first = translate(err)
 	}
 	return nil, first
-}
-
-// readHeld reads a held statement's result from the batch: its row count
-// for check, or its rows for scan.
-func readHeld(br pgx.BatchResults, d deferred) error {
-	if d.scan != nil {
-		r, err := br.Query()
-		if err != nil {
-			return translate(err)
-		}
-		rs := rows{Rows: r}
-		err = d.scan(rs)
-		rs.Close()
-		if err == nil {
-			err = rs.Err()
-		}
-		return err
-	}
-	tag, err := br.Exec()
-	if err == nil && d.check != nil {
-		return d.check(tag.RowsAffected())
-	}
-	return translate(err)
 }
 
 // direct reports whether nothing waits to be sent: a statement can go out
@@ -227,16 +196,16 @@ var errCommitRolledBack = errors.New("the transaction was rolled back at commit"
 
 // commit sends the held statements and the COMMIT in one round trip. A
 // transaction that never sent its BEGIN has nothing to commit. A held
-// statement with a check (its row count) or a scan is judged here, after
-// the server answered: the COMMIT then waits for that answer, in a round
-// trip of its own, or a failed check would come too late to stop it.
+// statement with a check (its row count) is judged here, after the server
+// answered: the COMMIT then waits for that answer, in a round trip of its
+// own, or a failed check would come too late to stop it.
 func (q *querier) commit(ctx context.Context) error {
 	if q.begin != "" && len(q.pending) == 0 {
 		q.begin = ""
 		return nil
 	}
 	for _, d := range q.pending {
-		if d.check != nil || d.scan != nil {
+		if d.check != nil {
 			if err := q.send(ctx, nil); err != nil {
 				return err
 			}

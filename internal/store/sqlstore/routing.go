@@ -59,48 +59,16 @@ func eachChunk(vs []string, fn func(chunk []string, args []any) error) error {
 // GetMailboxes implements mailbox.MailboxTx.
 func (t *Tx) GetMailboxes(ctx context.Context, ids []string, lock bool) ([]mailbox.Mailbox, error) {
 	var out []mailbox.Mailbox
-	err := t.getMailboxes(ctx, ids, lock, &out)
-	return out, err
-}
-
-// getMailboxes is GetMailboxes appending to out (when t is pipelined, on
-// the flush).
-func (t *Tx) getMailboxes(ctx context.Context, ids []string, lock bool, out *[]mailbox.Mailbox) error {
-	return eachChunk(distinct(ids), func(chunk []string, args []any) error {
+	err := eachChunk(distinct(ids), func(chunk []string, args []any) error {
 		q := `SELECT ` + mailboxColumns + ` FROM mailboxes WHERE id IN (` + placeholders(1, len(chunk)) + `) ORDER BY id`
 		if lock {
 			q += t.D.ForShare
 		}
-		return t.query(ctx, q, args, func(rows Rows) error {
-			for rows.Next() {
-				m, err := scanMailbox(rows)
-				if err != nil {
-					return err
-				}
-				*out = append(*out, m)
-			}
-			return nil
-		})
+		ms, err := t.listMailboxes(ctx, q, args...)
+		out = append(out, ms...)
+		return err
 	})
-}
-
-// GroupCommitReads implements mailbox.LetterTx: the three reads in one
-// pipeline, in this order: the mailboxes read-locked, their credentials
-// (a statement of its own, so on PostgreSQL it reads after the locks are
-// granted, with a snapshot that includes whatever a transaction holding
-// one committed), the keys.
-func (t *Tx) GroupCommitReads(ctx context.Context, mailboxIDs []string, keys []mailbox.IdempotencyKey) (mailbox.GroupReads, error) {
-	r := mailbox.GroupReads{Credentials: map[string][]mailbox.Credential{}}
-	err := t.pipeline(ctx, func(v *Tx) error {
-		if err := v.getMailboxes(ctx, mailboxIDs, true, &r.Mailboxes); err != nil {
-			return err
-		}
-		if err := v.credentialsOf(ctx, mailboxIDs, r.Credentials); err != nil {
-			return err
-		}
-		return v.tryPutIdempotencyKeys(ctx, keys, &r.StoredKeys)
-	})
-	return r, err
+	return out, err
 }
 
 // MailboxesByMatchKeys implements mailbox.MailboxTx.
@@ -154,27 +122,26 @@ func (s scanPrefix) Scan(dest ...any) error { return s.r.Scan(append([]any{s.dst
 // CredentialsOf implements mailbox.MailboxTx.
 func (t *Tx) CredentialsOf(ctx context.Context, mailboxIDs []string) (map[string][]mailbox.Credential, error) {
 	out := map[string][]mailbox.Credential{}
-	err := t.credentialsOf(ctx, mailboxIDs, out)
-	return out, err
-}
-
-func (t *Tx) credentialsOf(ctx context.Context, mailboxIDs []string, out map[string][]mailbox.Credential) error {
-	return eachChunk(distinct(mailboxIDs), func(chunk []string, args []any) error {
-		return t.query(ctx, `SELECT mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at, not_after, label
+	err := eachChunk(distinct(mailboxIDs), func(chunk []string, args []any) error {
+		rows, err := t.Q.Query(ctx, `SELECT mailbox_id, identity_id, serial, spki_sha256, bound_at, unbound_at, not_after, label
 			FROM mailbox_credentials WHERE mailbox_id IN (`+placeholders(1, len(chunk))+`)
-			ORDER BY mailbox_id, bound_at, identity_id`, args, func(rows Rows) error {
-			for rows.Next() {
-				var c mailbox.Credential
-				var b, u, na int64
-				if err := rows.Scan(&c.MailboxID, &c.IdentityID, &c.Serial, &c.SPKISHA256, &b, &u, &na, &c.Label); err != nil {
-					return err
-				}
-				c.BoundAt, c.UnboundAt, c.NotAfter = FromMicros(b), FromMicros(u), FromMicros(na)
-				out[c.MailboxID] = append(out[c.MailboxID], c)
+			ORDER BY mailbox_id, bound_at, identity_id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c mailbox.Credential
+			var b, u, na int64
+			if err := rows.Scan(&c.MailboxID, &c.IdentityID, &c.Serial, &c.SPKISHA256, &b, &u, &na, &c.Label); err != nil {
+				return err
 			}
-			return nil
-		})
+			c.BoundAt, c.UnboundAt, c.NotAfter = FromMicros(b), FromMicros(u), FromMicros(na)
+			out[c.MailboxID] = append(out[c.MailboxID], c)
+		}
+		return rows.Err()
 	})
+	return out, err
 }
 
 // keyPairs returns the distinct (sender, key) pairs of ks, first
@@ -235,12 +202,6 @@ func (t *Tx) IdempotencyKeys(ctx context.Context, ks []mailbox.IdempotencyKey) (
 // The keys are inserted in (sender, key) order, so that two transactions
 // inserting some of the same keys wait for each other's in one order.
 func (t *Tx) TryPutIdempotencyKeys(ctx context.Context, ks []mailbox.IdempotencyKey) ([]mailbox.IdempotencyKey, error) {
-	var out []mailbox.IdempotencyKey
-	err := t.tryPutIdempotencyKeys(ctx, ks, &out)
-	return out, err
-}
-
-func (t *Tx) tryPutIdempotencyKeys(ctx context.Context, ks []mailbox.IdempotencyKey, out *[]mailbox.IdempotencyKey) error {
 	ks = keyPairs(ks)
 	slices.SortStableFunc(ks, func(a, b mailbox.IdempotencyKey) int {
 		if c := strings.Compare(a.Sender, b.Sender); c != 0 {
@@ -248,6 +209,7 @@ func (t *Tx) tryPutIdempotencyKeys(ctx context.Context, ks []mailbox.Idempotency
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
+	var out []mailbox.IdempotencyKey
 	const per = inChunk / 5
 	for start := 0; start < len(ks); start += per {
 		chunk := ks[start:min(len(ks), start+per)]
@@ -257,25 +219,29 @@ func (t *Tx) tryPutIdempotencyKeys(ctx context.Context, ks []mailbox.Idempotency
 			vals[i] = "(" + placeholders(5*i+1, 5) + ")"
 			args = append(args, k.Sender, k.Key, k.RequestHash, k.LetterID, Micros(k.CreatedAt))
 		}
-		if err := t.query(ctx, `INSERT INTO idempotency_keys (sender, key, request_hash, letter_id, created_at)
-			VALUES `+strings.Join(vals, ", ")+` ON CONFLICT (sender, key) DO NOTHING RETURNING sender, key`, args, func(rows Rows) error {
-			stored := map[[2]string]bool{}
-			for rows.Next() {
-				var p [2]string
-				if err := rows.Scan(&p[0], &p[1]); err != nil {
-					return err
-				}
-				stored[p] = true
+		rows, err := t.Q.Query(ctx, `INSERT INTO idempotency_keys (sender, key, request_hash, letter_id, created_at)
+			VALUES `+strings.Join(vals, ", ")+` ON CONFLICT (sender, key) DO NOTHING RETURNING sender, key`, args...)
+		if err != nil {
+			return nil, err
+		}
+		stored := map[[2]string]bool{}
+		for rows.Next() {
+			var p [2]string
+			if err := rows.Scan(&p[0], &p[1]); err != nil {
+				rows.Close()
+				return nil, err
 			}
-			for _, k := range chunk {
-				if stored[[2]string{k.Sender, k.Key}] {
-					*out = append(*out, k)
-				}
+			stored[p] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, k := range chunk {
+			if stored[[2]string{k.Sender, k.Key}] {
+				out = append(out, k)
 			}
-			return nil
-		}); err != nil {
-			return err
 		}
 	}
-	return nil
+	return out, nil
 }

@@ -57,46 +57,6 @@ type Row interface {
 // with the head's lock.
 type Deferrer interface {
 	Defer(ctx context.Context, sql string, args []any, check func(rowsAffected int64) error) error
-	// DeferQuery holds a query back like Defer; scan reads its rows when
-	// they arrive (its error, like a check's, is returned by whatever sends
-	// the query). Flush sends everything held, in one round trip.
-	DeferQuery(ctx context.Context, sql string, args []any, scan func(Rows) error) error
-	Flush(ctx context.Context) error
-}
-
-// query runs a query and hands its rows to scan: at once, or, when t is a
-// pipelined view of a transaction (pipelined) on a Deferrer, held back
-// until the view is flushed.
-func (t *Tx) query(ctx context.Context, sql string, args []any, scan func(Rows) error) error {
-	if t.pipelined {
-		if d, ok := t.Q.(Deferrer); ok {
-			return d.DeferQuery(ctx, sql, args, scan)
-		}
-	}
-	rows, err := t.Q.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if err := scan(rows); err != nil {
-		return err
-	}
-	return rows.Err()
-}
-
-// pipeline runs fn against a view of t whose queries are held back, then
-// sends them in one round trip (where the engine can: on SQLite, which
-// is in-process, each query runs at once). fn's results are in its
-// variables only after pipeline returns: fn must not read them.
-func (t *Tx) pipeline(ctx context.Context, fn func(*Tx) error) error {
-	view := &Tx{Q: t.Q, D: t.D, pipelined: true}
-	if err := fn(view); err != nil {
-		return err
-	}
-	if d, ok := t.Q.(Deferrer); ok {
-		return d.Flush(ctx)
-	}
-	return nil
 }
 
 // execLater runs a write whose result is only an error: held back when the
@@ -156,13 +116,6 @@ func (o observedDeferrer) Defer(ctx context.Context, sql string, args []any, che
 	return o.d.Defer(ctx, sql, args, check)
 }
 
-func (o observedDeferrer) DeferQuery(ctx context.Context, sql string, args []any, scan func(Rows) error) error {
-	o.fn(sql)
-	return o.d.DeferQuery(ctx, sql, args, scan)
-}
-
-func (o observedDeferrer) Flush(ctx context.Context) error { return o.d.Flush(ctx) }
-
 // Dialect names the engine-specific pieces of SQL.
 type Dialect struct {
 	// Name is "postgres" or "sqlite".
@@ -189,7 +142,6 @@ type Tx struct {
 	D Dialect
 
 	headLocked bool // LockLogHead succeeded: the log head is held until the end
-	pipelined  bool // a view whose queries are held back (pipeline)
 }
 
 // Micros converts a time to the stored representation.

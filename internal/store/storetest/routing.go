@@ -13,7 +13,7 @@ import (
 
 func init() {
 	methodGroup("RoutingSetBased", testRoutingSetBased, "MailboxesByMatchKeys", "MailboxesOfIdentities",
-		"CredentialsOf", "IdempotencyKeys", "TryPutIdempotencyKeys", "GroupCommitReads")
+		"CredentialsOf", "IdempotencyKeys", "TryPutIdempotencyKeys")
 }
 
 // testRoutingSetBased pins the set-based reads of routing and the group
@@ -122,37 +122,6 @@ func testRoutingSetBased(t *testing.T, newStore Factory) {
 				got[i].LetterID != want[i].LetterID || !got[i].CreatedAt.Equal(t0) {
 				return fmt.Errorf("IdempotencyKeys = %+v; want %+v", got, want)
 			}
-		}
-		return nil
-	})
-	// GroupCommitReads is GetMailboxes (locked), CredentialsOf and
-	// TryPutIdempotencyKeys at once, and the transaction goes on after it.
-	mustTx(t, s, func(tx mailbox.Tx) error {
-		r, err := tx.GroupCommitReads(ctx(t), []string{"mb-c", "nope", "mb-a", "mb-c"}, []mailbox.IdempotencyKey{
-			key("snd", "k1", "hy", "Y"), // exists
-			key("snd", "k5", "h5", "L5"),
-			key("snd", "k5", "h6", "L6"), // the same key again: the first wins
-		})
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(ids(r.Mailboxes, mailboxID), []string{"mb-a", "mb-c"}) {
-			return fmt.Errorf("GroupCommitReads mailboxes = %v; want mb-a, mb-c in id order", ids(r.Mailboxes, mailboxID))
-		}
-		creds, _ := tx.CredentialsOf(ctx(t), []string{"mb-a", "mb-c"})
-		if len(r.Credentials) != 2 || len(r.Credentials["mb-a"]) != len(creds["mb-a"]) || len(r.Credentials["mb-c"]) != 1 ||
-			r.Credentials["mb-c"][0].UnboundAt.IsZero() {
-			return fmt.Errorf("GroupCommitReads credentials = %+v; want %+v", r.Credentials, creds)
-		}
-		if got := ids(r.StoredKeys, func(k mailbox.IdempotencyKey) string { return k.LetterID }); !slices.Equal(got, []string{"L5"}) {
-			return fmt.Errorf("GroupCommitReads stored keys %v; want L5", got)
-		}
-		if _, l, err := tx.GetIdempotencyKey(ctx(t), "snd", "k5"); err != nil || l != "L5" {
-			return fmt.Errorf("the key stored by GroupCommitReads: %q, %v", l, err)
-		}
-		none, err := tx.GroupCommitReads(ctx(t), nil, nil)
-		if err != nil || len(none.Mailboxes)+len(none.Credentials)+len(none.StoredKeys) != 0 {
-			return fmt.Errorf("GroupCommitReads of nothing = %+v, %v", none, err)
 		}
 		return nil
 	})
