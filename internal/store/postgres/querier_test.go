@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -100,6 +101,24 @@ func TestQuerierRoundTrips(t *testing.T) {
 		}
 		if count(t, 104) != 0 {
 			t.Fatal("a write of the failed transaction was committed")
+		}
+	})
+	t.Run("held bytes are bounded: past 4 MiB the held writes go out at once", func(t *testing.T) {
+		big := ev("big", 105)
+		big.Envelope = make([]byte, 5<<20)
+		if err := run(t, 2, func(tx mailbox.Tx) error {
+			if err := tx.AddEvidences(ctx, []mailbox.EvidenceRecord{big}); err != nil {
+				return err
+			}
+			if got := log.RoundTrips(); got != 1 {
+				return fmt.Errorf("round trips after holding 5 MiB = %d, want 1 (sent at once)", got)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if count(t, 105) != 1 {
+			t.Fatal("the write sent early was not committed")
 		}
 	})
 	t.Run("View is read-only", func(t *testing.T) {
