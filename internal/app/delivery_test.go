@@ -204,6 +204,24 @@ func TestRefusalExpiryAndPrint(t *testing.T) {
 				t.Errorf("%s: %d %s, want 400 %s", name, status, data, tc.code)
 			}
 		}
+		// The letter part is read strictly (encoding/json/v2): what v1
+		// would have let through — a member named twice (which value
+		// counts?), a name in another case, invalid UTF-8, a second value —
+		// is refused.
+		recipient := `"recipient":{"name":"X","address":"` + citizenAddress + `"}`
+		for name, raw := range map[string]string{
+			"member named twice": `{` + recipient + `,"subject":"a","subject":"b"}`,
+			"name in other case": `{` + recipient + `,"Subject":"a"}`,
+			"invalid UTF-8":      `{` + recipient + `,"subject":"` + "\xff" + `"}`,
+			"trailing value":     `{` + recipient + `} {}`,
+			"truncated":          `{` + recipient,
+		} {
+			body, ct := multipartRaw([]byte(raw))
+			status, data := org.do("POST", "/v1/letters", body, ct, nil, nil)
+			if status != 400 || !strings.Contains(string(data), `"bad_json"`) {
+				t.Errorf("%s: %d %.300s, want 400 bad_json", name, status, data)
+			}
+		}
 		// An executable cannot be printed: refused for a letter that may print.
 		status, _, data := org.send(letter(map[string]any{"print_if_unsigned_after": "48h"}), "", attachment{"setup.exe", "application/octet-stream", []byte("MZ\x90\x00binary")})
 		if status != 400 || !strings.Contains(string(data), "unprintable_attachment") {

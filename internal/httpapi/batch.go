@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
 	"io"
 	"mime"
 	"net/http"
@@ -128,14 +128,8 @@ func parseBatchLines(data []byte, lim mailbox.Limits) ([]mailbox.BatchLetter, er
 			continue
 		}
 		var lp batchLine
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&lp); err != nil {
+		if err := jsonv2.Unmarshal(line, &lp, strictJSON); err != nil {
 			last.Err = mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the line is not the expected JSON: %v", err)
-			continue
-		}
-		if dec.More() {
-			last.Err = mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the line holds more than one JSON value")
 			continue
 		}
 		sub, err := lp.submission("")

@@ -105,9 +105,7 @@ func (s *server) submitLetter(w http.ResponseWriter, r *http.Request) {
 			lp = new(letterPart)
 			// MaxBytesReader, not LimitReader: a part over the limit is 413,
 			// not a truncated document answered as bad JSON.
-			dec := json.NewDecoder(http.MaxBytesReader(w, io.NopCloser(part), maxJSON))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(lp); err != nil {
+			if err := unmarshalJSON(http.MaxBytesReader(w, io.NopCloser(part), maxJSON), lp); err != nil {
 				refuse(orBodyError(err, mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the letter part is not the expected JSON: %v", err)))
 				return
 			}

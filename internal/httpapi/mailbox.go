@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	jsonv2 "github.com/go-json-experiment/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -17,13 +19,24 @@ import (
 // maxJSONBody bounds small JSON request bodies.
 const maxJSONBody = 64 << 10
 
-// decodeJSON reads a small JSON body strictly: unknown fields are refused so
-// a misspelt field is an error, not silently ignored.
+// strictJSON is how every JSON request is read: encoding/json/v2's
+// semantics (github.com/go-json-experiment/json mirrors it until Go 1.27
+// makes it standard), which refuse an unknown member (a misspelt field is
+// an error, not silently ignored), a member named twice, a name in another
+// case, invalid UTF-8 and anything after the value. v2 reads a value in
+// one pass: on a 10 KiB letter part about twice as fast as v1's Decoder,
+// with less than half its allocation (BENCHMARKS.md).
+var strictJSON = jsonv2.RejectUnknownMembers(true)
+
+// unmarshalJSON reads one JSON value from r into v, strictly (strictJSON).
+func unmarshalJSON(r io.Reader, v any) error {
+	return jsonv2.UnmarshalRead(r, v, strictJSON)
+}
+
+// decodeJSON reads a small JSON body strictly (strictJSON).
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := unmarshalJSON(r.Body, v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return mailbox.Errorf(mailbox.ErrTooLarge, "too_large", "the request body exceeds %d bytes", maxJSONBody)
@@ -32,9 +45,6 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return errBodyTimeout
 		}
 		return mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the request body is not the expected JSON: %v", err)
-	}
-	if dec.More() {
-		return mailbox.Errorf(mailbox.ErrInvalid, "bad_json", "the request body has trailing data")
 	}
 	return nil
 }
