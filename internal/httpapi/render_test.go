@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +51,22 @@ func TestWriteJSONAsEncodingJSON(t *testing.T) {
 		if got := bytes.TrimSuffix(rec.Body.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
 			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
 		}
+	}
+}
+
+// TestWriteJSONWhole: a reply goes out whole, with its length; a value
+// that cannot be encoded is a 500 in the API's error shape, not a 200
+// cut short.
+func TestWriteJSONWhole(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeJSON(rec, 201, map[string]string{"id": strings.Repeat("я", 10000)})
+	if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); rec.Code != 201 || got != want {
+		t.Errorf("201 reply: status %d, Content-Length %q, body %d bytes", rec.Code, got, rec.Body.Len())
+	}
+	rec = httptest.NewRecorder()
+	writeJSON(rec, 200, map[string]any{"bad": func() {}})
+	var e errorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 500 || e.Error.Code != "internal" {
+		t.Errorf("unencodable: %d %s (%v)", rec.Code, rec.Body, err)
 	}
 }
