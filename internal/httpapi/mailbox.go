@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -28,9 +29,19 @@ const maxJSONBody = 64 << 10
 // with less than half its allocation (BENCHMARKS.md).
 var strictJSON = jsonv2.RejectUnknownMembers(true)
 
-// unmarshalJSON reads one JSON value from r into v, strictly (strictJSON).
+// unmarshalJSON reads one JSON value from r, which the caller bounds
+// (http.MaxBytesReader), into v, strictly (strictJSON). The body is read
+// whole before it is parsed: one over its bound is refused as too large
+// whatever it begins with, not as bad JSON for a member seen first.
 func unmarshalJSON(r io.Reader, v any) error {
-	return jsonv2.UnmarshalRead(r, v, strictJSON)
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer putJSONBuffer(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return err
+	}
+	// v holds copies of the strings it needs: buf can be reused.
+	return jsonv2.Unmarshal(buf.Bytes(), v, strictJSON)
 }
 
 // decodeJSON reads a small JSON body strictly (strictJSON).

@@ -116,13 +116,8 @@ func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
 // was sent chunked, in several TLS records and system calls), and a value
 // that cannot be encoded is a 500, not a 200 cut short.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := replyBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= maxPooledReply {
-			buf.Reset()
-			replyBuffers.Put(buf)
-		}
-	}()
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer putJSONBuffer(buf)
 	buf.Reset()
 	enc := jsonv1.NewEncoder(buf)
 	enc.SetEscapeHTML(true)
@@ -141,8 +136,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 }
 
-// replyBuffers recycles writeJSON's buffers; one grown past
-// maxPooledReply (a long listing) is left to the collector.
-var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// jsonBuffers recycles the buffers JSON is read into and replies are
+// encoded in; one grown past maxPooledJSON (a long listing, a large
+// letter) is left to the collector.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-const maxPooledReply = 64 << 10
+const maxPooledJSON = 64 << 10
+
+func putJSONBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledJSON {
+		jsonBuffers.Put(b)
+	}
+}
