@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	jsonv2 "github.com/go-json-experiment/json"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/npes/npes/addressing"
 	"github.com/npes/npes/mailbox"
