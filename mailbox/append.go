@@ -258,6 +258,9 @@ func (s *Service) appendSealed(ctx context.Context, tx Tx, chains []*logChain, r
 		}
 	}
 	cache := &cachedNodes{tx: tx, m: map[tlog.NodeID][]byte{}}
+	// The compact range this process's last append left, when the head is
+	// still that tree: no node is read under the head lock.
+	s.frontier.seed(head, cache.m)
 	nodes, root, err := tlog.AppendBatch(ctx, cache, head.Size, hashes)
 	if err != nil {
 		return appendResult{}, fmt.Errorf("appending to the evidence log: %w", err)
@@ -278,6 +281,7 @@ func (s *Service) appendSealed(ctx context.Context, tx Tx, chains []*logChain, r
 			}
 		}
 	}
+	s.frontier.remember(next, root, cache.m)
 	if err := tx.PutLogNodes(ctx, toLogNodes(nodes)); err != nil {
 		return appendResult{}, err
 	}

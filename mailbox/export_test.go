@@ -10,6 +10,12 @@ func LogOrderStats(s *Service) (hits, misses uint64) {
 	return s.logOrder.hits.Load(), s.logOrder.misses.Load()
 }
 
+// FrontierStats counts the appends that found the log head as the
+// service's last append left it (no node read) and those that did not.
+func FrontierStats(s *Service) (hits, misses uint64) {
+	return s.frontier.hits.Load(), s.frontier.misses.Load()
+}
+
 // SetSubmitted installs a hook that sees every letter Submit or a batch
 // line committed, with how many inclusion proofs the commit computed for
 // its evidence (the receipt's, under the log head lock).

@@ -63,6 +63,12 @@ func TestSealAheadTwoProcesses(t *testing.T) {
 			if hits < 3 || misses != 0 {
 				t.Fatalf("one process appending alone: %d hits, %d misses; want 3 hits, no miss", hits, misses)
 			}
+			// Each append after the first extends the tree from the
+			// compact range the last one left (no node read).
+			if fh, _ := mailbox.FrontierStats(a); fh < 2 {
+				t.Fatalf("one process appending alone: %d appends built on its own range; want at least 2", fh)
+			}
+			_, fm := mailbox.FrontierStats(a)
 			// The other process appends: the first process's next
 			// prediction is short and is sealed again.
 			if err := submit(b, 3); err != nil {
@@ -73,6 +79,10 @@ func TestSealAheadTwoProcesses(t *testing.T) {
 			}
 			if _, misses := mailbox.LogOrderStats(a); misses != 1 {
 				t.Fatalf("after the other process appended: %d misses; want 1", misses)
+			}
+			// Nor is the first process's range built on: the head moved.
+			if _, m := mailbox.FrontierStats(a); m != fm+1 {
+				t.Fatalf("after the other process appended: %d appends of the first read the range again; want 1", m-fm)
 			}
 			// Both at once, with the recipient's reads (access events of
 			// existing letters, through recordLetter) in between.

@@ -202,6 +202,7 @@ type Service struct {
 	committer     *committer
 	serials       serials
 	logOrder      logOrder
+	frontier      frontier
 
 	routerOnce  sync.Once
 	routerClose sync.Once
